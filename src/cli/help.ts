@@ -1,0 +1,26 @@
+const USAGE = `usage: tether COMMAND [ARGS...]
+
+Supervision (s6-compatible):
+  supervise DIR             supervise one service directory
+  svscan SCANDIR            supervise every service directory in SCANDIR
+  svscanctl -zabhitqnN SCANDIR
+  svc [-wu|-wU|-wd|-wD|-wr|-wR] [-T ms] [-abqhkti12pcyrlPCK] [-oduDUxOQ] DIR...
+  svstat [-uwNrpgest | -o fields] [-n] [--json] DIR
+  svwait [-u|-U|-d|-D|-r|-R] [-a|-o] [-t ms] DIR...
+  svok DIR
+  svlisten [-u|-U|-d|-D|-r|-R] [-a|-o] [-t ms] DIR... -- PROG...
+  svdt [-s] DIR / svdt-clear DIR
+  status [DIR | SCANDIR]... [--json]
+
+Daemons that background themselves:
+  background-watch [-t ms] [-d fd] PIDFILE PROG...
+  pidproxy PIDFILE PROG...
+  pidfile claim --pid PID --pid-file F / pidfile kill --pid-file F [--grace 20s]
+  wait-healthy --url URL [--timeout 1m] [--interval 5s]
+
+Run "tether COMMAND --help" for one command's options.
+`;
+
+export function main(_argv: string[]): void {
+  process.stdout.write(USAGE);
+}

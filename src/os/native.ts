@@ -1,0 +1,162 @@
+// The only native code in tether: a handful of libc calls that Node does not
+// expose, reached through koffi (an FFI with prebuilt binaries, so installing
+// tether compiles nothing). Every call is synchronous and short: blocking
+// calls would have to run on libuv's threadpool, which they would starve.
+import koffi from 'koffi';
+import { constants } from 'node:os';
+import { readdirSync } from 'node:fs';
+
+const libc = koffi.load('libc.so.6');
+
+// struct flock on Linux x86_64 and aarch64: 32 bytes, koffi adds the padding.
+export const Flock = koffi.struct('tether_flock', {
+  l_type: 'short',
+  l_whence: 'short',
+  l_start: 'int64',
+  l_len: 'int64',
+  l_pid: 'int',
+});
+
+const c = {
+  fcntlInt: libc.func('int fcntl(int fd, int cmd, int arg)'),
+  fcntlLock: libc.func('int fcntl(int fd, int cmd, _Inout_ tether_flock *lock)'),
+  mkfifo: libc.func('int mkfifo(const char *path, uint32_t mode)'),
+  pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
+  prctl: libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+  waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
+  dup2: libc.func('int dup2(int oldfd, int newfd)'),
+  getpgid: libc.func('int getpgid(int pid)'),
+  prctlGet: libc.func('int prctl(int option, _Out_ int *value, unsigned long a3, unsigned long a4, unsigned long a5)'),
+};
+
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const F_OFD_GETLK = 36;
+const F_OFD_SETLK = 37;
+const F_RDLCK = 0;
+const F_WRLCK = 1;
+const F_UNLCK = 2;
+const PR_SET_PDEATHSIG = 1;
+const PR_SET_CHILD_SUBREAPER = 36;
+const PR_GET_CHILD_SUBREAPER = 37;
+const WNOHANG = 1;
+export const O_CLOEXEC = 0o2000000;
+export const O_NONBLOCK = 0o4000;
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, num]) => [num, name]),
+);
+
+/** An error shaped like Node's own system errors, so callers test `err.code`. */
+export class NativeError extends Error {
+  constructor(readonly syscall: string, readonly errno: number, readonly path?: string) {
+    const code = errnoNames.get(errno) ?? `E${errno}`;
+    super(`${syscall}${path === undefined ? '' : ` ${path}`}: ${code}`);
+    this.code = code;
+  }
+  readonly code: string;
+}
+
+function check(rc: number, syscall: string, path?: string): number {
+  if (rc < 0) throw new NativeError(syscall, koffi.errno(), path);
+  return rc;
+}
+
+/**
+ * Takes an open file description (OFD) write lock on the whole file, without
+ * waiting. OFD locks conflict with the POSIX fcntl locks that s6 uses, so s6
+ * sees them; unlike plain F_SETLK they are not dropped when this process
+ * closes some other fd of the same file. Returns false if someone holds it.
+ */
+export function tryLockWrite(fd: number): boolean {
+  const lock = { l_type: F_WRLCK, l_whence: 0, l_start: 0, l_len: 0, l_pid: 0 };
+  if (c.fcntlLock(fd, F_OFD_SETLK, lock) === 0) return true;
+  const errno = koffi.errno();
+  if (errno === constants.errno.EAGAIN || errno === constants.errno.EACCES) return false;
+  throw new NativeError('fcntl(F_OFD_SETLK)', errno);
+}
+
+/** True if another open file description holds a lock that a reader would hit. */
+export function isLocked(fd: number): boolean {
+  const lock = { l_type: F_RDLCK, l_whence: 0, l_start: 0, l_len: 0, l_pid: 0 };
+  check(c.fcntlLock(fd, F_OFD_GETLK, lock), 'fcntl(F_OFD_GETLK)');
+  return lock.l_type !== F_UNLCK;
+}
+
+export function mkfifo(path: string, mode: number): void {
+  check(c.mkfifo(path, mode), 'mkfifo', path);
+}
+
+/** A real pipe (not the socketpair that child_process makes), both ends O_CLOEXEC. */
+export function pipe(flags = O_CLOEXEC): [read: number, write: number] {
+  const fds = [0, 0];
+  check(c.pipe2(fds, flags), 'pipe2');
+  return [fds[0], fds[1]];
+}
+
+export function setCloexec(fd: number, on = true): void {
+  const cur = check(c.fcntlInt(fd, F_GETFD, 0), 'fcntl(F_GETFD)');
+  check(c.fcntlInt(fd, F_SETFD, on ? cur | FD_CLOEXEC : cur & ~FD_CLOEXEC), 'fcntl(F_SETFD)');
+}
+
+/** Makes writes on `fd` wait instead of failing with EAGAIN. */
+export function clearNonblock(fd: number): void {
+  const flags = check(c.fcntlInt(fd, F_GETFL, 0), 'fcntl(F_GETFL)');
+  check(c.fcntlInt(fd, F_SETFL, flags & ~O_NONBLOCK), 'fcntl(F_SETFL)');
+}
+
+export function dup2(oldfd: number, newfd: number): void {
+  check(c.dup2(oldfd, newfd), 'dup2');
+}
+
+export function getpgid(pid: number): number {
+  return check(c.getpgid(pid), 'getpgid');
+}
+
+/** Orphaned descendants are re-parented to this process instead of to pid 1. */
+export function becomeChildSubreaper(): void {
+  check(c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 'prctl(PR_SET_CHILD_SUBREAPER)');
+}
+
+export function isChildSubreaper(): boolean {
+  const out = [0];
+  check(c.prctlGet(PR_GET_CHILD_SUBREAPER, out, 0, 0, 0), 'prctl(PR_GET_CHILD_SUBREAPER)');
+  return out[0] !== 0;
+}
+
+/** The kernel sends `signal` to this process when its parent thread dies. */
+export function setParentDeathSignal(signal: number): void {
+  check(c.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0), 'prctl(PR_SET_PDEATHSIG)');
+}
+
+/**
+ * Reaps one child if it has exited. Returns its raw wait status, or null if it
+ * is still running. Only ever for pids that libuv did not spawn: reaping one of
+ * libuv's children would steal its exit status and hang node.
+ */
+export function waitpidNohang(pid: number): number | null {
+  if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`waitpidNohang: bad pid ${pid}`);
+  const status = [0];
+  const rc = check(c.waitpid(pid, status, WNOHANG), 'waitpid');
+  return rc === 0 ? null : status[0];
+}
+
+/**
+ * Marks every inherited fd from 3 up close-on-exec, except those in `keep`.
+ * libuv does not close fds that node inherited, so without this a stray fd
+ * from whoever started us would leak into every service.
+ */
+export function cloexecStrayFds(keep: ReadonlySet<number> = new Set()): void {
+  for (const name of readdirSync('/proc/self/fd')) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd < 3 || keep.has(fd)) continue;
+    try {
+      setCloexec(fd);
+    } catch {
+      // The fd used to list the directory is already closed: nothing to do.
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// The process-wide child reaper. Node's libuv reaps the children it spawned;
+// everything else that lands on us (orphans re-parented to a subreaper or to
+// pid 1, a daemon's forked child) is ours to reap. We never call waitpid(-1):
+// it would steal libuv's exit statuses and hang node. Instead, on each SIGCHLD
+// we list our children and reap, one pid at a time, those libuv did not spawn.
+import { spawn as cpSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { openSync, readSync } from 'node:fs';
+import { becomeChildSubreaper, waitpidNohang } from './native';
+
+export type ReapListener = (pid: number, wstat: number) => void;
+
+export class Reaper {
+  private readonly spawned = new Set<number>();
+  private readonly watchers = new Map<number, ReapListener>();
+  private readonly orphanListeners: ReapListener[] = [];
+  private childrenFd = -1;
+  private readonly buf = Buffer.alloc(65536);
+  private started = false;
+
+  /** Installs the SIGCHLD handler; with `subreaper`, orphans of our descendants come to us. */
+  start(opts: { subreaper: boolean }): void {
+    if (this.started) return;
+    this.started = true;
+    if (opts.subreaper && process.pid !== 1) becomeChildSubreaper();
+    this.childrenFd = openSync('/proc/thread-self/children', 'r');
+    process.on('SIGCHLD', () => this.reap());
+  }
+
+  /** Spawns through libuv and remembers the pid, so the reaper leaves it to libuv. */
+  spawn(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+    const child = cpSpawn(command, args, options);
+    const pid = child.pid;
+    if (pid !== undefined) {
+      this.spawned.add(pid);
+      child.once('exit', () => this.spawned.delete(pid));
+    }
+    return child;
+  }
+
+  /** Calls `listener` once when `pid`, a child we did not spawn, is reaped. */
+  watch(pid: number, listener: ReapListener): void {
+    this.watchers.set(pid, listener);
+  }
+
+  unwatch(pid: number): void {
+    this.watchers.delete(pid);
+  }
+
+  /** Called for every reaped child nobody watches. */
+  onOrphan(listener: ReapListener): void {
+    this.orphanListeners.push(listener);
+  }
+
+  /** The pids of our live or unreaped children that libuv does not own. */
+  adoptedChildren(): number[] {
+    return this.children().filter((pid) => !this.spawned.has(pid));
+  }
+
+  /** Lists our children through /proc; cheap (one pread on a kept fd). */
+  children(): number[] {
+    if (this.childrenFd < 0) this.childrenFd = openSync('/proc/thread-self/children', 'r');
+    const n = readSync(this.childrenFd, this.buf, 0, this.buf.length, 0);
+    const text = this.buf.toString('latin1', 0, n).trim();
+    return text === '' ? [] : text.split(' ').map(Number);
+  }
+
+  /** Reaps every exited child libuv does not own. Safe to call at any time. */
+  reap(): void {
+    for (const pid of this.adoptedChildren()) {
+      let wstat: number | null;
+      try {
+        wstat = waitpidNohang(pid);
+      } catch {
+        continue; // ECHILD: already reaped elsewhere, or not our child after all
+      }
+      if (wstat === null) continue;
+      const watcher = this.watchers.get(pid);
+      if (watcher) {
+        this.watchers.delete(pid);
+        watcher(pid, wstat);
+      } else {
+        for (const l of this.orphanListeners) l(pid, wstat);
+      }
+    }
+  }
+}
+
+/** One reaper per process: SIGCHLD and the children list are process-wide. */
+export const reaper = new Reaper();

@@ -1,0 +1,137 @@
+// A service directory's configuration files. Like s6-supervise, tether reads
+// each file when it is used, not once at start-up, so an edit takes effect at
+// the next start, kill or death without restarting the supervisor.
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { parseSignal, signalName } from '../wire/signals';
+import { DEFAULT_DEATH_TALLY, MAX_DEATH_TALLY } from '../wire/deathtally';
+
+export type Warn = (message: string) => void;
+
+/** What a bad file's content looks like in a one-line warning. */
+function show(raw: string): string {
+  return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}...` : raw);
+}
+
+export class ServiceDir {
+  constructor(readonly dir: string, private readonly warn: Warn = () => {}) {}
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  has(name: string): boolean {
+    return existsSync(this.path(name));
+  }
+
+  /** The file's first line, or undefined if the file does not exist. */
+  private firstLine(name: string, maxBytes: number): string | undefined {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(this.path(name));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      this.warn(`unable to read ${name}: ${code}`);
+      return undefined;
+    }
+    const text = raw.subarray(0, maxBytes).toString('latin1');
+    const nl = text.indexOf('\n');
+    return nl < 0 ? text : text.slice(0, nl);
+  }
+
+  /**
+   * A decimal number, parsed as strictly as s6 does: no sign, no space, no CR.
+   * Anything else is reported and the default applies.
+   */
+  uint(name: string, fallback: number): number;
+  uint(name: string, fallback: undefined): number | undefined;
+  uint(name: string, fallback: number | undefined): number | undefined {
+    const line = this.firstLine(name, 4096);
+    if (line === undefined) return fallback;
+    if (!/^[0-9]{1,10}$/.test(line) || Number(line) > 0xffffffff) {
+      this.warn(`invalid ${name}: ${show(line)}, ${fallback === undefined ? 'ignored' : `using ${fallback}`}`);
+      return fallback;
+    }
+    return Number(line);
+  }
+
+  signal(name: string, fallback: number): number {
+    const line = this.firstLine(name, 4096);
+    if (line === undefined) return fallback;
+    const sig = parseSignal(line);
+    if (sig === null || sig === 0) {
+      this.warn(`invalid ${name}: ${show(line)}, using ${signalName(fallback)}`);
+      return fallback;
+    }
+    return sig;
+  }
+
+  /** A positive fd number for `notification-fd` or `lock-fd`; 0 and garbage are refused. */
+  fd(name: string): number | undefined {
+    const n = this.uint(name, undefined);
+    if (n === 0) {
+      this.warn(`invalid ${name}: "0", ignored`);
+      return undefined;
+    }
+    return n;
+  }
+
+  notificationFd(): number | undefined {
+    return this.fd('notification-fd');
+  }
+
+  lockFd(): number | undefined {
+    return this.fd('lock-fd');
+  }
+
+  downSignal(): number {
+    return this.signal('down-signal', 15);
+  }
+
+  reloadSignal(): number {
+    return this.signal('reload-signal', 1);
+  }
+
+  /** ms after the down signal before SIGKILL; 0 means never. */
+  timeoutKill(): number {
+    return this.uint('timeout-kill', 0);
+  }
+
+  /** ms finish may run; 0 means no limit. */
+  timeoutFinish(): number {
+    return this.uint('timeout-finish', 5000);
+  }
+
+  maxDeathTally(): number {
+    return Math.min(this.uint('max-death-tally', DEFAULT_DEATH_TALLY), MAX_DEATH_TALLY);
+  }
+
+  /** ms the pidfile machinery waits for the parent to exit and the pid file to appear. */
+  timeoutReady(): number {
+    return this.uint('timeout-ready', 5000);
+  }
+
+  /** The absolute path named by the `pidfile` file, or undefined without one. */
+  pidfile(): string | undefined {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(this.path('pidfile'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`unable to read pidfile: ${(err as NodeJS.ErrnoException).code}`);
+      return undefined;
+    }
+    const text = raw.toString('utf8');
+    const nl = text.indexOf('\n');
+    const line = nl < 0 ? text : text.slice(0, nl);
+    if (line === '' || line.includes('\0') || Buffer.byteLength(line) >= 512) {
+      this.warn(`invalid pidfile: ${show(line)}, ignored`);
+      return undefined;
+    }
+    return isAbsolute(line) ? line : join(this.dir, line);
+  }
+
+  wantsDown(): boolean {
+    return this.has('down');
+  }
+}

@@ -1,0 +1,27 @@
+import { closeSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+
+/**
+ * Replaces `path` as s6 does: write `path.new` whole, then rename over `path`,
+ * so a reader sees the old content or the new, never a torn file. No fsync:
+ * s6 does not either, and the rename is what readers rely on.
+ */
+export function writeFileAtomic(path: string, data: Buffer, mode = 0o644): void {
+  const tmp = `${path}.new`;
+  let fd = -1;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK, mode);
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean up
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+// Control bytes, and how a client writes them to a control FIFO.
+import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { clearNonblock } from '../os/native';
+
+/** Every byte s6-supervise understands, in s6's own order. */
+export const SUPERVISE_COMMANDS = 'abqhkti12pcyrlPCKoduDUxOQ';
+
+/** Control bytes that send one signal to the service's pid. */
+export const SIGNAL_COMMANDS: Readonly<Record<string, NodeJS.Signals>> = {
+  a: 'SIGALRM',
+  b: 'SIGABRT',
+  q: 'SIGQUIT',
+  h: 'SIGHUP',
+  k: 'SIGKILL',
+  t: 'SIGTERM',
+  i: 'SIGINT',
+  '1': 'SIGUSR1',
+  '2': 'SIGUSR2',
+  y: 'SIGWINCH',
+  p: 'SIGSTOP',
+  c: 'SIGCONT',
+};
+
+/** Control bytes that send one signal to the service's process group. */
+export const GROUP_SIGNAL_COMMANDS: Readonly<Record<string, NodeJS.Signals>> = {
+  P: 'SIGSTOP',
+  C: 'SIGCONT',
+  K: 'SIGKILL',
+};
+
+/** The bytes s6-svscan understands. */
+export const SVSCAN_COMMANDS = 'zabhitqnN';
+
+/** The most bytes one write may carry and stay atomic on the FIFO. */
+export const MAX_CONTROL_WRITE = 62;
+
+export type ControlResult =
+  /** The bytes were written. */
+  | 'sent'
+  /** The control FIFO exists but nobody reads it. */
+  | 'not-listening'
+  /** No supervise (or .s6-svscan) directory: never supervised. */
+  | 'not-supervised'
+  /** The control directory exists, but its control FIFO is missing or not a FIFO. */
+  | 'bad-control';
+
+/**
+ * Writes `bytes` in one write to `controlDir/control`. Opening without a
+ * reader fails at once (ENXIO), which is how a dead supervisor is detected.
+ */
+export function writeControl(controlDir: string, bytes: string): ControlResult {
+  let fd: number;
+  try {
+    fd = openSync(join(controlDir, 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENXIO') return 'not-listening';
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+      return isDirectory(controlDir) ? 'bad-control' : 'not-supervised';
+    }
+    throw err;
+  }
+  try {
+    clearNonblock(fd);
+    writeSync(fd, Buffer.from(bytes, 'latin1'));
+    return 'sent';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

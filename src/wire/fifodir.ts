@@ -1,0 +1,158 @@
+// The ftrig protocol over an event fifodir: a notifier writes event bytes to
+// every subscriber's FIFO; a listener subscribes by adding a FIFO of its own.
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync,
+} from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { mkfifo } from '../os/native';
+import { formatTain, tainNow } from './tain';
+
+const PREFIX = 'ftrig1:@';
+/** `ftrig1:@` + 24 hex digits + `:` + 6 random characters. */
+export const LISTENER_NAME_LENGTH = 39;
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export function isListenerName(name: string): boolean {
+  return name.length === LISTENER_NAME_LENGTH && name.startsWith(PREFIX);
+}
+
+/**
+ * Creates the fifodir if missing, as s6 does: mode 03730 and our group, so
+ * only members of that group may subscribe. An existing one is left alone.
+ */
+export function makeFifodir(path: string): void {
+  try {
+    mkdirSync(path, 0o700);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw err;
+  }
+  chownSync(path, -1, process.getegid?.() ?? -1);
+  chmodSync(path, 0o3730);
+}
+
+/** Writes `events` to every listener once; removes listeners that are gone. */
+export function notifyFifodir(path: string, events: string): void {
+  const bytes = Buffer.from(events, 'latin1');
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch {
+    return; // no fifodir, no listeners
+  }
+  for (const name of names) {
+    if (isListenerName(name)) notifyOne(join(path, name), bytes);
+  }
+}
+
+function notifyOne(fifo: string, bytes: Buffer): void {
+  let fd: number;
+  try {
+    fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') unlinkQuietly(fifo);
+    return;
+  }
+  try {
+    writeSync(fd, bytes);
+  } catch (err) {
+    // EAGAIN: that listener is not reading; it loses this event, we never block.
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') unlinkQuietly(fifo);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Removes listener FIFOs whose listener died without unlinking them. */
+export function cleanFifodir(path: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith('ftrig1') || name.length !== LISTENER_NAME_LENGTH) continue;
+    const fifo = join(path, name);
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') unlinkQuietly(fifo);
+    }
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+function randomSuffix(): string {
+  return Array.from(randomBytes(6), (b) => ALNUM[b % ALNUM.length]).join('');
+}
+
+/**
+ * One subscription to a fifodir. The FIFO is made under a dot-name, opened,
+ * and only then renamed into view, so a notifier never finds it without a
+ * reader. We keep a write end open too, so the reader never sees EOF.
+ */
+export class FifodirListener {
+  readonly path: string;
+  private readonly socket: Socket;
+  private readonly keepFd: number;
+  private closed = false;
+
+  private constructor(path: string, readFd: number, keepFd: number) {
+    this.path = path;
+    this.keepFd = keepFd;
+    this.socket = new Socket({ fd: readFd, readable: true, writable: false });
+  }
+
+  static subscribe(fifodir: string): FifodirListener {
+    makeFifodir(fifodir);
+    for (;;) {
+      const name = `${PREFIX}${formatTain(tainNow()).slice(1)}:${randomSuffix()}`;
+      const hidden = join(fifodir, `.${name}`);
+      try {
+        mkfifo(hidden, 0o622);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw err;
+      }
+      try {
+        chmodSync(hidden, 0o622); // mkfifo's mode went through our umask
+        const readFd = openSync(hidden, constants.O_RDONLY | constants.O_NONBLOCK);
+        const keepFd = openSync(hidden, constants.O_WRONLY | constants.O_NONBLOCK);
+        const path = join(fifodir, name);
+        renameSync(hidden, path);
+        return new FifodirListener(path, readFd, keepFd);
+      } catch (err) {
+        unlinkQuietly(hidden);
+        throw err;
+      }
+    }
+  }
+
+  /** Calls `fn` with each chunk of event bytes, in order. */
+  onEvents(fn: (events: string) => void): void {
+    this.socket.on('data', (chunk: Buffer) => fn(chunk.toString('latin1')));
+  }
+
+  /** Lets the process exit while this listener is still open. */
+  unref(): void {
+    this.socket.unref();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    unlinkQuietly(this.path);
+    this.socket.destroy();
+    closeSync(this.keepFd);
+  }
+}
