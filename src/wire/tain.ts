@@ -18,8 +18,9 @@ export function tainFromMs(ms: number): Tain {
   return { secs, nano: Math.min(999_999_999, Math.round((ms - secs * 1000) * 1e6)) };
 }
 
+/** The wall clock, read fresh each time: a long-lived supervisor must follow clock steps as s6 does. */
 export function tainNow(): Tain {
-  return tainFromMs(performance.timeOrigin + performance.now());
+  return tainFromMs(Date.now());
 }
 
 export function tainToMs(t: Tain): number {
