@@ -1,0 +1,139 @@
+// Pid files: the contract between a self-backgrounding daemon and whoever
+// watches it. The parent forks, the child is the daemon, the parent writes
+// the child's pid and a newline, then exits. The newline is what tells a
+// reader the write is complete: "12" may be the first half of "1234\n".
+import { closeSync, existsSync, openSync, readSync, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { procStat } from '../os/proc';
+
+/** s6's limit for the `pidfile` file; a pid file is far smaller. */
+export const PIDFILE_MAX_BYTES = 512;
+
+export type PidFileRead =
+  | { pid: number }
+  | { error: 'missing'; content: '' }
+  | { error: 'garbage'; content: string };
+
+export interface PidFileOptions {
+  /**
+   * Strict (the default): exactly decimal digits and one newline. Lenient
+   * also accepts surrounding blanks and no newline, as supervisord's pidproxy
+   * and sipid readers do, for files written by tools outside this contract.
+   */
+  lenient?: boolean;
+}
+
+/** Reads a pid file; never throws for a missing or malformed file. */
+export function readPidFile(path: string, opts: PidFileOptions = {}): PidFileRead {
+  let text: string;
+  try {
+    text = readSmall(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { error: 'missing', content: '' };
+    throw err;
+  }
+  const pid = parsePid(text, opts);
+  return pid === null ? { error: 'garbage', content: text } : { pid };
+}
+
+/** The pid a pid file's text names, or null if the text is not one. */
+export function parsePid(text: string, opts: PidFileOptions = {}): number | null {
+  if (text.length >= PIDFILE_MAX_BYTES) return null;
+  const m = (opts.lenient ? /^\s*([0-9]+)\s*$/ : /^([0-9]+)\n$/).exec(text);
+  if (!m) return null;
+  const pid = Number(m[1]);
+  // 0 and 1 would be disastrous to signal (0 is our own process group).
+  return pid > 1 && pid <= 0x3fffffff ? pid : null;
+}
+
+function readSmall(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.toString('latin1', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * True if `pid` is a child of this process, alive or an unreaped zombie.
+ * An unreaped child's pid cannot be reused, so a pid that passes this check
+ * really is the process that was forked, not a stranger that got its number.
+ */
+export function isOwnChild(pid: number): boolean {
+  return procStat(pid)?.ppid === process.pid;
+}
+
+/** True if `pid` descends from this process (its parent chain reaches us). */
+export function isOwnDescendant(pid: number): boolean {
+  let cur = procStat(pid);
+  for (let hops = 0; cur !== null && hops < 4096; hops++) {
+    if (cur.ppid === process.pid) return true;
+    if (cur.ppid <= 1) return false;
+    cur = procStat(cur.ppid);
+  }
+  return false;
+}
+
+/**
+ * Resolves true once `path` exists, false if `timeoutMs` passes first. It
+ * watches the directory (inotify through fs.watch), so it wakes on the
+ * creation itself; it never re-checks on a timer.
+ */
+export function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
+  return waitForPidFileState(path, timeoutMs, () => existsSync(path)).then((r) => r.ok);
+}
+
+/**
+ * Waits until `path` holds a complete pid (strict: digits and a newline) and
+ * resolves with it, or with the last thing seen once `timeoutMs` passes. A
+ * daemon that creates the file and then writes it is seen at its last write.
+ */
+export async function waitForPidFile(path: string, timeoutMs: number, opts: PidFileOptions = {}): Promise<PidFileRead> {
+  let last: PidFileRead = { error: 'missing', content: '' };
+  await waitForPidFileState(path, timeoutMs, () => {
+    last = readPidFile(path, opts);
+    return 'pid' in last;
+  });
+  return last;
+}
+
+function waitForPidFileState(path: string, timeoutMs: number, done: () => boolean): Promise<{ ok: boolean }> {
+  if (done()) return Promise.resolve({ ok: true });
+  return new Promise((resolve, reject) => {
+    const name = basename(path);
+    let finished = false;
+    const finish = (ok: boolean, err?: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (err) reject(err);
+      else resolve({ ok });
+    };
+    // Watch before the second check, so a file created in between is not missed.
+    const watcher = watch(dirname(path), (_event, file) => {
+      // Some events carry no name; re-check then too.
+      if (file !== null && file !== name) return;
+      try {
+        if (done()) finish(true);
+      } catch (err) {
+        finish(false, err);
+      }
+    });
+    watcher.on('error', (err) => finish(false, err));
+    const timer = setTimeout(() => finish(done()), Math.max(0, timeoutMs));
+    try {
+      if (done()) finish(true);
+    } catch (err) {
+      finish(false, err);
+    }
+  });
+}

@@ -1,0 +1,62 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isOwnChild, isOwnDescendant, parsePid, readPidFile, waitForFile, waitForPidFile } from '../../src/daemon/pidfile';
+import { exitOf, killAndWait, tempDir } from '../lib/harness';
+
+t.test('readPidFile is strict by default', async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, 'p.pid');
+  t.same(readPidFile(f), { error: 'missing', content: '' });
+  writeFileSync(f, '1234\n');
+  t.same(readPidFile(f), { pid: 1234 });
+  for (const bad of ['1234', ' 1234\n', '12a4\n', '1234\n\n', '0\n', '1\n', '-5\n', '', '0x10\n', '99999999999\n', '1'.repeat(600)]) {
+    writeFileSync(f, bad);
+    const r = readPidFile(f);
+    t.ok('error' in r && r.error === 'garbage', `garbage: ${JSON.stringify(bad.slice(0, 20))}`);
+  }
+  t.equal(parsePid(' 42 \n', { lenient: true }), 42);
+  t.equal(parsePid('42', { lenient: true }), 42);
+  t.equal(parsePid('4 2', { lenient: true }), null);
+});
+
+t.test('isOwnChild accepts our child, also as a zombie, and refuses others', async (t) => {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => killAndWait(child));
+  t.ok(isOwnChild(child.pid!));
+  t.ok(isOwnDescendant(child.pid!));
+  t.notOk(isOwnChild(process.ppid), 'our parent is not our child');
+  t.notOk(isOwnChild(1));
+  t.notOk(isOwnChild(process.pid));
+  // A grandchild is a descendant, not a child.
+  const sh = spawn('sh', ['-c', 'sleep 60 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => killAndWait(sh));
+  const grandchild = await new Promise<number>((res) => sh.stdout!.once('data', (d) => res(Number(String(d).trim()))));
+  t.teardown(() => { try { process.kill(grandchild, 'SIGKILL'); } catch { /* gone */ } });
+  t.notOk(isOwnChild(grandchild));
+  t.ok(isOwnDescendant(grandchild));
+  process.kill(child.pid!, 'SIGKILL');
+  await exitOf(child);
+});
+
+t.test('waitForFile wakes on creation and gives up at its bound', async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, 'late.pid');
+  const waiting = waitForFile(f, 20_000);
+  setImmediate(() => writeFileSync(f, 'x'));
+  t.equal(await waiting, true);
+  t.equal(await waitForFile(join(dir, 'never'), 50), false);
+});
+
+t.test('waitForPidFile waits for the newline that ends the write', async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, 'd.pid');
+  const waiting = waitForPidFile(f, 20_000);
+  writeFileSync(f, '43');
+  setTimeout(() => appendFileSync(f, '21\n'), 20);
+  t.same(await waiting, { pid: 4321 });
+  writeFileSync(f, 'junk');
+  t.same(await waitForPidFile(f, 30), { error: 'garbage', content: 'junk' });
+  t.same(await waitForPidFile(join(dir, 'none'), 30), { error: 'missing', content: '' });
+});
