@@ -1,0 +1,114 @@
+// tether svscan: supervise a whole tree of service directories, also as a
+// container's PID 1. Node cannot exec(), so `.s6-svscan/finish` and
+// `.s6-svscan/crash` are spawned with our stdio and we exit with their status.
+import { accessSync, closeSync, constants, fstatSync, statSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cloexecStrayFds } from '../os/native';
+import { reaper } from '../os/reaper';
+import { CONTROL_DIR, ScanStartError } from '../scan/controldir';
+import { SVSCAN_USAGE, UsageError, defaultSupervisor, parseSvscanArgs } from '../scan/options';
+import { Scanner } from '../scan/scanner';
+import { constants as osConstants } from 'node:os';
+
+const PROG = 'tether svscan';
+
+function warn(message: string): void {
+  process.stderr.write(`${PROG}: warning: ${message}\n`);
+}
+
+function fatal(message: string, code: number): never {
+  process.stderr.write(`${PROG}: fatal: ${message}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let args;
+  try {
+    args = parseSvscanArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${PROG}: usage error: ${err.message}\n${SVSCAN_USAGE}`);
+    process.exit(100);
+  }
+  if (args.help) {
+    process.stdout.write(SVSCAN_USAGE);
+    return;
+  }
+  const scandir = resolve(args.scandir);
+  try {
+    if (!statSync(scandir).isDirectory()) fatal(`${args.scandir} is not a directory`, 111);
+  } catch (err) {
+    fatal(`unable to use ${args.scandir}: ${(err as NodeJS.ErrnoException).code ?? err}`, 111);
+  }
+  const readinessFd = args.readinessFd;
+  if (readinessFd !== undefined) {
+    try {
+      fstatSync(readinessFd);
+    } catch {
+      fatal(`-d ${readinessFd}: that file descriptor is not open`, 100);
+    }
+  }
+  // Inherited fds must not leak into every supervisor and service.
+  cloexecStrayFds();
+  process.on('uncaughtException', (err) => crash(scandir, err));
+
+  const scanner = new Scanner({
+    scandir,
+    rescanMs: args.rescanMs,
+    maxServices: args.maxServices,
+    watch: args.watch,
+    supervisor: args.supervisor ?? defaultSupervisor(__dirname),
+    onStartupReady: readinessFd === undefined ? undefined : () => announceReady(readinessFd),
+    warn,
+  });
+  try {
+    scanner.start();
+  } catch (err) {
+    if (err instanceof ScanStartError) fatal(err.message, err.exitCode);
+    throw err;
+  }
+  await scanner.ended;
+  const finish = scanner.program('finish');
+  process.exit(finish ? await runProgram(finish, scandir) : 0);
+}
+
+function announceReady(fd: number): void {
+  try {
+    writeSync(fd, '\n');
+    closeSync(fd);
+  } catch (err) {
+    warn(`unable to write readiness to fd ${fd}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+}
+
+/** Runs a `.s6-svscan/` program with our stdio, in place of s6's exec; resolves with its exit code. */
+function runProgram(program: string, scandir: string): Promise<number> {
+  return new Promise((res) => {
+    const child = reaper.spawn(program, [], { cwd: scandir, stdio: 'inherit' });
+    child.once('error', (err) => {
+      warn(`unable to spawn ${program}: ${err.message}`);
+      res(111);
+    });
+    child.once('exit', (code, signal) => {
+      res(signal ? 128 + (osConstants.signals[signal] ?? 0) : code ?? 0);
+    });
+  });
+}
+
+let crashing = false;
+/** A fatal internal error: run `.s6-svscan/crash` if there is one, else exit 111. */
+function crash(scandir: string, err: Error): void {
+  if (crashing) process.exit(111);
+  crashing = true;
+  process.stderr.write(`${PROG}: fatal: ${err.stack ?? err.message}\n`);
+  const program = join(scandir, CONTROL_DIR, 'crash');
+  try {
+    accessSync(program, constants.X_OK);
+  } catch {
+    process.exit(111);
+  }
+  runProgram(program, scandir).then(
+    (code) => process.exit(code),
+    () => process.exit(111),
+  );
+}

@@ -1,0 +1,408 @@
+// The scanner: one supervisor per service directory found in SCANDIR, each
+// logger joined to its service by a pipe we hold, dead supervisors restarted,
+// orphans reaped, and an orderly shutdown. Everything here is driven by
+// events: control bytes, signals, supervisor exits, directory changes.
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import nodeWatch from 'node-watch';
+import { reaper } from '../os/reaper';
+import { procStat } from '../os/proc';
+import { ServiceDir } from '../servicedir/servicedir';
+import { readStatus } from '../wire/status';
+import { signalName } from '../wire/signals';
+import { ControlDir } from './controldir';
+import { StartupReadiness } from './readiness';
+import { LogPipe, Service } from './service';
+
+export interface ScannerOptions {
+  /** Absolute path of the scan directory. */
+  scandir: string;
+  /** Periodic rescan interval in ms; 0 for none. */
+  rescanMs: number;
+  /** The most services (loggers included) supervised at once. */
+  maxServices: number;
+  /** Rescan when an entry is added to or removed from the scan directory. */
+  watch: boolean;
+  /** The supervisor command; the service's relative name is appended. */
+  supervisor: readonly string[];
+  /** Called once when every service present at start-up has a listening supervisor. */
+  onStartupReady?: () => void;
+  warn: (message: string) => void;
+}
+
+/** A supervisor is respawned no sooner than this after its previous spawn. */
+const RESPAWN_MS = 1000;
+/** After a failed spawn of the supervisor program, as s6-svscan does. */
+const SPAWN_RETRY_MS = 10_000;
+/** How long an orphaned service gets to die when its timeout-kill is unset. */
+const ORPHAN_KILL_MS = 5000;
+/** Debounce of directory events for --watch. */
+const WATCH_DELAY_MS = 5;
+
+/** Signals whose built-in action a `.s6-svscan/SIG<NAME>` program replaces. */
+const DIVERTIBLE: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPWR', 'SIGWINCH'];
+const BUILTIN_ACTION: Partial<Record<NodeJS.Signals, string>> = { SIGHUP: 'h', SIGINT: 't', SIGTERM: 't', SIGQUIT: 'q' };
+
+type Stopping = 'no' | 'term' | 'quit' | 'abort';
+
+export class Scanner {
+  private readonly services = new Map<string, Service>();
+  private control: ControlDir | null = null;
+  private stopping: Stopping = 'no';
+  private watcher: ReturnType<typeof nodeWatch> | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private readiness: StartupReadiness | null = null;
+  private trackReadiness = true;
+  private endedResolve!: () => void;
+  /** Resolves once every supervisor is gone after a shutdown (at once on an abort). */
+  readonly ended = new Promise<void>((res) => {
+    this.endedResolve = res;
+  });
+
+  constructor(private readonly opts: ScannerOptions) {}
+
+  /** Takes the lock, opens the control FIFO, then scans and starts supervisors. */
+  start(): void {
+    this.control = ControlDir.open(this.opts.scandir);
+    reaper.start({ subreaper: true });
+    // Orphans are reaped by the reaper itself; nothing else to do for them.
+    reaper.onOrphan(() => {});
+    this.installSignals();
+    this.control.onCommand((byte) => this.command(byte));
+    if (this.opts.onStartupReady) this.readiness = new StartupReadiness(this.opts.onStartupReady, this.opts.warn);
+    this.scan();
+    // Only the services present at start-up count for -d.
+    this.readiness?.seal();
+    this.trackReadiness = false;
+    if (this.opts.watch) this.startWatching();
+    if (this.opts.rescanMs > 0) this.rescanTimer = setInterval(() => this.scan(), this.opts.rescanMs);
+  }
+
+  /** The services currently known, for tests and status. */
+  list(): readonly Service[] {
+    return [...this.services.values()];
+  }
+
+  /** One control byte, from svscanctl or from a signal's built-in action. */
+  command(byte: string): void {
+    switch (byte) {
+      case 'z': reaper.reap(); break;
+      case 'a': this.scan(); break;
+      case 'b': this.abort(); break;
+      case 'h': this.scan(); this.stopInactive(false); break;
+      case 't': case 'i': this.shutdown('term'); break;
+      case 'q': this.shutdown('quit'); break;
+      case 'n': this.stopInactive(false); break;
+      case 'N': this.stopInactive(true); break;
+      default: this.opts.warn(`unknown control command: ${JSON.stringify(byte)}`);
+    }
+  }
+
+  private installSignals(): void {
+    process.on('SIGALRM', () => this.command('a'));
+    process.on('SIGABRT', () => this.command('b'));
+    for (const sig of DIVERTIBLE) {
+      process.on(sig, () => {
+        if (this.divert(sig)) return;
+        const action = BUILTIN_ACTION[sig];
+        if (action) this.command(action);
+      });
+    }
+  }
+
+  /** Runs `.s6-svscan/SIG<NAME>` instead of the built-in action, if it is executable. */
+  private divert(sig: NodeJS.Signals): boolean {
+    const program = this.control?.program(sig);
+    if (!program) return false;
+    const child = reaper.spawn(program, [], { cwd: this.opts.scandir, stdio: 'inherit' });
+    child.once('error', (err) => this.opts.warn(`unable to spawn ${program}: ${err.message}`));
+    return true;
+  }
+
+  // ---- scanning ----
+
+  /** Reads the scan directory: new services get a supervisor, missing ones become inactive. */
+  scan(): void {
+    if (this.stopping !== 'no') return;
+    let names: string[];
+    try {
+      names = readdirSync(this.opts.scandir);
+    } catch (err) {
+      this.opts.warn(`unable to read ${this.opts.scandir}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      return;
+    }
+    const seen = new Set<string>();
+    for (const name of names.sort()) {
+      if (name.startsWith('.')) continue;
+      const st = this.statEntry(name, true);
+      if (!st?.isDirectory()) continue;
+      const producer = this.found(name, st, false, seen);
+      const logSt = this.statEntry(join(name, 'log'), false);
+      if (producer && logSt?.isDirectory()) {
+        const logger = this.found(join(name, 'log'), logSt, true, seen);
+        if (logger) this.pair(producer, logger);
+      }
+    }
+    for (const svc of [...this.services.values()]) {
+      if (!seen.has(svc.key)) this.deactivate(svc);
+    }
+    for (const svc of this.services.values()) {
+      if (svc.active && !svc.busy && !svc.restartTimer) {
+        if (this.trackReadiness) this.readiness?.track(svc.key, this.dirOf(svc));
+        this.startSupervisor(svc);
+      }
+    }
+  }
+
+  /** stat() that follows symlinks; a failure is reported (dangling links) unless `quiet`. */
+  private statEntry(name: string, report: boolean): Stats | null {
+    try {
+      return statSync(join(this.opts.scandir, name));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (report || code !== 'ENOENT') this.opts.warn(`unable to stat ${name}: ${code ?? err}; skipping it`);
+      return null;
+    }
+  }
+
+  /** The service with this (dev, ino), created if new; renames keep the same service. */
+  private found(name: string, st: Stats, isLogger: boolean, seen: Set<string>): Service | null {
+    const key = `${st.dev}:${st.ino}`;
+    seen.add(key);
+    let svc = this.services.get(key);
+    if (!svc) {
+      if (this.services.size >= this.opts.maxServices) {
+        this.opts.warn(`too many services (-C ${this.opts.maxServices}): not supervising ${name}`);
+        return null;
+      }
+      svc = new Service(key, name, isLogger);
+      this.services.set(key, svc);
+    }
+    svc.name = name;
+    svc.active = true;
+    return svc;
+  }
+
+  private pair(producer: Service, logger: Service): void {
+    if (producer.peer === logger) return;
+    const logPipe = producer.logPipe ?? logger.logPipe ?? new LogPipe();
+    producer.peer = logger;
+    logger.peer = producer;
+    producer.logPipe = logPipe;
+    logger.logPipe = logPipe;
+    if (producer.running) {
+      this.opts.warn(`${producer.name}: new logger; its output goes to it from the next start of its supervisor`);
+    }
+  }
+
+  private deactivate(svc: Service): void {
+    svc.active = false;
+    svc.clearRestart();
+    if (!svc.busy) this.forget(svc);
+  }
+
+  private forget(svc: Service): void {
+    this.services.delete(svc.key);
+    // The pipe goes once neither side is known any more.
+    if (!svc.peer || !this.services.has(svc.peer.key)) svc.logPipe?.close();
+  }
+
+  private dirOf(svc: Service): string {
+    return join(this.opts.scandir, svc.name);
+  }
+
+  // ---- supervisors ----
+
+  private startSupervisor(svc: Service): void {
+    if (this.stopping !== 'no' || svc.busy || !svc.active) return;
+    svc.clearRestart();
+    const wait = svc.lastStart === 0 ? 0 : svc.lastStart + RESPAWN_MS - performance.now();
+    if (wait > 0) {
+      svc.restartTimer = setTimeout(() => {
+        svc.restartTimer = null;
+        this.startSupervisor(svc);
+      }, wait);
+      return;
+    }
+    if (this.stopOrphan(svc)) return;
+    this.spawnSupervisor(svc);
+  }
+
+  private spawnSupervisor(svc: Service): void {
+    const [command, ...args] = this.opts.supervisor;
+    const logIn = svc.isLogger ? svc.logPipe?.read ?? null : null;
+    const logOut = !svc.isLogger ? svc.logPipe?.write ?? null : null;
+    svc.lastStart = performance.now();
+    let child: ChildProcess;
+    try {
+      // Its own session: a terminal's ^C reaches only the scanner, which then stops everything in order.
+      child = reaper.spawn(command, [...args, svc.name], {
+        cwd: this.opts.scandir,
+        stdio: [logIn ?? 'inherit', logOut ?? 'inherit', 'inherit'],
+        detached: true,
+      });
+    } catch (err) {
+      this.spawnFailed(svc, err as Error);
+      return;
+    }
+    svc.supervisor = child;
+    child.once('error', (err) => {
+      if (svc.supervisor !== child) return;
+      svc.supervisor = null;
+      this.spawnFailed(svc, err);
+    });
+    child.once('exit', (code, signal) => this.supervisorExited(svc, child, code, signal));
+  }
+
+  private spawnFailed(svc: Service, err: Error): void {
+    this.opts.warn(`unable to spawn a supervisor for ${svc.name}: ${err.message}; retrying in ${SPAWN_RETRY_MS / 1000} s`);
+    if (this.stopping !== 'no') return this.checkDone();
+    svc.restartTimer = setTimeout(() => {
+      svc.restartTimer = null;
+      this.startSupervisor(svc);
+    }, SPAWN_RETRY_MS);
+  }
+
+  private supervisorExited(svc: Service, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (svc.supervisor !== child) return;
+    svc.supervisor = null;
+    if (this.stopping !== 'no') return this.checkDone();
+    if (!svc.active) return this.forget(svc);
+    if (code !== 0) this.opts.warn(`supervisor for ${svc.name} ${signal ? `killed by ${signal}` : `exited ${code}`}; restarting it`);
+    this.startSupervisor(svc);
+  }
+
+  /**
+   * A supervisor killed by SIGKILL leaves its service running, re-parented to
+   * us (we are a subreaper or pid 1). Before a new supervisor starts one more
+   * instance, bring that one down: down-signal and SIGCONT, SIGKILL after
+   * timeout-kill, and wait until the reaper has reaped it. Returns true if it
+   * is doing so; the supervisor is started when the orphan is gone.
+   */
+  private stopOrphan(svc: Service): boolean {
+    const dir = this.dirOf(svc);
+    let pid: number;
+    try {
+      pid = readStatus(dir).pid;
+    } catch {
+      return false;
+    }
+    // Only our own adopted child: an unreaped child's pid cannot have been reused.
+    if (pid <= 0 || procStat(pid)?.ppid !== process.pid || !reaper.adoptedChildren().includes(pid)) return false;
+    const config = new ServiceDir(dir, (m) => this.opts.warn(`${svc.name}: ${m}`));
+    const downSignal = config.downSignal();
+    const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
+    this.opts.warn(`${svc.name}: its supervisor died; stopping pid ${pid}, which it left running, with ${signalName(downSignal)} before starting a new supervisor`);
+    svc.orphanStop = { pid, killTimer: setTimeout(() => signalQuietly(pid, 'SIGKILL'), killMs) };
+    reaper.watch(pid, () => this.orphanGone(svc, pid));
+    signalQuietly(pid, downSignal);
+    signalQuietly(pid, 'SIGCONT');
+    reaper.reap(); // it may already be a zombie, whose SIGCHLD came before the watch
+    return true;
+  }
+
+  private orphanGone(svc: Service, pid: number): void {
+    if (svc.orphanStop?.pid !== pid) return;
+    clearTimeout(svc.orphanStop.killTimer);
+    svc.orphanStop = null;
+    if (this.stopping !== 'no') return this.checkDone();
+    if (!svc.active) return this.forget(svc);
+    this.startSupervisor(svc);
+  }
+
+  /** -n, -N, -h, SIGHUP: stop the supervisors of services that left the tree. */
+  private stopInactive(termLoggers: boolean): void {
+    for (const svc of this.services.values()) {
+      if (!svc.active && svc.supervisor) this.signalSupervisor(svc, svc.isLogger && !termLoggers ? 'SIGHUP' : 'SIGTERM');
+    }
+  }
+
+  private signalSupervisor(svc: Service, sig: NodeJS.Signals): void {
+    const pid = svc.supervisor?.pid;
+    if (pid !== undefined) signalQuietly(pid, sig);
+  }
+
+  // ---- shutdown ----
+
+  /**
+   * Services' supervisors get SIGTERM (the service is stopped, then the
+   * supervisor exits); loggers' get SIGHUP (they exit once their logger has
+   * read everything to EOF) unless `quit`. Then wait for all of them.
+   */
+  shutdown(mode: 'term' | 'quit'): void {
+    if (this.stopping === 'term' && mode === 'quit') {
+      this.stopping = 'quit';
+      for (const svc of this.services.values()) if (svc.isLogger) this.signalSupervisor(svc, 'SIGTERM');
+      return;
+    }
+    if (this.stopping !== 'no') return;
+    this.stopping = mode;
+    this.stopTriggers();
+    for (const svc of this.services.values()) {
+      this.signalSupervisor(svc, svc.isLogger && mode === 'term' ? 'SIGHUP' : 'SIGTERM');
+    }
+    // Our copies of the log pipes must go, or the loggers never see EOF.
+    for (const svc of this.services.values()) svc.logPipe?.close();
+    this.checkDone();
+  }
+
+  /** `b`, SIGABRT: leave at once, killing nothing and waiting for nothing. */
+  private abort(): void {
+    if (this.stopping === 'abort') return;
+    this.stopping = 'abort';
+    this.stopTriggers();
+    this.end();
+  }
+
+  private stopTriggers(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    this.rescanTimer = null;
+    this.readiness?.close();
+    for (const svc of this.services.values()) svc.clearRestart();
+  }
+
+  private checkDone(): void {
+    if (this.stopping === 'no') return;
+    for (const svc of this.services.values()) if (svc.busy) return;
+    this.end();
+  }
+
+  private end(): void {
+    this.control?.close();
+    this.endedResolve();
+  }
+
+  /** `.s6-svscan/NAME` if executable (finish, crash). */
+  program(name: string): string | undefined {
+    return this.control?.program(name);
+  }
+
+  // ---- --watch ----
+
+  private startWatching(): void {
+    const w = nodeWatch(this.opts.scandir, {
+      recursive: false,
+      delay: WATCH_DELAY_MS,
+      filter: (path: string) => !basenameOf(path).startsWith('.'),
+    });
+    w.on('change', () => this.scan());
+    w.on('error', (err: Error) => this.opts.warn(`watching ${this.opts.scandir}: ${err.message}; rescans need svscanctl -a from now on`));
+    this.watcher = w;
+  }
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function signalQuietly(pid: number, sig: NodeJS.Signals | number): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,72 @@
+// What the scanner knows about one service directory it found: its identity,
+// the supervisor process it runs for it, and the log pipe it may share with
+// its logger.
+import type { ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { pipe } from '../os/native';
+
+/**
+ * The pipe between a service and its logger. The scanner holds both ends for
+ * as long as either side is known, so restarting the producer, the logger or
+ * either supervisor never loses what is in flight.
+ */
+export class LogPipe {
+  private ends: [read: number, write: number] | null;
+
+  constructor() {
+    this.ends = pipe();
+  }
+
+  get read(): number | null {
+    return this.ends?.[0] ?? null;
+  }
+
+  get write(): number | null {
+    return this.ends?.[1] ?? null;
+  }
+
+  close(): void {
+    if (!this.ends) return;
+    for (const fd of this.ends) closeSync(fd);
+    this.ends = null;
+  }
+}
+
+/** An orphaned service whose supervisor died: brought down before a new supervisor starts. */
+export interface OrphanStop {
+  pid: number;
+  killTimer: NodeJS.Timeout;
+}
+
+export class Service {
+  /** The relative name in the scan directory: `foo`, or `foo/log` for a logger. */
+  name: string;
+  /** Still found by the last scan. */
+  active = true;
+  supervisor: ChildProcess | null = null;
+  /** When the last supervisor was spawned (ms, monotonic); 0 if never. */
+  lastStart = 0;
+  restartTimer: NodeJS.Timeout | null = null;
+  orphanStop: OrphanStop | null = null;
+  /** The logger of a producer, or the producer of a logger. */
+  peer: Service | null = null;
+  logPipe: LogPipe | null = null;
+
+  constructor(readonly key: string, name: string, readonly isLogger: boolean) {
+    this.name = name;
+  }
+
+  get running(): boolean {
+    return this.supervisor !== null;
+  }
+
+  /** Busy: a supervisor runs, or an orphaned service is being brought down. */
+  get busy(): boolean {
+    return this.supervisor !== null || this.orphanStop !== null;
+  }
+
+  clearRestart(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+  }
+}
