@@ -3,3 +3,13 @@ export * from './wire/tain';
 export * from './wire/status';
 export * from './wire/deathtally';
 export { parseSignal, signalName } from './wire/signals';
+// The clients: control, status and waits (issue 3).
+export { svc, svwait, watchService } from './client/api';
+export type { SvcOptions, SvwaitOptions, ServiceWatcher, ServiceChange, ServiceEventName } from './client/api';
+export { svstat } from './client/status';
+export type { ServiceStatus } from './client/status';
+export type { WaitCondition } from './client/conditions';
+export type { SvcCommand } from './client/svc';
+export { ClientError } from './client/errors';
+export { overview as serviceOverview } from './client/overview';
+export type { ServiceRow, ServiceState } from './client/overview';

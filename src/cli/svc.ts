@@ -1,0 +1,73 @@
+// tether svc: send commands to supervisors, optionally waiting for a state.
+import { constants } from 'node:os';
+import { controlServices } from '../client/svc';
+import { runCommand, printHelp, unsubscribeOnSignals, warn, fail, type Command } from '../client/cli';
+import { getopt, parseUint, takeLongOptions } from '../client/getopt';
+import { UsageError } from '../client/errors';
+import { CONDITION_BY_LETTER } from '../client/conditions';
+import { parseSignal } from '../wire/signals';
+import { MAX_COMMANDS } from '../client/control';
+
+const cmd: Command = {
+  name: 'svc',
+  usage: '[-wu|-wU|-wd|-wD|-wr|-wR] [-T ms] [-s SIG | -abqhkti12pcyrlPCK] [-oduDUxOQ] DIR...',
+  help: `Sends each command letter, in order, to every DIR's supervisor, then with -w
+waits (in-process, on the event FIFOs) until all of them reach the state:
+  -wu up, -wU up and ready, -wd down, -wD down and finish done,
+  -wr restarted (down then up), -wR restarted and ready; -T ms bounds the wait.
+Signals: -a ALRM -b ABRT -q QUIT -h HUP -k KILL -t TERM -i INT -1 USR1 -2 USR2
+  -p STOP -c CONT -y WINCH -r down-signal -l reload-signal; -P -C -K: STOP,
+  CONT, KILL to the process group; -s SIG names one.
+State: -u up -d down -o once -D down + create ./down -U up + remove ./down
+  -x supervisor exits once down -O once at most -Q down file, no kill.
+Exit: 0; 1 supervise/ exists but has no control FIFO; 99 timeout;
+  100 usage; 102 not supervised; 111 system error; n failures seen while waiting.
+(--help prints this; -h is SIGHUP.)`,
+};
+
+/** The signals s6-svc lets users send by -s, as their command letters. */
+const LETTER_BY_SIGNAL: Readonly<Record<string, string>> = {
+  SIGALRM: 'a', SIGABRT: 'b', SIGQUIT: 'q', SIGHUP: 'h', SIGKILL: 'k', SIGTERM: 't',
+  SIGINT: 'i', SIGUSR1: '1', SIGUSR2: '2', SIGSTOP: 'p', SIGCONT: 'c', SIGWINCH: 'y',
+};
+
+export function main(argv: string[]): Promise<void> {
+  return runCommand(cmd, async () => {
+    const { long, rest } = takeLongOptions(argv, ['help']);
+    if (long.has('help')) {
+      printHelp(cmd);
+      return 0;
+    }
+    const { options, operands } = getopt(rest, 's:abqhkti12pcyrlPCKoduDUxOQT:w:');
+    let bytes = '';
+    let waitLetter: string | undefined;
+    let timeoutMs: number | undefined;
+    for (const { opt, arg = '' } of options) {
+      if (opt === 'T') timeoutMs = parseUint(arg, 'timeout');
+      else if (opt === 'w') {
+        if (!/^[dDuUrR]$/.test(arg)) throw new UsageError(`invalid wait: -w${arg}`);
+        waitLetter = arg;
+      } else bytes += opt === 's' ? signalLetter(arg) : opt;
+      if (bytes.length > MAX_COMMANDS) throw new UsageError('too many commands');
+    }
+    if (operands.length === 0) throw new UsageError('no service directory');
+    if (operands.some((d) => d === '')) throw new UsageError('invalid service path');
+    const wait = waitLetter === undefined ? undefined : CONDITION_BY_LETTER[waitLetter];
+    if (wait !== undefined) unsubscribeOnSignals();
+    const outcome = await controlServices(operands, bytes, {
+      wait,
+      warn: (m) => warn(cmd, m),
+      timeoutMs: timeoutMs === 0 ? undefined : timeoutMs,
+    });
+    for (const f of outcome.failures) fail(cmd, f.message);
+    return outcome.exitCode;
+  });
+}
+
+function signalLetter(name: string): string {
+  const num = parseSignal(name);
+  if (num === null) throw new UsageError(`invalid signal: ${name}`);
+  const entry = Object.entries(LETTER_BY_SIGNAL).find(([sig]) => constants.signals[sig as NodeJS.Signals] === num);
+  if (!entry) throw new UsageError(`${name} is not in the list of user-available signals`);
+  return entry[1];
+}

@@ -1,0 +1,71 @@
+// tether svstat: print a service's status as the newest s6-svstat does.
+import { runCommand, printHelp, type Command } from '../client/cli';
+import { getopt, takeLongOptions } from '../client/getopt';
+import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
+import {
+  formatField, formatLegacy, isNormallyUp, isStatusField, readStatusRecord, toServiceStatus, type StatusField,
+} from '../client/status';
+import { isSupervised } from '../client/supervised';
+
+const cmd: Command = {
+  name: 'svstat',
+  usage: '[-uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor] [-n] [--json] DIR',
+  help: `Without options: one line, "up (pid P pgid P) S seconds..." or "down (...) S seconds...".
+-o prints the named fields, space-separated; -u -w -N -r -p -g -e -s -t are
+short for up wantedup normallyup ready pid pgid exitcode signal updownfor.
+-n prints signal numbers. --json prints every field as one typed object.
+Exit: 0; 1 no supervisor running; 100 usage; 111 status unreadable.`,
+};
+
+const SHORT_FIELDS: Readonly<Record<string, StatusField>> = {
+  u: 'up', w: 'wantedup', N: 'normallyup', r: 'ready', p: 'pid', g: 'pgid', e: 'exitcode', s: 'signal', t: 'updownfor',
+};
+const MAX_FIELDS = 16;
+
+export function main(argv: string[]): Promise<void> {
+  return runCommand(cmd, () => {
+    const { long, rest } = takeLongOptions(argv, ['help', 'json']);
+    const { options, operands } = getopt(rest, 'hno:uwNrpgest');
+    if (long.has('help') || options.some((o) => o.opt === 'h')) {
+      printHelp(cmd);
+      return 0;
+    }
+    let numeric = false;
+    const fields: StatusField[] = [];
+    for (const { opt, arg = '' } of options) {
+      if (opt === 'n') numeric = true;
+      else if (opt === 'o') fields.push(...parseFields(arg));
+      else fields.push(SHORT_FIELDS[opt]);
+      if (fields.length > MAX_FIELDS) throw new ClientError('too many option fields', 100);
+    }
+    const dir = operands[0];
+    if (dir === undefined) throw new UsageError('no service directory');
+    let supervised: boolean;
+    try {
+      supervised = isSupervised(dir);
+    } catch (err) {
+      throw new ClientError(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
+    }
+    if (!supervised) throw new ClientError(`unable to read status for ${dir}: s6-supervise not running`, 1);
+    const rec = readStatusRecord(dir);
+    const st = toServiceStatus(rec, isNormallyUp(dir));
+    let out: string;
+    if (long.has('json')) out = JSON.stringify(st);
+    else if (fields.length === 0) out = formatLegacy(rec, st, numeric);
+    else out = fields.map((f) => formatField(st, f)).join(' ');
+    process.stdout.write(`${out}\n`);
+    return 0;
+  });
+}
+
+function parseFields(arg: string): StatusField[] {
+  const out: StatusField[] = [];
+  for (let rest = arg; rest.length > 0;) {
+    const comma = rest.indexOf(',');
+    const name = comma < 0 ? rest : rest.slice(0, comma);
+    if (!isStatusField(name)) throw new ClientError(`invalid option field: ${name}`, 100);
+    out.push(name);
+    rest = comma < 0 ? '' : rest.slice(comma + 1);
+  }
+  return out;
+}
