@@ -1,0 +1,139 @@
+// The on-disk side of a supervisor that clients see: the event fifodir, the
+// supervise/ directory, its lock and its control FIFO.
+import {
+  closeSync, constants, lstatSync, mkdirSync, openSync, readlinkSync, statSync,
+} from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { mkfifo, tryLockWrite } from '../os/native';
+import { makeFifodir } from '../wire/fifodir';
+
+/** A start-up failure: the message for stderr and s6's exit code for it. */
+export class SuperviseFatal extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+function code(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? String(err);
+}
+
+/**
+ * If `path` is a symlink to nothing, creates the directory it points to, as
+ * s6 does for `supervise` and `event` (they are often links into a tmpfs).
+ * Returns true if it created one.
+ */
+function createDanglingTarget(path: string, mode: number): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (err) {
+    if (code(err) !== 'ENOENT' || !lstatSync(path).isSymbolicLink()) throw err;
+  }
+  mkdirSync(resolve(dirname(path), readlinkSync(path)), mode);
+  return true;
+}
+
+/** `event/`: a restricted fifodir, created if missing (following a dangling link). */
+export function makeEventDir(path: string): void {
+  try {
+    makeFifodir(path);
+    if (createDanglingTarget(path, 0o700)) makeFifodir(path);
+  } catch (err) {
+    throw new SuperviseFatal(`unable to create ${path}: ${code(err)}`, 111);
+  }
+}
+
+/** `supervise/`, mode 0700, created if missing; anything but a directory is refused. */
+export function makeSuperviseDir(path: string): void {
+  try {
+    mkdirSync(path, 0o700);
+  } catch (err) {
+    if (code(err) !== 'EEXIST') throw new SuperviseFatal(`unable to mkdir ${path}: ${code(err)}`, 111);
+    try {
+      createDanglingTarget(path, 0o700);
+    } catch (e) {
+      throw new SuperviseFatal(`unable to create ${path}: ${code(e)}`, 111);
+    }
+  }
+  if (!statSync(path).isDirectory()) throw new SuperviseFatal(`${path} exists and is not a directory`, 100);
+}
+
+/**
+ * Takes the OFD write lock on supervise/lock for the life of this process.
+ * It is how s6-svok and every client know a supervisor is alive.
+ */
+export function lockSuperviseDir(lockPath: string): number {
+  let fd: number;
+  try {
+    fd = openSync(lockPath, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_CREAT, 0o644);
+  } catch (err) {
+    throw new SuperviseFatal(`unable to open ${lockPath}: ${code(err)}`, 111);
+  }
+  let locked: boolean;
+  try {
+    locked = tryLockWrite(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw new SuperviseFatal(`unable to lock ${lockPath}: ${code(err)}`, 111);
+  }
+  if (!locked) {
+    closeSync(fd);
+    throw new SuperviseFatal(`another instance of tether supervise or s6-supervise is already running (${lockPath} is locked)`, 100);
+  }
+  return fd;
+}
+
+/**
+ * The control FIFO, read without blocking through libuv (epoll). We also keep
+ * a write end open, so the reader never sees EOF when a client closes, and a
+ * client's open succeeds exactly while we live.
+ */
+export class ControlFifo {
+  private readonly socket: Socket;
+  private closed = false;
+
+  private constructor(readFd: number, private readonly keepFd: number) {
+    this.socket = new Socket({ fd: readFd, readable: true, writable: false });
+    this.socket.on('error', () => {}); // a FIFO we hold both ends of cannot fail; never crash on it
+  }
+
+  static open(path: string): ControlFifo {
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch (err) {
+      if (code(err) !== 'ENOENT') throw new SuperviseFatal(`unable to stat ${path}: ${code(err)}`, 111);
+    }
+    if (st && !st.isFIFO()) throw new SuperviseFatal(`${path} exists and is not a FIFO`, 100);
+    if (!st) {
+      try {
+        mkfifo(path, 0o600);
+      } catch (err) {
+        throw new SuperviseFatal(`unable to mkfifo ${path}: ${code(err)}`, 111);
+      }
+    }
+    let readFd = -1;
+    try {
+      readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      const keepFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      return new ControlFifo(readFd, keepFd);
+    } catch (err) {
+      if (readFd >= 0) closeSync(readFd);
+      throw new SuperviseFatal(`unable to open ${path}: ${code(err)}`, 111);
+    }
+  }
+
+  /** Calls `fn` with every chunk clients write; commands may arrive many to a chunk. */
+  onBytes(fn: (bytes: Buffer) => void): void {
+    this.socket.on('data', fn);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    closeSync(this.keepFd);
+  }
+}

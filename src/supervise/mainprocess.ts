@@ -1,0 +1,62 @@
+// The process that *is* the service, whichever way we got it: a child libuv
+// spawned (run itself), or a daemon adopted through the subreaper and watched
+// by the reaper (a pidfile service). The supervisor only signals it and hears
+// of its death, so either kind plugs in.
+import type { ChildProcess } from 'node:child_process';
+import { reaper } from '../os/reaper';
+import { wstatFromExit } from '../wire/signals';
+
+export type ExitListener = (wstat: number) => void;
+
+export interface MainProcess {
+  readonly pid: number;
+  /** Sends `sig` to the process; a process already gone is not an error. */
+  kill(sig: number): void;
+  /** Sends `sig` to its process group (the service is a session leader: pgid = pid). */
+  killGroup(sig: number): void;
+  /** Called once with the raw wait status when the process has been reaped. */
+  onExit(fn: ExitListener): void;
+}
+
+/** kill(2) that ignores ESRCH: the death is reported through the reaper anyway. */
+export function sendSignal(pid: number, sig: number): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+abstract class SignalledProcess implements MainProcess {
+  constructor(readonly pid: number) {}
+
+  kill(sig: number): void {
+    sendSignal(this.pid, sig);
+  }
+
+  killGroup(sig: number): void {
+    sendSignal(-this.pid, sig);
+  }
+
+  abstract onExit(fn: ExitListener): void;
+}
+
+/** A child spawned through the reaper (libuv reaps it and reports its exit). */
+export class SpawnedProcess extends SignalledProcess {
+  constructor(private readonly child: ChildProcess & { pid: number }) {
+    super(child.pid);
+  }
+
+  onExit(fn: ExitListener): void {
+    this.child.once('exit', (code, signal) => fn(wstatFromExit(code, signal)));
+  }
+}
+
+/** A process libuv did not spawn, now our child through the subreaper. */
+export class AdoptedProcess extends SignalledProcess {
+  onExit(fn: ExitListener): void {
+    reaper.watch(this.pid, (_pid, wstat) => fn(wstat));
+    // It may have died before we watched it: reap now, the listener fires if so.
+    reaper.reap();
+  }
+}

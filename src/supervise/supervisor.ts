@@ -1,0 +1,570 @@
+// One supervised service directory: s6-supervise's state machine. It owns the
+// directory's supervise/ and event/ and the service's processes, and holds no
+// process-wide state: signals, reaping and stdio belong to the host, which
+// calls in here (onSignal) and is called back (hooks).
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { Socket } from 'node:net';
+import { join, resolve } from 'node:path';
+import { pipe, tryLockWrite } from '../os/native';
+import { ServiceDir } from '../servicedir/servicedir';
+import { appendDeath, deathFromWstat, readDeathTally, writeDeathTally } from '../wire/deathtally';
+import { cleanFifodir, notifyFifodir } from '../wire/fifodir';
+import { GROUP_SIGNAL_COMMANDS, SIGNAL_COMMANDS } from '../wire/control';
+import { parseSignal, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
+import { writeStatus, type StatusRecord } from '../wire/status';
+import { Deadline, systemClock, type Clock } from './clock';
+import { ControlFifo, SuperviseFatal, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
+import type { MainProcess } from './mainprocess';
+import { spawnInSession } from './spawn';
+import { RestartThrottle } from './throttle';
+
+export type State = 'DOWN' | 'UP' | 'FINISH' | 'LASTUP' | 'LASTFINISH';
+
+/** The process-wide signals a supervisor reacts to. */
+export type HostSignal = 'SIGTERM' | 'SIGHUP' | 'SIGQUIT' | 'SIGINT';
+
+export interface SupervisorHooks {
+  /** One line, already naming the service; the host adds the program prefix. */
+  warn(message: string): void;
+  /** Point fds 0 and 1 at /dev/null, so a logger downstream sees EOF. */
+  closeStdio(): void;
+  /** The supervisor has sent `x` and released everything. */
+  exited(sup: Supervisor): void;
+}
+
+/** After a failed spawn, retry this late, unless the directory changes or `u` comes first. s6 waits 60 s. */
+export const SPAWN_RETRY_MS = 10_000;
+/** While a dying service ignores SIGKILL (stopped, D state), repeat it this often, as s6 does. */
+const KILL_REPEAT_MS = 5000;
+/** Coalesces a burst of changes in the service directory into one retry. */
+const FIX_DEBOUNCE_MS = 20;
+/** finish exiting with this code means "permanent failure": wantup is cleared. */
+const PERMANENT_FAILURE = 125;
+
+const SIGCONT = 18;
+const SIGKILL = 9;
+const SIGSTOP = 19;
+const SIGINT = 2;
+
+function errCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? String(err);
+}
+
+export class Supervisor {
+  /** Absolute path of the service directory. */
+  readonly dir: string;
+  private readonly files: ServiceDir;
+  private readonly eventDir: string;
+  private readonly superviseDir: string;
+  private readonly timer: Deadline;
+  private readonly throttle = new RestartThrottle();
+  private state: State = 'DOWN';
+  private status!: StatusRecord;
+  private main: MainProcess | undefined;
+  private finish: MainProcess | undefined;
+  private notifyPipe: Socket | undefined;
+  private control: ControlFifo | undefined;
+  private lockFd = -1;
+  private fixWatch: FSWatcher | undefined;
+  private done = false;
+
+  /**
+   * `dirArg` is the directory exactly as given: run and finish get it as
+   * their argument, as under s6 (under a scanner it is the service's name).
+   */
+  constructor(
+    readonly dirArg: string,
+    private readonly hooks: SupervisorHooks,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.dir = resolve(dirArg);
+    this.files = new ServiceDir(this.dir, (m) => this.warn(m));
+    this.eventDir = join(this.dir, 'event');
+    this.superviseDir = join(this.dir, 'supervise');
+    this.timer = new Deadline(clock);
+  }
+
+  get currentState(): State {
+    return this.state;
+  }
+
+  /** The pid of run (or of the adopted daemon) while the service is up. */
+  get mainPid(): number | undefined {
+    return this.main?.pid;
+  }
+
+  /**
+   * s6's start-up order: event/, supervise/, the lock (so a second instance
+   * stops here), the control FIFO, stale listeners, death_tally, status, and
+   * only then the `s` event. Throws SuperviseFatal.
+   */
+  start(): void {
+    try {
+      closeSync(openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY));
+    } catch (err) {
+      throw new SuperviseFatal(`unable to use service directory ${this.dirArg}: ${errCode(err)}`, 111);
+    }
+    makeEventDir(this.eventDir);
+    makeSuperviseDir(this.superviseDir);
+    this.lockFd = lockSuperviseDir(join(this.superviseDir, 'lock'));
+    this.control = ControlFifo.open(join(this.superviseDir, 'control'));
+    this.control.onBytes((bytes) => this.commands(bytes.toString('latin1')));
+    cleanFifodir(this.eventDir);
+    this.saveDeathTally([]);
+    const now = this.clock.wall();
+    this.status = {
+      stamp: now, readystamp: now, pid: 0, wstat: 0,
+      // paused with no pid is the newest s6's "not started yet" marker; cleared at the first start.
+      paused: true, finishing: false, wantup: !this.files.wantsDown(), ready: true,
+    };
+    this.saveStatus();
+    this.event('s');
+    this.timer.set(0, () => this.onDeadline());
+  }
+
+  // ---- control bytes ------------------------------------------------------
+
+  /** Applies every byte in order; unknown bytes are ignored, as s6 does. */
+  commands(bytes: string): void {
+    for (const byte of bytes) {
+      if (this.done) return;
+      this.command(byte);
+    }
+  }
+
+  private command(byte: string): void {
+    const up = this.isUp();
+    const sig = SIGNAL_COMMANDS[byte];
+    if (sig !== undefined && byte !== 'p' && byte !== 'c') {
+      if (up) this.main!.kill(parseSignal(sig)!);
+      return;
+    }
+    const groupSig = GROUP_SIGNAL_COMMANDS[byte];
+    if (groupSig !== undefined) {
+      if (!up) return;
+      this.main!.killGroup(parseSignal(groupSig)!);
+      if (byte !== 'K') this.setPaused(byte === 'P');
+      return;
+    }
+    switch (byte) {
+      case 'p':
+      case 'c':
+        if (!up) return;
+        this.main!.kill(byte === 'p' ? SIGSTOP : SIGCONT);
+        this.setPaused(byte === 'p');
+        return;
+      case 'l':
+        if (up) this.main!.kill(this.files.reloadSignal());
+        return;
+      case 'r':
+        if (up) this.main!.kill(this.files.downSignal());
+        return;
+      case 'o':
+        this.setWantup(false);
+        if (this.state === 'DOWN') this.trystart();
+        return;
+      case 'u':
+        this.setWantup(true);
+        if (this.state === 'DOWN') this.trystart();
+        return;
+      case 'U':
+        this.removeDownFile();
+        this.command('u');
+        return;
+      case 'd':
+        this.goDown();
+        return;
+      case 'D':
+        this.createDownFile();
+        this.goDown();
+        return;
+      case 'O':
+        this.setWantup(false);
+        return;
+      case 'Q':
+        this.createDownFile();
+        this.setWantup(false);
+        return;
+      case 'x':
+        this.hangup();
+        return;
+      default:
+    }
+  }
+
+  private isUp(): boolean {
+    return (this.state === 'UP' || this.state === 'LASTUP') && this.main !== undefined;
+  }
+
+  private setPaused(paused: boolean): void {
+    this.status.paused = paused;
+    this.saveStatus();
+  }
+
+  private setWantup(wantup: boolean): void {
+    this.status.wantup = wantup;
+    this.saveStatus();
+  }
+
+  /** `d`: want down and, if run is up, the down sequence; one status write. */
+  private goDown(): void {
+    this.status.wantup = false;
+    if (this.isUp()) this.downSequence();
+    this.saveStatus();
+  }
+
+  /** down-signal and SIGCONT to the pid (never the group), and the kill timeout. */
+  private downSequence(): void {
+    const main = this.main!;
+    main.kill(this.files.downSignal());
+    main.kill(SIGCONT);
+    this.status.paused = false;
+    const timeoutKill = this.files.timeoutKill();
+    if (timeoutKill > 0) this.timer.set(timeoutKill, () => this.onDeadline());
+  }
+
+  private createDownFile(): void {
+    try {
+      writeFileSync(join(this.dir, 'down'), '', { flag: 'a' });
+    } catch (err) {
+      this.warn(`unable to create ${join(this.dir, 'down')}: ${errCode(err)}`);
+    }
+  }
+
+  private removeDownFile(): void {
+    try {
+      unlinkSync(join(this.dir, 'down'));
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') this.warn(`unable to unlink ${join(this.dir, 'down')}: ${errCode(err)}`);
+    }
+  }
+
+  // ---- the supervisor's own signals (spec 4.6) ----------------------------
+
+  onSignal(sig: HostSignal): void {
+    if (this.done) return;
+    switch (sig) {
+      case 'SIGTERM':
+        return this.terminate();
+      case 'SIGHUP':
+        return this.hangup();
+      case 'SIGQUIT':
+        return this.exit();
+      case 'SIGINT': {
+        const pid = this.main?.pid ?? this.finish?.pid;
+        if (pid !== undefined) (this.main ?? this.finish)!.killGroup(SIGINT);
+        return this.exit();
+      }
+      default:
+    }
+  }
+
+  /** SIGTERM: bring the service down, then exit. */
+  private terminate(): void {
+    switch (this.state) {
+      case 'DOWN':
+        return this.exit();
+      case 'UP':
+        this.state = 'LASTUP';
+        return this.goDown();
+      case 'LASTUP':
+        return this.goDown();
+      case 'FINISH':
+        this.state = 'LASTFINISH';
+        return this.hooks.closeStdio();
+      default:
+    }
+  }
+
+  /** SIGHUP and `x`: exit once the service is down, without bringing it down. */
+  private hangup(): void {
+    switch (this.state) {
+      case 'DOWN':
+        return this.exit();
+      case 'UP':
+        this.state = 'LASTUP';
+        break;
+      case 'FINISH':
+        this.state = 'LASTFINISH';
+        break;
+      default:
+    }
+    this.hooks.closeStdio();
+  }
+
+  // ---- the deadline ------------------------------------------------------
+
+  private onDeadline(): void {
+    switch (this.state) {
+      case 'DOWN':
+        if (this.status.wantup) this.trystart();
+        return;
+      case 'UP':
+      case 'LASTUP':
+        return this.killTimeout();
+      case 'FINISH':
+      case 'LASTFINISH':
+        return this.finishTimeout();
+      default:
+    }
+  }
+
+  private killTimeout(): void {
+    const main = this.main;
+    if (!main) return;
+    if (this.files.has('flag-timeout-killpg')) main.killGroup(SIGKILL);
+    else main.kill(SIGKILL);
+    main.kill(SIGCONT);
+    this.timer.set(KILL_REPEAT_MS, () => this.onDeadline());
+  }
+
+  private finishTimeout(): void {
+    const finish = this.finish;
+    if (!finish) return;
+    this.warn(`finish (pid ${finish.pid}) exceeded timeout-finish: sending SIGKILL`);
+    finish.kill(SIGCONT);
+    finish.kill(SIGKILL);
+    this.timer.set(KILL_REPEAT_MS, () => this.onDeadline());
+  }
+
+  // ---- starting run ------------------------------------------------------
+
+  /** Spawns run now if nothing stops it; otherwise reports why and arranges a retry. */
+  private trystart(): void {
+    this.timer.clear();
+    const notifyFd = this.files.notificationFd();
+    const lockFd = this.files.lockFd();
+    if (notifyFd !== undefined && notifyFd === lockFd) {
+      return this.startBlocked(`notification-fd and lock-fd are both ${notifyFd} in ${this.dir}: not starting run until one of them changes`);
+    }
+    const extra = new Map<number, number>();
+    let lock: number | undefined;
+    let notifyRead: number | undefined;
+    try {
+      if (lockFd !== undefined) {
+        lock = this.openServiceLock();
+        if (lock === undefined) return;
+        extra.set(lockFd, lock);
+      }
+      if (notifyFd !== undefined) {
+        const [r, w] = pipe();
+        notifyRead = r;
+        extra.set(notifyFd, w);
+      }
+      const main = spawnInSession(this.dir, 'run', [this.dirArg], extra, (reason) => {
+        this.startBlocked(`unable to spawn ${join(this.dir, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
+      });
+      if (!main) {
+        if (notifyRead !== undefined) closeSync(notifyRead);
+        return;
+      }
+      this.started(main, notifyRead);
+    } catch (err) {
+      if (notifyRead !== undefined) closeSync(notifyRead);
+      this.startBlocked(`unable to start ${join(this.dir, 'run')}: ${errCode(err)}`);
+    } finally {
+      // The child has its copies; ours would keep the lock held and the pipe from ever seeing EOF.
+      if (lock !== undefined) closeSync(lock);
+      if (notifyFd !== undefined && extra.has(notifyFd)) closeSync(extra.get(notifyFd)!);
+    }
+  }
+
+  private started(main: MainProcess, notifyRead: number | undefined): void {
+    this.stopFixWatch();
+    this.main = main;
+    this.state = this.state === 'DOWN' ? 'UP' : this.state;
+    this.throttle.started(this.clock.monoMs());
+    Object.assign(this.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
+    main.onExit((wstat) => this.onMainExit(main, wstat));
+    if (notifyRead !== undefined) this.watchReadiness(notifyRead);
+    this.saveStatus();
+    this.event('u');
+  }
+
+  /**
+   * supervise/service-lock, truncated, locked by us and handed to run at
+   * lock-fd: the lock then lives exactly as long as the service's processes.
+   */
+  private openServiceLock(): number | undefined {
+    const path = join(this.superviseDir, 'service-lock');
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      if (fstatSync(fd).size > 0) {
+        this.warn(`${path} was not empty: truncating it`);
+        ftruncateSync(fd, 0);
+      }
+      if (!tryLockWrite(fd)) {
+        closeSync(fd);
+        this.startBlocked(`${path} is still locked by a process of the previous instance: not starting run yet`);
+        return undefined;
+      }
+      return fd;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  /**
+   * Something in the directory prevents a start: say so once, then retry
+   * when the directory changes (the user fixing it), on `u`, or after a while.
+   */
+  private startBlocked(message: string): void {
+    this.warn(message);
+    if (this.state !== 'DOWN' || this.done) return;
+    this.timer.set(SPAWN_RETRY_MS, () => this.onDeadline());
+    if (this.fixWatch) return;
+    try {
+      this.fixWatch = watch(this.dir, () => {
+        if (this.state === 'DOWN' && this.status.wantup) {
+          this.timer.set(Math.max(FIX_DEBOUNCE_MS, this.throttle.delay(this.clock.monoMs())), () => this.onDeadline());
+        }
+      });
+      this.fixWatch.on('error', () => this.stopFixWatch());
+    } catch {
+      // No inotify left: the timer alone will retry.
+    }
+  }
+
+  private stopFixWatch(): void {
+    this.fixWatch?.close();
+    this.fixWatch = undefined;
+  }
+
+  /** Any chunk with a newline on the notification pipe means ready, once per instance. */
+  private watchReadiness(fd: number): void {
+    const sock = new Socket({ fd, readable: true, writable: false });
+    this.notifyPipe = sock;
+    sock.on('data', (chunk: Buffer) => {
+      if (!chunk.includes(0x0a) || this.notifyPipe !== sock) return;
+      this.closeNotifyPipe();
+      this.throttle.ready(this.clock.monoMs());
+      this.status.ready = true;
+      this.status.readystamp = this.clock.wall();
+      this.saveStatus();
+      this.event('U');
+    });
+    sock.on('end', () => {
+      if (this.notifyPipe === sock) this.closeNotifyPipe();
+    });
+    sock.on('error', () => {
+      if (this.notifyPipe === sock) this.closeNotifyPipe();
+    });
+  }
+
+  private closeNotifyPipe(): void {
+    this.notifyPipe?.destroy();
+    this.notifyPipe = undefined;
+  }
+
+  // ---- death of run, finish ----------------------------------------------
+
+  private onMainExit(main: MainProcess, wstat: number): void {
+    if (this.main !== main || this.done) return;
+    this.main = undefined;
+    this.timer.clear();
+    this.closeNotifyPipe();
+    const now = this.clock.wall();
+    Object.assign(this.status, { wstat, paused: false, ready: false, stamp: now });
+    // Before finish runs, so that finish (s6-permafailon) sees this death.
+    this.saveDeathTally(appendDeath(this.loadDeathTally(), deathFromWstat(now, wstat), this.files.maxDeathTally()));
+    const finish = this.spawnFinish(main.pid, wstat);
+    if (!finish) return this.downAndReady('dD');
+    this.finish = finish;
+    this.state = this.state === 'LASTUP' ? 'LASTFINISH' : 'FINISH';
+    Object.assign(this.status, { pid: finish.pid, finishing: true });
+    finish.onExit((fstat) => this.onFinishExit(finish, fstat));
+    this.saveStatus();
+    this.event('d');
+    const timeoutFinish = this.files.timeoutFinish();
+    if (timeoutFinish > 0) this.timer.set(timeoutFinish, () => this.onDeadline());
+  }
+
+  /** `./finish EXIT SIG DIR PID`; EXIT is 256 when run was killed by a signal. */
+  private spawnFinish(pid: number, wstat: number): MainProcess | undefined {
+    if (!this.files.has('finish')) return undefined;
+    const exit = wstatSignaled(wstat) ? 256 : wstatExitCode(wstat);
+    const args = [String(exit), String(wstatTermsig(wstat)), this.dirArg, String(pid)];
+    return spawnInSession(this.dir, 'finish', args, new Map(), (reason) => {
+      this.warn(`unable to spawn ${join(this.dir, 'finish')}: ${reason}`);
+    });
+  }
+
+  private onFinishExit(finish: MainProcess, wstat: number): void {
+    if (this.finish !== finish || this.done) return;
+    this.finish = undefined;
+    this.timer.clear();
+    if (!wstatSignaled(wstat) && wstatExitCode(wstat) === PERMANENT_FAILURE) {
+      this.status.wantup = false;
+      return this.downAndReady('OD');
+    }
+    this.downAndReady('D');
+  }
+
+  /** The service is down and finish is done: the state clients wait for with -D. */
+  private downAndReady(events: string): void {
+    const last = this.state === 'LASTUP' || this.state === 'LASTFINISH';
+    Object.assign(this.status, { pid: 0, finishing: false, ready: true, readystamp: this.clock.wall() });
+    this.state = 'DOWN';
+    this.saveStatus();
+    this.event(events);
+    if (last) return this.exit();
+    if (this.status.wantup) this.timer.set(this.throttle.delay(this.clock.monoMs()), () => this.onDeadline());
+  }
+
+  // ---- exit ----------------------------------------------------------------
+
+  /** Sends `x` and lets go of everything; the service, if still running, is left alone. */
+  private exit(): void {
+    if (this.done) return;
+    this.done = true;
+    this.timer.clear();
+    this.stopFixWatch();
+    this.closeNotifyPipe();
+    this.control?.close();
+    this.event('x');
+    if (this.lockFd >= 0) closeSync(this.lockFd);
+    this.lockFd = -1;
+    this.hooks.exited(this);
+  }
+
+  // ---- files and events ----------------------------------------------------
+
+  /** Atomic: a failed write leaves the previous status whole. We warn and carry on. */
+  private saveStatus(): void {
+    try {
+      writeStatus(this.dir, this.status);
+    } catch (err) {
+      this.warn(`unable to write ${join(this.superviseDir, 'status')}: ${errCode(err)}`);
+    }
+  }
+
+  private loadDeathTally() {
+    try {
+      return readDeathTally(this.dir);
+    } catch (err) {
+      this.warn(`unable to read ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
+      return [];
+    }
+  }
+
+  private saveDeathTally(records: Parameters<typeof writeDeathTally>[1]): void {
+    try {
+      writeDeathTally(this.dir, records);
+    } catch (err) {
+      this.warn(`unable to write ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
+    }
+  }
+
+  private event(bytes: string): void {
+    try {
+      notifyFifodir(this.eventDir, bytes);
+    } catch (err) {
+      this.warn(`unable to notify ${this.eventDir}: ${errCode(err)}`);
+    }
+  }
+
+  private warn(message: string): void {
+    this.hooks.warn(message);
+  }
+}
