@@ -1,0 +1,133 @@
+// Bad input: each case gets one warning line naming the file and the value,
+// and the supervisor keeps working. These are tether's own messages, so they
+// run against tether only; Debian's clients still do the checking.
+import t from 'tap';
+import { chmodSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readDeathTally } from '../../src/wire/deathtally';
+import { STATUS_SIZE, readStatus } from '../../src/wire/status';
+import { tainToMs } from '../../src/wire/tain';
+import { SUPERVISE_COMMANDS } from '../../src/wire/control';
+import { exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
+import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent } from './lib';
+
+const T = ['-T', '30000'];
+const SLEEPER = 'exec sleep 100000';
+const WARNING = /^tether supervise: warning: /;
+
+t.test('no run file: warns, then starts as soon as run appears', async (t) => {
+  const dir = join(tempDir(t), 'svc');
+  mkdirSync(dir);
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  const line = await sup.waitForStderr(/run/);
+  t.match(line, WARNING);
+  t.match(line, new RegExp(`unable to spawn ${dir}/run: ENOENT`));
+  t.equal((await svstat(dir, '-o', 'up,wantedup')).stdout, 'false true\n', 'down, still wanted up');
+  writeScript(join(dir, 'run'), SLEEPER);
+  t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0, 'started once run exists');
+});
+
+t.test('a run that is not executable: warns; chmod +x fixes it', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  chmodSync(join(dir, 'run'), 0o644);
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  t.match(await sup.waitForStderr(/run/), new RegExp(`unable to spawn ${dir}/run: EACCES`));
+  chmodSync(join(dir, 'run'), 0o755);
+  t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0, 'started after chmod');
+  t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0);
+});
+
+t.test('a run that exits at once is restarted at most once a second', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), 'exit 7');
+  await startSupervisor(t, TETHER_SUPERVISE, dir);
+  await waitForContent(join(dir, 'supervise', 'death_tally'), /^[^]{42}/);
+  const deaths = readDeathTally(dir);
+  t.ok(deaths.length >= 3);
+  t.ok(deaths.every((d) => d.exitcode === 7 && d.sig === 0), 'each death recorded as exit 7');
+  for (let i = 1; i < deaths.length; i++) {
+    // Deaths follow starts at once, so the throttle shows as deaths about a second apart.
+    t.ok(tainToMs(deaths[i].stamp) - tainToMs(deaths[i - 1].stamp) >= 900, `death ${i} came no sooner than the throttle allows`);
+  }
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0, 'still obeys svc');
+});
+
+t.test('garbage and CRLF in notification-fd, lock-fd, timeout-kill, down-signal', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, {
+    'notification-fd': '3\r\n',
+    'lock-fd': 'four\n',
+    'timeout-kill': '1 0\n',
+    'down-signal': 'TERMINATE\r\n',
+  });
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  await s6('s6-svwait', '-u', '-t', '30000', dir);
+  t.match(await sup.waitForStderr(/notification-fd/), /^tether supervise: warning: .*invalid notification-fd: "3\\r", ignored$/);
+  t.match(await sup.waitForStderr(/lock-fd/), /invalid lock-fd: "four", ignored$/);
+  t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'down with the default signal');
+  t.match(await sup.waitForStderr(/timeout-kill/), /invalid timeout-kill: "1 0", using 0$/);
+  t.match(await sup.waitForStderr(/down-signal/), /invalid down-signal: "TERMINATE\\r", using SIGTERM$/);
+  t.equal((await svstat(dir, '-o', 'signal')).stdout, 'SIGTERM\n');
+  t.ok(sup.stderr().split('\n').filter(Boolean).every((l) => WARNING.test(l)), 'every message is one warning line');
+});
+
+t.test('notification-fd equal to lock-fd: refuses to start until fixed', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, { 'notification-fd': '5\n', 'lock-fd': '5\n' });
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  t.match(await sup.waitForStderr(/notification-fd/), /notification-fd and lock-fd are both 5/);
+  t.equal((await svstat(dir, '-o', 'up,wantedup')).stdout, 'false true\n');
+  unlinkSync(join(dir, 'lock-fd'));
+  t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0, 'starts once lock-fd is gone');
+});
+
+t.test('100000 bytes of garbage on the control FIFO', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  await s6('s6-svwait', '-u', '-t', '30000', dir);
+  const pid = statusPid(dir);
+  const junk = Buffer.alloc(100_000);
+  const alphabet = Array.from({ length: 256 }, (_, i) => i).filter((b) => !SUPERVISE_COMMANDS.includes(String.fromCharCode(b)));
+  for (let i = 0; i < junk.length; i++) junk[i] = alphabet[(i * 7919) % alphabet.length];
+  await run('sh', ['-c', 'cat > "$1"', 'sh', join(dir, 'supervise', 'control')], { input: junk.toString('latin1') });
+  t.equal(statusPid(dir), pid, 'nothing happened to the service');
+  t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'and the next command works');
+  t.equal(sup.child.exitCode, null, 'the supervisor is still running');
+});
+
+t.test('supervise/control that is a regular file: exit 100', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  mkdirSync(join(dir, 'supervise'));
+  writeFileSync(join(dir, 'supervise', 'control'), '');
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir, { waitStatus: false });
+  t.same(await exitOf(sup.child), { code: 100, signal: null });
+  t.match(sup.stderr(), /^tether supervise: fatal: .*control exists and is not a FIFO\n$/);
+});
+
+t.test('a status file that cannot be written: warn, keep supervising, never torn', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  await s6('s6-svwait', '-u', '-t', '30000', dir);
+  const pid = statusPid(dir);
+  // We run as root, so permissions do not stop us: a directory where status.new goes does.
+  const blocker = join(dir, 'supervise', 'status.new');
+  mkdirSync(blocker);
+  await svc(dir, '-d');
+  t.match(await sup.waitForStderr(/status/), /unable to write .*supervise\/status: EISDIR$/);
+  t.equal(statSync(join(dir, 'supervise', 'status')).size, STATUS_SIZE, 'the old status is whole');
+  t.equal(readStatus(dir).pid, pid, 'and still says what it said');
+  rmdirSync(blocker);
+  t.equal((await svc(dir, '-wu', ...T, '-u')).code, 0, 'svc -wu: works again once writable');
+  t.not(readStatus(dir).pid, pid);
+  t.ok(readFileSync(join(dir, 'supervise', 'status')).length === STATUS_SIZE);
+});
+
+t.test('usage errors exit 100; --help exits 0', async (t) => {
+  const none = await tether(['supervise']);
+  t.equal(none.code, 100);
+  t.match(none.stderr, /^tether supervise: fatal: usage: /);
+  t.equal((await tether(['supervise', 'a', 'b'])).code, 100);
+  const help = await tether(['supervise', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /^usage: tether supervise DIR/);
+  const missing = await tether(['supervise', join(tempDir(t), 'nope')]);
+  t.equal(missing.code, 111);
+  t.match(missing.stderr, /^tether supervise: fatal: unable to use service directory .*nope: ENOENT\n$/);
+});

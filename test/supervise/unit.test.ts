@@ -1,0 +1,85 @@
+// The restart throttle and the supervisor's deadline, on a fake clock.
+import t from 'tap';
+import { Deadline, type Clock, type TimerHandle } from '../../src/supervise/clock';
+import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
+import { buildStdio } from '../../src/supervise/spawn';
+import { tainFromMs } from '../../src/wire/tain';
+
+/** A clock whose time moves only when the test says so. */
+class FakeClock implements Clock {
+  now = 0;
+  private timers: { at: number; fn: () => void; live: boolean }[] = [];
+
+  wall() {
+    return tainFromMs(1_700_000_000_000 + this.now);
+  }
+
+  monoMs() {
+    return this.now;
+  }
+
+  after(ms: number, fn: () => void): TimerHandle {
+    const timer = { at: this.now + ms, fn, live: true };
+    this.timers.push(timer);
+    return { cancel: () => { timer.live = false; } };
+  }
+
+  advance(ms: number) {
+    this.now += ms;
+    for (const tm of this.timers.filter((x) => x.live && x.at <= this.now)) {
+      tm.live = false;
+      tm.fn();
+    }
+  }
+}
+
+t.test('the first start is immediate', async (t) => {
+  t.equal(new RestartThrottle().delay(0), 0);
+});
+
+t.test('a service that has run over a second restarts at once', async (t) => {
+  const th = new RestartThrottle();
+  th.started(1000);
+  t.equal(th.delay(1000 + MIN_START_INTERVAL_MS), 0);
+  t.equal(th.delay(60_000), 0);
+});
+
+t.test('a quick crash waits for the rest of the second', async (t) => {
+  const th = new RestartThrottle();
+  th.started(5000);
+  t.equal(th.delay(5000), 1000);
+  t.equal(th.delay(5300), 700);
+  t.equal(th.delay(5999), 1);
+});
+
+t.test('readiness counts as the mark, as in s6', async (t) => {
+  const th = new RestartThrottle();
+  th.started(0);
+  th.ready(3000);
+  t.equal(th.delay(3200), 800, 'died 200 ms after becoming ready');
+  t.equal(th.delay(4500), 0);
+});
+
+t.test('the deadline replaces, clears and fires once', async (t) => {
+  const clock = new FakeClock();
+  const d = new Deadline(clock);
+  const fired: string[] = [];
+  d.set(100, () => fired.push('a'));
+  d.set(50, () => fired.push('b'));
+  t.ok(d.armed);
+  clock.advance(60);
+  t.same(fired, ['b'], 'only the newest deadline fires');
+  t.notOk(d.armed);
+  clock.advance(100);
+  t.same(fired, ['b']);
+  d.set(10, () => fired.push('c'));
+  d.clear();
+  clock.advance(20);
+  t.same(fired, ['b']);
+});
+
+t.test('stdio: fds 0-2 inherited, extra fds in place, the rest closed', async (t) => {
+  t.same(buildStdio(new Map()), ['inherit', 'inherit', 'inherit']);
+  t.same(buildStdio(new Map([[5, 11], [3, 12]])), ['inherit', 'inherit', 'inherit', 12, 'ignore', 11]);
+  t.same(buildStdio(new Map([[1, 9]])), ['inherit', 9, 'inherit']);
+});
