@@ -1,0 +1,132 @@
+// background-watch: runs a self-backgrounding program in the foreground, for
+// run scripts under s6, runit or systemd. The program (the parent) forks the
+// daemon, writes its pid to a pid file and exits 0. Because we are a child
+// subreaper, the daemon is re-parented to us: its death comes as SIGCHLD and
+// we reap it, so we exit exactly when it dies, with its status, no polling.
+import { closeSync, unlinkSync, writeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { reaper } from '../os/reaper';
+import { setCloexec } from '../os/native';
+import { wstatFromExit, wstatToCode } from '../wire/signals';
+import { EXIT_SYSTEM, die, warn } from './cli';
+import { forwardSignals, sendSignal } from './forward';
+import { LoopHold } from './keepalive';
+import { isOwnChild, waitForPidFile } from './pidfile';
+
+const TOOL = 'background-watch';
+/** Exit code for a missing, malformed or foreign pid file, as in s6. */
+export const EXIT_BAD_PIDFILE = 104;
+/** How long to wait for a late pid file when no -t was given. */
+export const DEFAULT_PIDFILE_WAIT_MS = 5000;
+
+export interface BackgroundWatchOptions {
+  pidFile: string;
+  argv: string[];
+  /** Kill the parent if it has not exited after this many ms; 0: never. */
+  timeoutMs: number;
+  /** Write "\n" to this fd and close it once the daemon is accepted. */
+  notificationFd?: number;
+}
+
+type Phase =
+  | { name: 'parent'; parent: ChildProcess }
+  | { name: 'reading' }
+  | { name: 'daemon'; pid: number };
+
+export class BackgroundWatch {
+  private phase: Phase;
+  /** Signals received while the pid file is read, delivered to the daemon after. */
+  private readonly pending: NodeJS.Signals[] = [];
+  /** Children reaped before the pid file named one of them: the daemon may die early. */
+  private readonly reapedEarly = new Map<number, number>();
+  private timedOut = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: BackgroundWatchOptions) {
+    if (opts.notificationFd !== undefined) setCloexec(opts.notificationFd);
+    reaper.start({ subreaper: true });
+    reaper.onOrphan((pid, wstat) => {
+      if (this.phase.name !== 'daemon') this.reapedEarly.set(pid, wstat);
+    });
+    forwardSignals((sig) => this.forward(sig));
+    const [cmd, ...args] = opts.argv;
+    const parent = reaper.spawn(cmd, args, { stdio: 'inherit' });
+    parent.once('error', (err: NodeJS.ErrnoException) => {
+      die(TOOL, err.code === 'ENOENT' ? 127 : 126, `unable to spawn ${cmd}: ${err.code ?? err.message}`);
+    });
+    parent.once('exit', (code, signal) => void this.parentExited(wstatFromExit(code, signal)));
+    this.phase = { name: 'parent', parent };
+    if (opts.timeoutMs > 0) {
+      this.timer = setTimeout(() => this.parentTimedOut(), opts.timeoutMs);
+    }
+  }
+
+  private forward(sig: NodeJS.Signals): void {
+    const p = this.phase;
+    if (p.name === 'parent') p.parent.kill(sig);
+    else if (p.name === 'reading') this.pending.push(sig);
+    else sendSignal(p.pid, sig);
+  }
+
+  private parentTimedOut(): void {
+    if (this.phase.name !== 'parent') return;
+    warn(TOOL, `${this.opts.argv[0]} did not exit within ${this.opts.timeoutMs} ms: killing it`);
+    this.timedOut = true;
+    this.phase.parent.kill('SIGKILL');
+  }
+
+  private async parentExited(wstat: number): Promise<void> {
+    clearTimeout(this.timer);
+    if (wstat !== 0) {
+      // The start failed; a pid file left behind would only mislead.
+      try {
+        unlinkSync(this.opts.pidFile);
+      } catch {
+        // absent already
+      }
+      process.exit(this.timedOut ? 137 : wstatToCode(wstat));
+    }
+    this.phase = { name: 'reading' };
+    const waitMs = this.opts.timeoutMs > 0 ? this.opts.timeoutMs : DEFAULT_PIDFILE_WAIT_MS;
+    let read;
+    try {
+      read = await waitForPidFile(this.opts.pidFile, waitMs);
+    } catch (err) {
+      die(TOOL, EXIT_SYSTEM, `unable to read ${this.opts.pidFile}: ${(err as Error).message}`);
+    }
+    if ('error' in read) {
+      const what = read.error === 'missing' ? `does not exist after ${waitMs} ms` : `does not hold a pid and a newline: ${JSON.stringify(read.content)}`;
+      die(TOOL, EXIT_BAD_PIDFILE, `pid file ${this.opts.pidFile} ${what}`);
+    }
+    this.adopt(read.pid);
+  }
+
+  private adopt(pid: number): void {
+    const early = this.reapedEarly.get(pid);
+    if (early !== undefined) process.exit(wstatToCode(early));
+    // Our child, alive or unreaped: its pid cannot have been reused.
+    if (!isOwnChild(pid)) {
+      die(TOOL, EXIT_BAD_PIDFILE, `pid file ${this.opts.pidFile} names pid ${pid}, which is not a child of this process (a stale file or a reused pid)`);
+    }
+    this.reapedEarly.clear();
+    this.phase = { name: 'daemon', pid };
+    // Only SIGCHLD will come now, and signal listeners do not keep node alive.
+    new LoopHold();
+    reaper.watch(pid, (_pid, wstat) => process.exit(wstatToCode(wstat)));
+    this.notifyReady();
+    for (const sig of this.pending.splice(0)) sendSignal(pid, sig);
+    // A death that raced the watch registration is reaped now.
+    reaper.reap();
+  }
+
+  private notifyReady(): void {
+    const fd = this.opts.notificationFd;
+    if (fd === undefined) return;
+    try {
+      writeSync(fd, '\n');
+      closeSync(fd);
+    } catch (err) {
+      warn(TOOL, `unable to write to notification fd ${fd}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  }
+}
