@@ -2,14 +2,13 @@ import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
-import { alive, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
+import { type Teardown, alive, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
 import { killPidAtTeardown, lines, waitForLine, writeDaemons } from './fixtures';
 
-function setup(t: Parameters<Parameters<typeof tap.test>[1]>[0]) {
+function setup(t: Teardown) {
   const dir = tempDir(t);
   return { dir, d: writeDaemons(dir), pidFile: join(dir, 'd.pid'), log: join(dir, 'log') };
 }
-const tap = t;
 
 t.test('s6 contract: the parent writes the pid; -d readiness; TERM reaches the daemon; its status is ours', async (t) => {
   const { d, pidFile, log } = setup(t);
