@@ -12,8 +12,9 @@ Reads lines on stdin and appends them, each prefixed with "@TAI64N ", to DIR/cur
   -n count   archived files to keep (default 10)
   -s size    rotate current before it grows past size bytes (default 1000000, at least 4096)
   -h, --help show this help
-Rotation renames current to DIR/@TAI64N.s. Signals: TERM and INT stop at the end of the
-current line; ALRM rotates now; HUP is ignored. Exits 0 at EOF after writing everything.
+Rotation renames current to DIR/@TAI64N.s. Exits 0 at EOF once everything is written.
+Signals: TERM and INT write what was read (an unfinished line as a line) and exit 0,
+leaving the rest of the input to the next logger; ALRM rotates now; HUP is ignored.
 `;
 
 interface LogArgs {

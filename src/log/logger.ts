@@ -15,8 +15,8 @@ export class Logger {
   private readonly queue: Buffer[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
   private ended = false;
-  /** Stop at the next line boundary (SIGTERM). */
-  private stopAtLineEnd = false;
+  /** SIGTERM: write what was read, then finish. */
+  private stopping = false;
   private done = false;
   private resolveDone!: () => void;
   readonly finished = new Promise<void>((res) => {
@@ -43,10 +43,18 @@ export class Logger {
     this.drain();
   }
 
-  /** SIGTERM: finish the line being read, write everything, and exit. */
+  /**
+   * SIGTERM: write everything read so far (an unfinished line as a line of
+   * its own) and finish. What is still in the pipe stays there for the next
+   * logger, so stopping is prompt and loses nothing.
+   */
   stop(): void {
-    this.stopAtLineEnd = true;
-    this.finishIfIdle();
+    if (this.stopping || this.ended) return;
+    this.stopping = true;
+    this.input.pause();
+    if (this.partial.length > 0) this.emitLine(this.partial, formatTain(tainNow()));
+    this.partial = Buffer.alloc(0);
+    this.drain();
   }
 
   /** SIGALRM: start a new `current` now. */
@@ -59,6 +67,7 @@ export class Logger {
   }
 
   private take(chunk: Buffer): void {
+    if (this.stopping) return; // not reached: the input is paused first
     const stamp = formatTain(tainNow());
     let data = this.partial.length ? Buffer.concat([this.partial, chunk]) : chunk;
     let nl: number;
@@ -90,13 +99,13 @@ export class Logger {
         return;
       }
     }
-    if (!this.ended && !this.done) this.input.resume();
+    if (!this.ended && !this.stopping && !this.done) this.input.resume();
     this.finishIfIdle();
   }
 
   /** At EOF, or after SIGTERM at a line boundary, once everything is written. */
   private finishIfIdle(): void {
-    const atEnd = this.ended || (this.stopAtLineEnd && this.partial.length === 0);
+    const atEnd = this.ended || this.stopping;
     if (!atEnd || this.done || this.queue.length > 0 || this.retryTimer) return;
     this.done = true;
     this.input.pause();

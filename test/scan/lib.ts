@@ -86,8 +86,9 @@ export async function startScanner(t: Teardown, scandir: string, opts: ScannerOp
 }
 
 /** Resolves once `file` has at least `n` lines matching `re`, watching its directory. */
-export function waitForLines(file: string, n: number, re: RegExp = /./, ms = BOUND_MS): Promise<string[]> {
-  const dir = file.slice(0, file.lastIndexOf('/'));
+export async function waitForLines(file: string, n: number, re: RegExp = /./, ms = BOUND_MS): Promise<string[]> {
+  const dir = dirname(file);
+  await waitForPath(dir, ms);
   const matching = (): string[] => {
     try {
       return readFileSync(file, 'utf8').split('\n').filter((l) => re.test(l));
