@@ -1,0 +1,112 @@
+// The clients' tests run every case against each supervisor in this table:
+// Debian's s6-supervise (which proves the tests) and tether supervise.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { readStatus } from '../../src/wire/status';
+import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, alive, bounded, exitOf, run, type Teardown, type RunResult } from '../lib/harness';
+
+export interface Supervisor {
+  name: string;
+  cmd: string;
+  args: string[];
+  /** Why this row cannot run here, or null. */
+  missing: string | null;
+}
+
+export const SUPERVISORS: Supervisor[] = [
+  {
+    name: 's6-supervise',
+    cmd: join(S6_BIN, 's6-supervise'),
+    args: [],
+    missing: HAVE_S6 ? null : 'Debian s6 is not installed',
+  },
+  {
+    name: 'tether supervise',
+    cmd: process.execPath,
+    args: [TETHER, 'supervise'],
+    missing: existsSync(join(ROOT, 'build', 'cli', 'supervise.js')) ? null : 'tether supervise is not built',
+  },
+];
+
+export const s6 = (name: string) => join(S6_BIN, name);
+
+/**
+ * Starts `sup` on `dir` and waits for its first status write (svok can say
+ * yes before it). With `up`, also waits for the service to be up, through
+ * Debian's s6-svwait, so the set-up never depends on the clients under test.
+ * Teardown brings the service down and makes the supervisor exit (x), then
+ * kills by pid whatever is left: services run in their own sessions.
+ */
+export async function supervise(t: Teardown, sup: Supervisor, dir: string, opts: { up?: boolean } = {}): Promise<ChildProcess> {
+  const child = spawn(sup.cmd, [...sup.args, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.resume();
+  t.teardown(() => stop(child, dir));
+  await waitForStatus(dir);
+  if (opts.up) await mustRun(s6('s6-svwait'), ['-u', '-t', '20000', dir]);
+  return child;
+}
+
+async function stop(child: ChildProcess, dir: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    await run(s6('s6-svc'), ['-dx', dir], { timeout: 10_000 }).catch(() => undefined);
+    try {
+      await exitOf(child, 15_000);
+    } catch {
+      try {
+        process.kill(child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      await exitOf(child).catch(() => undefined);
+    }
+  }
+  let pid = 0;
+  try {
+    pid = readStatus(dir).pid;
+  } catch {
+    // no status
+  }
+  if (pid > 0 && alive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Runs a command that must succeed (set-up steps). */
+export async function mustRun(cmd: string, args: string[]): Promise<RunResult> {
+  const r = await run(cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r;
+}
+
+/** A service that runs forever; with `notify`, it reports readiness on fd 3 first. */
+export const SLEEPER = 'exec sleep 1000';
+export const NOTIFIER = 'echo >&3\nexec sleep 1000';
+
+/**
+ * Resolves once DIR/supervise/status exists. supervise/ itself may not
+ * exist yet, so both levels are watched (no polling).
+ */
+export function waitForStatus(dir: string, ms = BOUND_MS): Promise<void> {
+  const supervise = join(dir, 'supervise');
+  const status = join(supervise, 'status');
+  const watchers: FSWatcher[] = [];
+  return bounded(new Promise<void>((resolve) => {
+    let inner = false;
+    const check = () => {
+      if (!inner && existsSync(supervise)) {
+        inner = true;
+        watchers.push(watch(supervise, check));
+      }
+      if (existsSync(status)) resolve();
+    };
+    watchers.push(watch(dir, check));
+    check();
+  }), ms, `${status}`).finally(() => {
+    for (const w of watchers) w.close();
+  });
+}
