@@ -1,7 +1,7 @@
 // The on-disk side of a supervisor that clients see: the event fifodir, the
 // supervise/ directory, its lock and its control FIFO.
 import {
-  closeSync, constants, lstatSync, mkdirSync, openSync, readlinkSync, statSync,
+  chmodSync, chownSync, closeSync, constants, lstatSync, mkdirSync, openSync, readlinkSync, statSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -39,7 +39,11 @@ function createDanglingTarget(path: string, mode: number): boolean {
 export function makeEventDir(path: string): void {
   try {
     makeFifodir(path);
-    if (createDanglingTarget(path, 0o700)) makeFifodir(path);
+    if (createDanglingTarget(path, 0o700)) {
+      // Same shape makeFifodir gives a fresh one: our group, 03730.
+      chownSync(path, -1, process.getegid?.() ?? -1);
+      chmodSync(path, 0o3730);
+    }
   } catch (err) {
     throw new SuperviseFatal(`unable to create ${path}: ${code(err)}`, 111);
   }

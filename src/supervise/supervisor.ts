@@ -2,7 +2,7 @@
 // directory's supervise/ and event/ and the service's processes, and holds no
 // process-wide state: signals, reaping and stdio belong to the host, which
 // calls in here (onSignal) and is called back (hooks).
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipe, tryLockWrite } from '../os/native';
@@ -250,11 +250,9 @@ export class Supervisor {
         return this.hangup();
       case 'SIGQUIT':
         return this.exit();
-      case 'SIGINT': {
-        const pid = this.main?.pid ?? this.finish?.pid;
-        if (pid !== undefined) (this.main ?? this.finish)!.killGroup(SIGINT);
+      case 'SIGINT':
+        (this.main ?? this.finish)?.killGroup(SIGINT);
         return this.exit();
-      }
       default:
     }
   }
@@ -332,8 +330,8 @@ export class Supervisor {
   /** Spawns run now if nothing stops it; otherwise reports why and arranges a retry. */
   private trystart(): void {
     this.timer.clear();
-    const notifyFd = this.files.notificationFd();
-    const lockFd = this.files.lockFd();
+    const notifyFd = this.usableFd('notification-fd', this.files.notificationFd());
+    const lockFd = this.usableFd('lock-fd', this.files.lockFd());
     if (notifyFd !== undefined && notifyFd === lockFd) {
       return this.startBlocked(`notification-fd and lock-fd are both ${notifyFd} in ${this.dir}: not starting run until one of them changes`);
     }
@@ -379,6 +377,13 @@ export class Supervisor {
     if (notifyRead !== undefined) this.watchReadiness(notifyRead);
     this.saveStatus();
     this.event('u');
+  }
+
+  /** An fd number the child can have: below our open-files limit. */
+  private usableFd(name: string, fd: number | undefined): number | undefined {
+    if (fd === undefined || fd < openFilesLimit()) return fd;
+    this.warn(`invalid ${name}: "${fd}" is not below the open files limit ${openFilesLimit()}, ignored`);
+    return undefined;
   }
 
   /**
@@ -567,4 +572,20 @@ export class Supervisor {
   private warn(message: string): void {
     this.hooks.warn(message);
   }
+}
+
+let fdLimit: number | undefined;
+/** The soft RLIMIT_NOFILE, which bounds the fd numbers a child can be given. */
+function openFilesLimit(): number {
+  if (fdLimit === undefined) {
+    let limit = 1024;
+    try {
+      const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
+      if (m) limit = Number(m[1]);
+    } catch {
+      // keep the traditional default
+    }
+    fdLimit = Math.min(limit, 65536);
+  }
+  return fdLimit;
 }

@@ -2,14 +2,14 @@
 // and the supervisor keeps working. These are tether's own messages, so they
 // run against tether only; Debian's clients still do the checking.
 import t from 'tap';
-import { chmodSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDeathTally } from '../../src/wire/deathtally';
 import { STATUS_SIZE, readStatus } from '../../src/wire/status';
 import { tainToMs } from '../../src/wire/tain';
 import { SUPERVISE_COMMANDS } from '../../src/wire/control';
 import { exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
-import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent } from './lib';
+import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForPath } from './lib';
 
 const T = ['-T', '30000'];
 const SLEEPER = 'exec sleep 100000';
@@ -130,4 +130,24 @@ t.test('usage errors exit 100; --help exits 0', async (t) => {
   const missing = await tether(['supervise', join(tempDir(t), 'nope')]);
   t.equal(missing.code, 111);
   t.match(missing.stderr, /^tether supervise: fatal: unable to use service directory .*nope: ENOENT\n$/);
+});
+
+t.test('notification-fd beyond the open files limit is ignored with a warning', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, { 'notification-fd': '4000000000\n' });
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0, 'started anyway');
+  t.match(await sup.waitForStderr(/notification-fd/), /invalid notification-fd: "4000000000" is not below the open files limit/);
+});
+
+t.test('supervise and event as dangling symlinks: their targets are created', async (t) => {
+  const root = tempDir(t);
+  const dir = makeService(join(root, 'svc'), SLEEPER);
+  symlinkSync('../run-state/supervise', join(dir, 'supervise'));
+  symlinkSync(join(root, 'event-target'), join(dir, 'event'));
+  mkdirSync(join(root, 'run-state'));
+  await startSupervisor(t, TETHER_SUPERVISE, dir, { waitStatus: false });
+  await waitForPath(join(root, 'run-state', 'supervise', 'status'));
+  t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0);
+  t.ok(existsSync(join(root, 'run-state', 'supervise', 'lock')), 'supervise/ created at the link target');
+  t.equal(statSync(join(root, 'event-target')).mode & 0o7777, 0o3730, 'event/ created at its target as a fifodir');
 });
