@@ -1,0 +1,120 @@
+// The scanner's life: signal diversion, finish, abort, a supervisor killed by
+// SIGKILL, and running as PID 1 of a PID namespace.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { childrenOf, procStat } from '../../src/os/proc';
+import { TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
+import { startScanner, statusPid, supervisorOf, waitExit, waitForLines, waitForPath } from './lib';
+
+t.test('.s6-svscan/SIGTERM replaces the built-in action; .s6-svscan/finish runs at the end', async (t) => {
+  const root = tempDir(t);
+  const scandir = join(root, 'scan');
+  makeService(join(scandir, 'a'), 'exec sleep 1000');
+  writeScript(join(scandir, '.s6-svscan', 'SIGTERM'), `#!/bin/sh\necho diverted >> ${root}/marks\n`);
+  writeScript(join(scandir, '.s6-svscan', 'finish'), `#!/bin/sh\necho "finish in $(pwd)" >> ${root}/marks\nexit 7\n`);
+  const sc = await startScanner(t, scandir);
+  const sup = supervisorOf(sc.pid, 'a') as number;
+  process.kill(sc.pid, 'SIGTERM');
+  await waitForLines(join(root, 'marks'), 1, /diverted/);
+  t.equal((await tether(['svscanctl', '-z', scandir])).code, 0, 'the scanner still runs after a diverted SIGTERM');
+  t.ok(alive(sup), 'and so does the supervisor');
+  const ex = await sc.stop();
+  t.equal(ex.code, 7, 'the scanner exits with the status of .s6-svscan/finish');
+  t.match(readFileSync(join(root, 'marks'), 'utf8'), new RegExp(`finish in ${scandir}\\n`), 'finish ran in the scan directory');
+  t.notOk(alive(sup));
+});
+
+t.test('SIGINT and SIGQUIT without a diversion shut down; b aborts leaving supervisors running', async (t) => {
+  for (const sig of ['SIGINT', 'SIGQUIT'] as const) {
+    const scandir = join(tempDir(t), 'scan');
+    makeService(join(scandir, 'a'), 'exec sleep 1000');
+    const sc = await startScanner(t, scandir);
+    const sup = supervisorOf(sc.pid, 'a') as number;
+    t.equal((await tether(['svwait', '-u', '-t', '30000', join(scandir, 'a')])).code, 0);
+    const svc = statusPid(join(scandir, 'a'));
+    t.ok(alive(svc), `${sig}: the service runs`);
+    process.kill(sc.pid, sig);
+    t.equal((await exitOf(sc.child)).code, 0, `${sig}: exit 0`);
+    t.notOk(alive(sup), `${sig}: supervisor gone`);
+    t.notOk(alive(svc), `${sig}: service gone`);
+  }
+  const scandir = join(tempDir(t), 'scan');
+  makeService(join(scandir, 'a'), 'exec sleep 1000');
+  const sc = await startScanner(t, scandir);
+  const sup = supervisorOf(sc.pid, 'a') as number;
+  await tether(['svscanctl', '-b', scandir]);
+  t.equal((await exitOf(sc.child)).code, 0, 'b: the scanner leaves at once');
+  t.ok(alive(sup), 'b: the supervisor was not touched');
+  process.kill(sup, 'SIGTERM'); // its service goes down with it
+  await waitExit(t, sup);
+});
+
+/** A run script that logs its starts and its SIGTERM to `events`. */
+function recorder(events: string, ignoreTerm: boolean): string {
+  return ignoreTerm
+    ? `#!/bin/sh\necho "start $$" >> ${events}\ntrap '' TERM\nexec sleep 1000\n`
+    : `#!/bin/sh\necho "start $$" >> ${events}\ntrap 'echo "term $$" >> ${events}; kill $!; exit 0' TERM\nsleep 1000 &\nwait\n`;
+}
+
+for (const ignoreTerm of [false, true]) {
+  t.test(`a supervisor killed by SIGKILL: its service is stopped${ignoreTerm ? ' (by SIGKILL after timeout-kill)' : ''} and started again exactly once`, async (t) => {
+    const root = tempDir(t);
+    const scandir = join(root, 'scan');
+    const events = join(root, 'events');
+    const dir = makeService(join(scandir, 'svc'), recorder(events, ignoreTerm), ignoreTerm ? { 'timeout-kill': '500\n' } : {});
+    const sc = await startScanner(t, scandir);
+    const [firstLine] = await waitForLines(events, 1, /^start/);
+    const first = Number(firstLine.split(' ')[1]);
+    await tether(['svwait', '-u', '-t', '30000', dir]);
+    const sup = supervisorOf(sc.pid, 'svc') as number;
+    process.kill(sup, 'SIGKILL');
+    await waitExit(t, sup);
+    await waitForLines(events, 2, /^start/);
+    t.notOk(alive(first), 'the orphaned instance is gone');
+    const lines = readFileSync(events, 'utf8').trim().split('\n');
+    const second = Number(lines[lines.length - 1].split(' ')[1]);
+    t.not(second, first);
+    t.same(lines, ignoreTerm ? [`start ${first}`, `start ${second}`] : [`start ${first}`, `term ${first}`, `start ${second}`],
+      'the old instance was stopped before the new one started');
+    t.match(sc.output().stderr, new RegExp(`stopping pid ${first}`));
+    t.ok(supervisorOf(sc.pid, 'svc'), 'a new supervisor runs');
+    t.same(zombiesOf(sc.pid), [], 'nothing left unreaped');
+    t.equal((await sc.stop()).code, 0);
+    const after = readFileSync(events, 'utf8').trim().split('\n').filter((l) => l.startsWith('start'));
+    t.equal(after.length, 2, 'exactly one restart');
+    t.notOk(alive(second));
+  });
+}
+
+t.test('PID 1 under unshare: orphans are reaped, SIGTERM brings everything down', { skip: process.getuid?.() !== 0 && 'needs root for unshare --pid' }, async (t) => {
+  const root = tempDir(t);
+  const scandir = join(root, 'scan');
+  makeService(join(scandir, 'svc'), 'exec sleep 1000');
+  makeService(join(scandir, 'svc', 'log'), `exec ${process.execPath} ${TETHER} log ./main`);
+  // SIGUSR1 is diverted to a program that leaves two orphans behind.
+  writeScript(join(scandir, '.s6-svscan', 'SIGUSR1'), `#!/bin/sh\nsleep 1001 &\nsleep 1002 &\necho $$ > ${root}/spawner.tmp\nmv ${root}/spawner.tmp ${root}/spawner\n`);
+  const sc = await startScanner(t, scandir, { prefix: ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, TETHER] });
+  const [scanner] = childrenOf(sc.pid);
+  t.match(readFileSync(`/proc/${scanner}/status`, 'latin1'), /^NSpid:\s+\d+\s+1$/m, 'the scanner is PID 1 in its namespace');
+  await waitForPath(join(scandir, 'svc', 'log', 'main', 'current'));
+
+  process.kill(scanner, 'SIGUSR1');
+  await waitForPath(join(root, 'spawner'));
+  const spawner = childrenOf(scanner).find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('SIGUSR1'));
+  if (spawner) await waitExit(t, spawner);
+  const orphans = childrenOf(scanner).filter((p) => /^sleep\x00100[12]\x00$/.test(readFileSync(`/proc/${p}/cmdline`, 'latin1')));
+  t.equal(orphans.length, 2, 'both orphans were re-parented to the scanner');
+  for (const p of orphans) process.kill(p, 'SIGKILL');
+  for (const p of orphans) await waitExit(t, p);
+  await tether(['svscanctl', '-z', scandir]); // a round trip: the scanner has handled their SIGCHLD
+  for (const p of orphans) t.equal(procStat(p), null, `orphan ${p} was reaped`);
+  t.same(zombiesOf(scanner), [], 'no zombie in the namespace');
+
+  const everything = [scanner, ...childrenOf(scanner).flatMap((p) => [p, ...childrenOf(p)])];
+  t.ok(everything.length >= 5, `scanner, 2 supervisors, service, logger (${everything.length})`);
+  process.kill(scanner, 'SIGTERM');
+  const ex = await exitOf(sc.child);
+  t.equal(ex.code, 0, 'unshare exits 0 after the scanner stopped everything');
+  for (const p of everything) t.notOk(alive(p), `pid ${p} is gone`);
+});
