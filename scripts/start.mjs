@@ -1,0 +1,32 @@
+// npm start: build if needed, then supervise servicedirs-example in the
+// foreground with `tether svscan --watch`. The scanner runs in this very
+// process, so Ctrl-C (SIGINT) reaches it and stops every service in order.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const scandir = join(root, 'servicedirs-example');
+const needed = ['svscan', 'supervise', 'log', 'status'].map((c) => join(root, 'build', 'cli', `${c}.js`));
+
+if (!needed.every((f) => existsSync(f))) {
+  console.error('tether: building first (node scripts/build.mjs)');
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
+
+const here = relative(process.cwd(), root) || '.';
+const tether = `node ${join(here, 'bin', 'tether.js')}`;
+const tree = relative(process.cwd(), scandir);
+console.error(`tether: supervising ${tree} (tether svscan --watch). Ctrl-C stops everything in order.
+
+  status:    ${tether} status ${tree}        (or: npx tether status ${tree})
+  web:       curl http://127.0.0.1:8177/       logs: tail -f ${join(tree, 'web', 'log', 'main', 'current')}
+  daemon:    nc 127.0.0.1 8178
+  backup:    ${tether} svc -u ${join(tree, 'backup')}   (normally down)
+  crashy:    restarts at most once a second; see ${tether} svstat ${join(tree, 'crashy')}
+`);
+
+const require = createRequire(import.meta.url);
+await require(join(root, 'build', 'cli', 'svscan.js')).main(['--watch', scandir]);
