@@ -4,6 +4,7 @@ Supervision (s6-compatible):
   supervise DIR             supervise one service directory
   svscan SCANDIR            supervise every service directory in SCANDIR
   svscanctl -zabhitqnN SCANDIR
+  log [-n count] [-s size] DIR   logger for a service's log/run: stamped lines, rotation
   svc [-wu|-wU|-wd|-wD|-wr|-wR] [-T ms] [-abqhkti12pcyrlPCK] [-oduDUxOQ] DIR...
   svstat [-uwNrpgest | -o fields] [-n] [--json] DIR
   svwait [-u|-U|-d|-D|-r|-R] [-a|-o] [-t ms] DIR...

@@ -30,6 +30,10 @@ t.test('a scan supervises every directory, skipping dot-names and files, followi
   symlinkSync(join(root, 'nowhere'), join(scandir, 'dangling'));
   writeFileSync(join(scandir, 'notes.txt'), 'not a service\n');
   const sc = await startScanner(t, scandir);
+  for (const name of ['alpha', 'linked']) {
+    const ok = await run(join(S6_BIN, 's6-svok'), [join(scandir, name)]).catch(() => tether(['svok', join(scandir, name)]));
+    t.equal(ok.code, 0, `-d: when the scanner says ready, ${name}'s supervisor is listening`);
+  }
   await waitUp(join(scandir, 'alpha'));
   await waitUp(join(scandir, 'linked'));
   const sups = childrenOf(sc.pid);
@@ -64,6 +68,14 @@ t.test('rescans: svscanctl -a, SIGALRM, SIGHUP and --watch each pick up a new se
   await waitUp(join(scandir, 'by-hup'));
   t.equal(childrenOf(sc.pid).length, 4, 'four supervisors');
   t.equal((await sc.stop()).code, 0);
+
+  const pdir = join(tempDir(t), 'scan');
+  makeService(join(pdir, 'first'), SLEEP);
+  const p = await startScanner(t, pdir, { args: ['-t', '200'] });
+  makeService(join(pdir, 'periodic'), SLEEP);
+  await waitUp(join(pdir, 'periodic'));
+  t.ok(supervisorOf(p.pid, 'periodic'), '-t: a periodic rescan picked it up');
+  t.equal((await p.stop()).code, 0);
 
   const wdir = join(tempDir(t), 'scan');
   makeService(join(wdir, 'first'), SLEEP);
