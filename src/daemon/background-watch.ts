@@ -11,13 +11,9 @@ import { wstatFromExit, wstatToCode } from '../wire/signals';
 import { EXIT_SYSTEM, die, warn } from './cli';
 import { forwardSignals, sendSignal } from './forward';
 import { LoopHold } from './keepalive';
-import { isOwnChild, waitForPidFile } from './pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnChild, waitForPidFile } from './pidfile';
 
 const TOOL = 'background-watch';
-/** Exit code for a missing, malformed or foreign pid file, as in s6. */
-export const EXIT_BAD_PIDFILE = 104;
-/** How long to wait for a late pid file when no -t was given. */
-export const DEFAULT_PIDFILE_WAIT_MS = 5000;
 
 export interface BackgroundWatchOptions {
   pidFile: string;

@@ -6,6 +6,10 @@ import { closeSync, existsSync, openSync, readSync, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { procStat } from '../os/proc';
 
+/** The exit code (s6's) for a pid file that is missing, malformed or names a stranger. */
+export const EXIT_BAD_PIDFILE = 104;
+/** How long to wait for a pid file written late, when nothing else bounds it (s6's timeout-ready default). */
+export const DEFAULT_PIDFILE_WAIT_MS = 5000;
 /** s6's limit for the `pidfile` file; a pid file is far smaller. */
 export const PIDFILE_MAX_BYTES = 512;
 

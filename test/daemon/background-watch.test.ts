@@ -22,28 +22,28 @@ t.test('s6 contract: the parent writes the pid; -d readiness; TERM reaches the d
   t.equal(ready, '\n', 'a newline, then EOF, on the notification fd');
   const pid = Number(readFileSync(pidFile, 'utf8'));
   killPidAtTeardown(t, pid);
-  await waitForLine(log, /^started$/);
+  await waitForLine(log, /^started /);
   t.equal(Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ')[1]), bw.pid, 'the daemon was re-parented to background-watch');
   await waitForLine(log, /^orphan$/);
   // A signal round trip: by the time HUP reaches the daemon, the orphan's SIGCHLD has been handled.
   process.kill(bw.pid!, 'SIGHUP');
-  await waitForLine(log, /^HUP$/);
+  await waitForLine(log, /^HUP /);
   t.same(zombiesOf(bw.pid!), [], 'the orphan was reaped');
   process.kill(bw.pid!, 'SIGTERM');
   const exit = await exitOf(bw);
   t.same(exit, { code: 3, signal: null }, "exits with the daemon's code");
-  t.ok(lines(log).includes('TERM'), 'the daemon received TERM');
+  t.ok(lines(log).includes(`TERM ${pid}`), 'the daemon received TERM');
   t.notOk(alive(pid), 'the daemon is gone');
 });
 
 t.test('double fork: the daemon writes its own pid file; death by signal gives 128+n', async (t) => {
   const { d, pidFile, log } = setup(t);
   const bw = startTether(t, ['background-watch', '-t', '20000', pidFile, d.doubleFork, pidFile, log]);
-  await waitForLine(log, /^started$/);
+  await waitForLine(log, /^started /);
   const pid = Number(readFileSync(pidFile, 'utf8'));
   killPidAtTeardown(t, pid);
   process.kill(bw.pid!, 'SIGUSR1');
-  await waitForLine(log, /^USR1$/);
+  await waitForLine(log, /^USR1 /);
   for (const c of childrenOf(pid)) killPidAtTeardown(t, c);
   process.kill(pid, 'SIGKILL');
   t.same(await exitOf(bw), { code: 137, signal: null });
@@ -53,12 +53,12 @@ t.test('double fork: the daemon writes its own pid file; death by signal gives 1
 t.test('a pid file written after the parent exited is waited for', async (t) => {
   const { d, pidFile, log } = setup(t);
   const bw = startTether(t, ['background-watch', '-t', '20000', pidFile, d.late, pidFile, log]);
-  await waitForLine(log, /^started$/);
+  await waitForLine(log, /^started /);
   const pid = Number(readFileSync(pidFile, 'utf8'));
   killPidAtTeardown(t, pid);
   process.kill(bw.pid!, 'SIGTERM');
   t.same(await exitOf(bw), { code: 3, signal: null });
-  t.ok(lines(log).includes('TERM'));
+  t.ok(lines(log).includes(`TERM ${pid}`));
 });
 
 t.test('pid file missing, garbage, or naming a process that is not our child: 104', async (t) => {

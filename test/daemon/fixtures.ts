@@ -5,7 +5,11 @@ import { dirname, join } from 'node:path';
 import { BOUND_MS, bounded, writeScript } from '../lib/harness';
 
 export interface Daemons {
-  /** daemon.sh PIDFILE LOG MODE [EXIT]: the long-running daemon (MODE self|late|none). */
+  /**
+   * daemon.sh PIDFILE LOG MODE [EXIT]: the long-running daemon (MODE self|late|none).
+   * It logs "started PID" and "SIGNAME PID" for TERM (then exits EXIT, 3 by default),
+   * HUP, USR1 and QUIT; on USR2 it starts a new daemon that re-writes PIDFILE and exits 4.
+   */
   daemon: string;
   /** parent.sh PIDFILE LOG: forks the daemon, writes its pid, exits 0 (s6's contract). */
   parent: string;
@@ -24,10 +28,12 @@ export function writeDaemons(dir: string): Daemons {
   };
   writeScript(d.daemon, `
 pidfile=$1 log=$2 mode=$3 code=\${4:-3}
-trap 'echo TERM >> "$log"; kill $s 2>/dev/null; exit $code' TERM
-trap 'echo HUP >> "$log"' HUP
-trap 'echo USR1 >> "$log"' USR1
-trap 'echo QUIT >> "$log"' QUIT
+trap 'echo TERM $$ >> "$log"; kill $s 2>/dev/null; exit $code' TERM
+trap 'echo HUP $$ >> "$log"' HUP
+trap 'echo USR1 $$ >> "$log"' USR1
+trap 'echo QUIT $$ >> "$log"' QUIT
+# nginx's binary upgrade: a new daemon, our child, takes over the pid file.
+trap '"$0" "$pidfile" "$log" self 4 </dev/null >/dev/null 2>&1 &' USR2
 sleep 1000 & s=$!
 # An orphan: re-parented to the nearest subreaper, which must reap it.
 ( sh -c 'echo orphan >> "$0"' "$log" & )
@@ -35,7 +41,7 @@ case $mode in
   self) echo $$ > "$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile" ;;
   late) read _ignored; sleep 0.3; echo $$ > "$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile" ;;
 esac
-echo started >> "$log"
+echo started $$ >> "$log"
 while kill -0 $s 2>/dev/null; do wait $s; done
 `);
   writeScript(d.parent, `

@@ -1,0 +1,128 @@
+// pidproxy: supervisord's pidproxy, fixed. It runs PROG, which starts a
+// daemon that writes a pid file, and stands in for the daemon: the signals a
+// supervisor sends to pidproxy go to the pid the pid file names now (it is
+// re-read at every signal, so a daemon that re-execs or re-writes its pid is
+// followed), and pidproxy exits only when the daemon has really died, with
+// its status. As a child subreaper it inherits the daemon once PROG is gone,
+// so it learns of the death by SIGCHLD and reaps it: no polling, no zombie.
+// supervisord's version exits as soon as PROG does and may signal whatever
+// unrelated process got a stale pid; this one signals only its descendants.
+import type { ChildProcess } from 'node:child_process';
+import { reaper } from '../os/reaper';
+import { isAlive } from '../os/proc';
+import { wstatFromExit, wstatToCode } from '../wire/signals';
+import { die, warn } from './cli';
+import { forwardSignals, sendSignal } from './forward';
+import { LoopHold } from './keepalive';
+import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnDescendant, readPidFile, waitForPidFile } from './pidfile';
+
+const TOOL = 'pidproxy';
+/** supervisord's pidproxy forwards exactly these. */
+export const PIDPROXY_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+/** Remembered statuses of reaped children, for a daemon that dies before we look. */
+const REAPED_MEMORY = 256;
+
+export interface PidProxyOptions {
+  pidFile: string;
+  argv: string[];
+  /** After PROG exits 0, how long to wait for a missing pid file. */
+  pidFileWaitMs?: number;
+}
+
+export class PidProxy {
+  private readonly prog: ChildProcess;
+  private progStatus: number | null = null;
+  /** The daemon we last saw named in the pid file and descended from us. */
+  private daemon: number | null = null;
+  private readonly reaped = new Map<number, number>();
+  private waitedForPidFile = false;
+  private settling = false;
+  private reaping = false;
+
+  constructor(private readonly opts: PidProxyOptions) {
+    reaper.start({ subreaper: true });
+    new LoopHold();
+    reaper.onOrphan((pid, wstat) => {
+      this.reaped.set(pid, wstat);
+      if (this.reaped.size > REAPED_MEMORY) this.reaped.delete(this.reaped.keys().next().value as number);
+      if (!this.reaping) void this.settle();
+    });
+    forwardSignals((sig) => this.forward(sig), PIDPROXY_SIGNALS);
+    const [cmd, ...args] = opts.argv;
+    this.prog = reaper.spawn(cmd, args, { stdio: 'inherit' });
+    this.prog.once('error', (err: NodeJS.ErrnoException) => {
+      die(TOOL, err.code === 'ENOENT' ? 127 : 126, `unable to spawn ${cmd}: ${err.code ?? err.message}`);
+    });
+    this.prog.once('exit', (code, signal) => {
+      this.progStatus = wstatFromExit(code, signal);
+      void this.settle();
+    });
+  }
+
+  private progRunning(): boolean {
+    return this.progStatus === null;
+  }
+
+  /** The pid the pid file names now, if that process is ours to signal. */
+  private currentDaemon(): number | null {
+    const r = readPidFile(this.opts.pidFile, { lenient: true });
+    if (!('pid' in r)) return null;
+    if (isAlive(r.pid) && isOwnDescendant(r.pid)) return r.pid;
+    return null;
+  }
+
+  private forward(sig: NodeJS.Signals): void {
+    const pid = this.currentDaemon();
+    if (pid !== null) {
+      this.daemon = pid;
+      sendSignal(pid, sig);
+    } else if (this.progRunning()) {
+      this.prog.kill(sig);
+    } else if (this.daemon !== null && isAlive(this.daemon)) {
+      sendSignal(this.daemon, sig);
+    } else {
+      warn(TOOL, `${sig}: no process to forward it to (${this.opts.pidFile} names none of ours)`);
+    }
+  }
+
+  /** Called whenever something of ours died: decides whether we are done. */
+  private async settle(): Promise<void> {
+    if (this.progRunning() || this.settling) return;
+    // A daemon that died as PROG exited is a zombie re-parented to us, and its
+    // SIGCHLD may not have been handled yet: reap it now, to know its status.
+    this.reaping = true;
+    try {
+      reaper.reap();
+    } finally {
+      this.reaping = false;
+    }
+    const live = this.currentDaemon();
+    if (live !== null) {
+      this.daemon = live;
+      return;
+    }
+    const r = readPidFile(this.opts.pidFile, { lenient: true });
+    if ('pid' in r && this.reaped.has(r.pid)) this.exit(this.reaped.get(r.pid) as number);
+    if (this.daemon !== null) {
+      const st = this.reaped.get(this.daemon);
+      // A tracked daemon that is gone but was not reaped by us (its parent did) leaves no status.
+      if (st !== undefined) this.exit(st);
+      if (!isAlive(this.daemon)) this.exit(this.progStatus as number);
+      return;
+    }
+    if (this.progStatus !== 0) this.exit(this.progStatus as number);
+    if (this.waitedForPidFile) {
+      const what = 'pid' in r ? `names pid ${r.pid}, which is not a live descendant of this process` : r.error === 'missing' ? 'does not exist' : `does not hold a pid: ${JSON.stringify(r.content)}`;
+      die(TOOL, EXIT_BAD_PIDFILE, `pid file ${this.opts.pidFile} ${what}`);
+    }
+    this.settling = true;
+    this.waitedForPidFile = true;
+    await waitForPidFile(this.opts.pidFile, this.opts.pidFileWaitMs ?? DEFAULT_PIDFILE_WAIT_MS, { lenient: true });
+    this.settling = false;
+    await this.settle();
+  }
+
+  private exit(wstat: number): never {
+    process.exit(wstatToCode(wstat));
+  }
+}
