@@ -17,6 +17,9 @@ export const Flock = koffi.struct('tether_flock', {
   l_pid: 'int',
 });
 
+// struct pollfd: int fd; short events; short revents.
+koffi.struct('tether_pollfd', { fd: 'int', events: 'short', revents: 'short' });
+
 const c = {
   fcntlInt: libc.func('int fcntl(int fd, int cmd, int arg)'),
   fcntlLock: libc.func('int fcntl(int fd, int cmd, _Inout_ tether_flock *lock)'),
@@ -27,6 +30,9 @@ const c = {
   dup2: libc.func('int dup2(int oldfd, int newfd)'),
   getpgid: libc.func('int getpgid(int pid)'),
   prctlGet: libc.func('int prctl(int option, _Out_ int *value, unsigned long a3, unsigned long a4, unsigned long a5)'),
+  // Through syscall(2): glibc has wrappers for pidfd_* only since 2.36.
+  syscall: libc.func('long syscall(long nr, ...)'),
+  poll: libc.func('int poll(_Inout_ tether_pollfd *fds, unsigned long nfds, int timeout)'),
 };
 
 const F_GETFD = 1;
@@ -158,5 +164,44 @@ export function cloexecStrayFds(keep: ReadonlySet<number> = new Set()): void {
     } catch {
       // The fd used to list the directory is already closed: nothing to do.
     }
+  }
+}
+
+// The same numbers on x86_64 and aarch64 (the unified syscall table).
+const SYS_pidfd_send_signal = 424;
+const SYS_pidfd_open = 434;
+const POLLIN = 1;
+
+/**
+ * A pidfd: a handle on one process that cannot be confused with a later
+ * process given the same pid. Close it with fs.closeSync.
+ */
+export function pidfdOpen(pid: number): number {
+  if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`pidfdOpen: bad pid ${pid}`);
+  return check(Number(c.syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0)), 'pidfd_open');
+}
+
+/** Signals exactly the process `pidfd` refers to (ESRCH once it has exited). */
+export function pidfdSendSignal(pidfd: number, signal: number): void {
+  check(Number(c.syscall(SYS_pidfd_send_signal, 'int', pidfd, 'int', signal, 'void *', null, 'unsigned int', 0)), 'pidfd_send_signal');
+}
+
+/**
+ * Blocks the calling thread until `fd` is readable (for a pidfd: until the
+ * process has exited) or `timeoutMs` has passed; true if readable. Only for
+ * one-shot commands with nothing else to do meanwhile: it stops the event
+ * loop, so a long-running process must never call it.
+ */
+export function pollReadable(fd: number, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pfd = { fd, events: POLLIN, revents: 0 };
+    const left = Math.max(0, Math.min(deadline - Date.now(), 2 ** 31 - 1));
+    const rc = c.poll(pfd, 1, left);
+    if (rc > 0) return true;
+    if (rc === 0) return false;
+    const errno = koffi.errno();
+    // A signal interrupted the wait: wait again for what is left of it.
+    if (errno !== constants.errno.EINTR) throw new NativeError('poll', errno);
   }
 }

@@ -1,0 +1,143 @@
+// Cloud Foundry's sipid algorithms for start and stop scripts: claim a pid
+// file for a process, and kill the process a pid file names. Two guards go
+// beyond sipid, both against pid reuse: the "process" a pid file names counts
+// only if it started before the file was written, and once checked it is
+// held by a pidfd, so the signals reach that process and no later one.
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname } from 'node:path';
+import { isAlive, processStartMs } from '../os/proc';
+import { pidfdOpen, pidfdSendSignal, pollReadable, tryLockWrite } from '../os/native';
+import { PIDFILE_MAX_BYTES, parsePid, readPidFile } from './pidfile';
+
+/**
+ * How much later than the pid file's mtime a process may seem to have started
+ * and still be the one the file was written for. /proc gives start times in
+ * 10 ms ticks after boot, and file times come from a coarse clock; the boot
+ * time itself (btime) is truncated to the second, which only makes starts
+ * look earlier, so that error never causes a refusal.
+ */
+export const START_TOLERANCE_MS = 250;
+/** After QUIT (--show-stacks), time for the process to write its stack dump. */
+export const STACK_DUMP_WAIT_MS = 2000;
+/** After KILL, how long until a process that has not died is reported. */
+export const KILL_WAIT_MS = 10_000;
+
+export type Outcome = { ok: true; message?: string } | { ok: false; refused: string };
+
+/** True if `pid` is alive and started no later than `fileMtimeMs` (so it is the one the file meant). */
+export function isOriginalProcess(pid: number, fileMtimeMs: number): boolean {
+  const start = processStartMs(pid);
+  return start !== null && isAlive(pid) && start <= fileMtimeMs + START_TOLERANCE_MS;
+}
+
+/**
+ * Writes `pid` and a newline to `pidFile`, under a kernel (OFD) lock on the
+ * file so two claims cannot interleave. Refuses if another process holds the
+ * lock, or if the file names another live process that it was written for.
+ */
+export function claimPidFile(pidFile: string, pid: number): Outcome {
+  if (!isAlive(pid)) return { ok: false, refused: `process ${pid} does not exist` };
+  mkdirSync(dirname(pidFile), { recursive: true });
+  const fd = openSync(pidFile, fsc.O_RDWR | fsc.O_CREAT, 0o644);
+  try {
+    if (!tryLockWrite(fd)) return { ok: false, refused: `pid file ${pidFile} is locked by another process` };
+    const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const old = parsePid(buf.toString('latin1', 0, n), { lenient: true });
+    if (old !== null && old !== pid && isOriginalProcess(old, fstatSync(fd).mtimeMs)) {
+      return { ok: false, refused: `pid file ${pidFile} names pid ${old}, which is still running` };
+    }
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${pid}\n`, 0);
+    fsyncSync(fd);
+    return { ok: true };
+  } finally {
+    closeSync(fd); // releases the lock
+  }
+}
+
+export interface KillOptions {
+  graceMs: number;
+  showStacks: boolean;
+  /** Progress notes ("did not exit within ..."). */
+  note?: (msg: string) => void;
+}
+
+/**
+ * Stops the process `pidFile` names: TERM, up to `graceMs` for it to exit,
+ * QUIT for a stack dump if asked, then KILL; then removes the file.
+ *
+ * Waiting: the process is usually not our child, so waitpid and SIGCHLD are
+ * out. A pidfd becomes readable when its process exits; this one-shot
+ * command has nothing else to do meanwhile, so it blocks in poll(2) on the
+ * pidfd, bounded by the grace period: woken by the exit itself, with no
+ * periodic kill(pid, 0) checks and no threadpool thread.
+ */
+export function killFromPidFile(pidFile: string, opts: KillOptions): Outcome {
+  const read = readPidFile(pidFile, { lenient: true });
+  if ('error' in read) {
+    if (read.error === 'missing') return { ok: true, message: `pid file ${pidFile} does not exist: nothing to stop` };
+    return { ok: false, refused: `pid file ${pidFile} does not hold a pid: ${JSON.stringify(read.content)}` };
+  }
+  const pid = read.pid;
+  const mtimeMs = statSync(pidFile).mtimeMs;
+  let pidfd: number;
+  try {
+    pidfd = pidfdOpen(pid);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    removePidFile(pidFile);
+    return { ok: true, message: `process ${pid} is not running` };
+  }
+  try {
+    const start = processStartMs(pid);
+    // Still running after that read: the stat read was of the pidfd's process.
+    if (pollReadable(pidfd, 0) || start === null) {
+      removePidFile(pidFile);
+      return { ok: true, message: `process ${pid} is not running` };
+    }
+    if (start > mtimeMs + START_TOLERANCE_MS) {
+      return {
+        ok: false,
+        refused: `pid ${pid} belongs to a process started ${new Date(start).toISOString()}, after ${pidFile} was written (${new Date(mtimeMs).toISOString()}): a reused pid, not signalling it`,
+      };
+    }
+    if (!stop(pidfd, pid, opts)) return { ok: false, refused: `process ${pid} survived SIGKILL for ${KILL_WAIT_MS} ms` };
+    removePidFile(pidFile);
+    return { ok: true };
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+/** TERM, grace, [QUIT, short wait], KILL; true once the process has exited. */
+function stop(pidfd: number, pid: number, opts: KillOptions): boolean {
+  if (!signal(pidfd, 'SIGTERM') || pollReadable(pidfd, opts.graceMs)) return true;
+  opts.note?.(`process ${pid} did not exit within ${opts.graceMs} ms of SIGTERM`);
+  if (opts.showStacks) {
+    opts.note?.(`sending SIGQUIT to ${pid} for a stack dump`);
+    if (!signal(pidfd, 'SIGQUIT') || pollReadable(pidfd, STACK_DUMP_WAIT_MS)) return true;
+  }
+  opts.note?.(`sending SIGKILL to ${pid}`);
+  return !signal(pidfd, 'SIGKILL') || pollReadable(pidfd, KILL_WAIT_MS);
+}
+
+/** False if the process has already exited. */
+function signal(pidfd: number, name: 'SIGTERM' | 'SIGQUIT' | 'SIGKILL'): boolean {
+  try {
+    pidfdSendSignal(pidfd, constants.signals[name]);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+function removePidFile(pidFile: string): void {
+  try {
+    unlinkSync(pidFile);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
