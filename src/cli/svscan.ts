@@ -65,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
     scanner.start();
   } catch (err) {
     if (err instanceof ScanStartError) fatal(err.message, err.exitCode);
-    throw err;
+    fatal(`unable to start on ${args.scandir}: ${(err as Error).message}`, 111);
   }
   await scanner.ended;
   const finish = scanner.program('finish');

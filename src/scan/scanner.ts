@@ -55,6 +55,11 @@ export class Scanner {
   private rescanTimer: NodeJS.Timeout | null = null;
   private readiness: StartupReadiness | null = null;
   private trackReadiness = true;
+  /** Left-behind processes being stopped at shutdown, and every pid ever signalled so. */
+  private readonly strays = new Set<number>();
+  private readonly strayRounds = new Set<number>();
+  private strayTimer: NodeJS.Timeout | null = null;
+  private ending = false;
   private endedResolve!: () => void;
   /** Resolves once every supervisor is gone after a shutdown (at once on an abort). */
   readonly ended = new Promise<void>((res) => {
@@ -368,10 +373,45 @@ export class Scanner {
   private checkDone(): void {
     if (this.stopping === 'no') return;
     for (const svc of this.services.values()) if (svc.busy) return;
+    if (this.stopping !== 'abort' && this.stopStrays()) return;
     this.end();
   }
 
+  /**
+   * Once the last supervisor is gone, whatever the services left behind and
+   * the kernel re-parented to us (we are a subreaper, or pid 1) gets SIGTERM
+   * and SIGCONT, then SIGKILL after 5 s, so no daemon outlives the scanner.
+   * Returns true while some remain; each round also takes in processes
+   * re-parented during the previous one.
+   */
+  private stopStrays(): boolean {
+    if (this.strays.size > 0) return true;
+    if (this.strayTimer) clearTimeout(this.strayTimer);
+    this.strayTimer = null;
+    const pids = reaper.adoptedChildren().filter((pid) => !this.strayRounds.has(pid));
+    if (pids.length === 0) return false;
+    this.opts.warn(`stopping ${pids.length} process(es) left behind by services: ${pids.join(' ')}`);
+    for (const pid of pids) {
+      this.strays.add(pid);
+      this.strayRounds.add(pid);
+      reaper.watch(pid, () => {
+        this.strays.delete(pid);
+        this.checkDone();
+      });
+      signalQuietly(pid, 'SIGTERM');
+      signalQuietly(pid, 'SIGCONT');
+    }
+    this.strayTimer = setTimeout(() => {
+      for (const pid of this.strays) signalQuietly(pid, 'SIGKILL');
+    }, ORPHAN_KILL_MS);
+    reaper.reap(); // some may be zombies already
+    return this.strays.size > 0;
+  }
+
   private end(): void {
+    if (this.ending) return;
+    this.ending = true;
+    if (this.strayTimer) clearTimeout(this.strayTimer);
     this.control?.close();
     this.endedResolve();
   }

@@ -4,7 +4,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
-import { TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
+import { HAVE_S6, S6_BIN, TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
 import { startScanner, statusPid, supervisorOf, waitExit, waitForLines, waitForPath } from './lib';
 
 t.test('.s6-svscan/SIGTERM replaces the built-in action; .s6-svscan/finish runs at the end', async (t) => {
@@ -118,3 +118,28 @@ t.test('PID 1 under unshare: orphans are reaped, SIGTERM brings everything down'
   t.equal(ex.code, 0, 'unshare exits 0 after the scanner stopped everything');
   for (const p of everything) t.notOk(alive(p), `pid ${p} is gone`);
 });
+
+// s6-supervise is no subreaper: what a service leaves behind lands on the
+// scanner directly. tether supervise adopts it first and hands it on when it exits.
+const KINDS = [
+  { name: 'tether supervise', args: [] as string[] },
+  ...(HAVE_S6 ? [{ name: 's6-supervise', args: ['--supervisor', join(S6_BIN, 's6-supervise')] }] : []),
+];
+for (const kind of KINDS) {
+  t.test(`${kind.name}: at shutdown, processes a service left behind are stopped too`, async (t) => {
+    const root = tempDir(t);
+    const scandir = join(root, 'scan');
+    const marks = join(root, 'marks');
+    makeService(join(scandir, 'leaky'), `#!/bin/sh
+sh -c 'trap "echo stray-term >> ${marks}; exit 0" TERM; echo "stray $$" >> ${marks}; while :; do sleep 0.1; done' &
+exec sleep 1000
+`);
+    const sc = await startScanner(t, scandir, { args: kind.args });
+    const [line] = await waitForLines(marks, 1, /^stray \d+$/);
+    const stray = Number(line.split(' ')[1]);
+    t.ok(alive(stray));
+    t.equal((await sc.stop()).code, 0, 'the scanner exits 0');
+    t.notOk(alive(stray), 'the left-behind process is gone');
+    t.match(readFileSync(marks, 'utf8'), /stray-term/, 'it was asked to stop with SIGTERM first');
+  });
+}
