@@ -1,7 +1,7 @@
 // The clients' tests run every case against each supervisor in this table:
 // Debian's s6-supervise (which proves the tests) and tether supervise.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { readStatus } from '../../src/wire/status';
 import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, alive, bounded, exitOf, run, type Teardown, type RunResult } from '../lib/harness';
@@ -109,4 +109,18 @@ export function waitForStatus(dir: string, ms = BOUND_MS): Promise<void> {
   }), ms, `${status}`).finally(() => {
     for (const w of watchers) w.close();
   });
+}
+
+/** Resolves once someone has subscribed to DIR/event (a listener FIFO is there). */
+export function waitSubscribed(dir: string, ms = BOUND_MS): Promise<void> {
+  const event = join(dir, 'event');
+  const has = () => existsSync(event) && readdirSync(event).some((n) => n.startsWith('ftrig1:@'));
+  let w: FSWatcher | undefined;
+  return bounded(new Promise<void>((resolve) => {
+    if (has()) return resolve();
+    w = watch(event, () => {
+      if (has()) resolve();
+    });
+    if (has()) resolve();
+  }), ms, `a subscriber in ${event}`).finally(() => w?.close());
 }

@@ -1,0 +1,217 @@
+// svwait, svlisten, svok, svdt, svdt-clear and the watch API, against each
+// supervisor. Every wait is bounded; no test sleeps.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readStatus } from '../../src/wire/status';
+import { svwait, svc, watchService, type ServiceChange } from '../../src/client/api';
+import { ClientError } from '../../src/client/errors';
+import { TETHER, bounded, exitOf, makeService, run, startTether, tempDir, tether } from '../lib/harness';
+import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise, waitSubscribed } from './lib';
+
+const T = ['-t', '20000'];
+
+for (const sup of SUPERVISORS) {
+  t.test(sup.name, { skip: sup.missing ?? false }, async (t) => {
+    t.test('svwait: -u -d with -a and -o over two services', async (t) => {
+      const base = tempDir(t);
+      const up = makeService(join(base, 'up'), SLEEPER);
+      const down = makeService(join(base, 'down'), SLEEPER, { down: '' });
+      await supervise(t, sup, up, { up: true });
+      await supervise(t, sup, down);
+      t.equal((await tether(['svwait', '-u', '-o', ...T, up, down])).code, 0, '-u -o: one is up');
+      t.equal((await tether(['svwait', '-d', '-o', ...T, up, down])).code, 0, '-d -o: one is down');
+      t.equal((await tether(['svwait', '-u', '-a', '-t', '300', up, down])).code, 99, '-u -a: times out');
+      t.equal((await tether(['svwait', '-d', '-t', '300', up, down])).code, 99, '-d (all by default): times out');
+      t.equal((await tether(['svwait', '-D', ...T, down])).code, 0, '-D: the down one is finished');
+
+      // -a needs both: it returns only once the second one comes up.
+      const waiter = startTether(t, ['svwait', '-u', '-a', ...T, up, down]);
+      const exit = exitOf(waiter);
+      await waitSubscribed(down);
+      await mustRun(s6('s6-svc'), ['-u', down]);
+      t.same(await exit, { code: 0, signal: null }, '-u -a returned after the second came up');
+    });
+
+    t.test('svwait -U, -d, -D, -r, -R follow transitions made while waiting', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), NOTIFIER, { 'notification-fd': '3\n', down: '' });
+      await supervise(t, sup, dir);
+      const cases: Array<[string, string[], (pid: number) => void]> = [
+        ['-U', ['-u'], () => t.ok(readStatus(dir).ready, 'ready')],
+        ['-d', ['-d'], () => t.equal(readStatus(dir).pid === 0 || readStatus(dir).finishing, true, 'down')],
+        ['-u', ['-u'], () => t.ok(readStatus(dir).pid > 0)],
+        ['-r', ['-r'], (before) => t.not(readStatus(dir).pid, before, 'restarted')],
+        ['-R', ['-r'], (before) => t.ok(readStatus(dir).pid !== before && readStatus(dir).ready, 'restarted and ready')],
+        ['-D', ['-d'], () => t.ok(readStatus(dir).pid === 0 && readStatus(dir).ready, 'down and finished')],
+      ];
+      for (const [flag, cmd, check] of cases) {
+        const before = readStatus(dir).pid;
+        const waiter = startTether(t, ['svwait', flag, ...T, dir]);
+        const exit = exitOf(waiter);
+        await waitSubscribed(dir);
+        await mustRun(s6('s6-svc'), [...cmd, dir]);
+        t.same(await exit, { code: 0, signal: null }, `svwait ${flag} after s6-svc ${cmd.join(' ')}`);
+        check(before);
+        t.same(readdirSync(join(dir, 'event')).filter((n) => n.startsWith('ftrig1:@')).length, 0, 'unsubscribed');
+      }
+    });
+
+    t.test('svwait -u counts a supervisor that exits: exit 1, as s6-svwait', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, { down: '' });
+      const sv = await supervise(t, sup, dir);
+      const waiter = startTether(t, ['svwait', '-u', ...T, dir]);
+      const exit = exitOf(waiter);
+      await waitSubscribed(dir);
+      const svExit = exitOf(sv);
+      await mustRun(s6('s6-svc'), ['-x', dir]);
+      await svExit;
+      t.same(await exit, { code: 1, signal: null });
+    });
+
+    t.test('svlisten: PROG runs after the subscription, so its effect is seen', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), NOTIFIER, { 'notification-fd': '3\n', down: '' });
+      await supervise(t, sup, dir);
+      let r = await tether(['svlisten', '-U', ...T, dir, '--', s6('s6-svc'), '-u', dir]);
+      t.equal(r.code, 0, `svlisten -U -- s6-svc -u: ${r.stderr}`);
+      t.ok(readStatus(dir).ready);
+      const before = readStatus(dir).pid;
+      r = await tether(['svlisten', '-R', ...T, dir, '--', s6('s6-svc'), '-r', dir]);
+      t.equal(r.code, 0, 'svlisten -R -- s6-svc -r');
+      t.not(readStatus(dir).pid, before);
+      r = await tether(['svlisten', '-D', ...T, '--', dir, '--', s6('s6-svc'), '-d', dir]);
+      t.equal(r.code, 0, 'a "--" that ends the options is allowed too');
+      r = await tether(['svlisten', '-u', '-t', '300', dir, '--', 'true']);
+      t.equal(r.code, 99, 'PROG changed nothing: timeout');
+      r = await tether(['svlisten', '-u', dir, '--', '/nonexistent/prog']);
+      t.equal(r.code, 111);
+      t.match(r.stderr, /unable to spawn \/nonexistent\/prog/);
+      t.same(readdirSync(join(dir, 'event')).filter((n) => n.startsWith('ftrig1')), [], 'no FIFO left behind');
+    });
+
+    t.test('a transition between subscribing and reading the status is not missed', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+      await supervise(t, sup, dir, { up: true });
+      // Within the window, the service goes down and comes back up: the
+      // status read afterwards says "up", only the FIFO remembers "down".
+      const inWindow = () => {
+        for (const args of [['-wD', '-T', '20000', '-d', dir], ['-wu', '-T', '20000', '-u', dir]]) {
+          const r = spawnSync(s6('s6-svc'), args, { timeout: 25_000 });
+          if (r.status !== 0) throw new Error(`s6-svc ${args.join(' ')}: ${r.status} ${r.stderr}`);
+        }
+      };
+      await svwait(dir, 'down', { timeoutMs: 20_000, onSubscribed: inWindow });
+      t.ok(readStatus(dir).pid > 0, 'the service is up again, yet the wait for "down" returned');
+    });
+
+    t.test('svc and svwait through the API', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, { down: '' });
+      await supervise(t, sup, dir);
+      await svc(dir, ['up'], { wait: 'up', timeoutMs: 20_000 });
+      t.ok(readStatus(dir).pid > 0, 'up');
+      await svc(dir, 'd', { wait: 'finished', timeoutMs: 20_000 });
+      t.equal(readStatus(dir).pid, 0, 'down');
+      const err = await svwait([dir], 'up', { timeoutMs: 200 }).catch((e: unknown) => e);
+      t.ok(err instanceof ClientError && err.exitCode === 99, 'timeout rejects with code 99');
+      const nope = await svc(join(dir, 'nowhere'), 'u').catch((e: unknown) => e);
+      t.ok(nope instanceof ClientError && nope.exitCode === 102, 'not supervised rejects with 102');
+    });
+
+    t.test('watchService yields the state, then each change; close unsubscribes', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, { down: '' });
+      await supervise(t, sup, dir);
+      const w = watchService(dir);
+      const seen: ServiceChange[] = [];
+      const collect = (async () => {
+        for await (const c of w) {
+          seen.push(c);
+          if (c.event === 'finished') break;
+        }
+      })();
+      await mustRun(s6('s6-svc'), ['-wu', '-T', '20000', '-u', dir]);
+      await mustRun(s6('s6-svc'), ['-d', dir]);
+      await bounded(collect, 20_000, 'the finished event');
+      t.same(seen[0], { event: 'status', byte: '', up: false, ready: true });
+      t.same(seen.map((c) => c.event).filter((e) => e !== 'start'), ['status', 'up', 'down', 'finished']);
+      t.match(seen[seen.length - 1], { up: false, ready: true });
+      t.same(readdirSync(join(dir, 'event')).filter((n) => n.startsWith('ftrig1')), [], 'break unsubscribed');
+      const w2 = watchService(dir);
+      const first = await w2.next();
+      t.match(first.value, { event: 'status', up: false });
+      const pending = w2.next();
+      w2.close();
+      t.same(await pending, { value: undefined, done: true }, 'close ends a pending next()');
+    });
+
+    t.test('svok: 0 while supervised, 1 once the supervisor is gone, as s6-svok', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, { down: '' });
+      const sv = await supervise(t, sup, dir);
+      t.equal((await tether(['svok', dir])).code, 0);
+      t.equal((await run(s6('s6-svok'), [dir])).code, 0);
+      const gone = exitOf(sv);
+      await mustRun(s6('s6-svc'), ['-x', dir]);
+      await gone;
+      t.equal((await tether(['svok', dir])).code, 1);
+      t.equal((await run(s6('s6-svok'), [dir])).code, 1);
+    });
+
+    t.test('svdt prints what s6-svdt prints; svdt-clear empties the tally', async (t) => {
+      const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+      await supervise(t, sup, dir, { up: true });
+      await mustRun(s6('s6-svc'), ['-wr', '-T', '20000', '-k', dir]);
+      await mustRun(s6('s6-svc'), ['-wr', '-T', '20000', '-t', dir]);
+      for (const args of [[], ['-s']]) {
+        const ours = await tether(['svdt', ...args, dir]);
+        const theirs = await run(s6('s6-svdt'), [...args, dir]);
+        t.equal(ours.code, 0);
+        t.equal(ours.stdout, theirs.stdout, `svdt ${args.join(' ')}`);
+      }
+      t.match((await tether(['svdt', dir])).stdout, /^@[0-9a-f]{24} signal SIGKILL\n@[0-9a-f]{24} signal SIGTERM\n$/);
+      t.match((await tether(['svdt', '-s', dir])).stdout, /signal 9\n.*signal 15\n$/);
+      const r = await tether(['svdt-clear', dir]);
+      t.equal(r.code, 0);
+      t.equal(statSync(join(dir, 'supervise', 'death_tally')).size, 0);
+      t.equal((await run(s6('s6-svdt'), [dir])).stdout, '', 's6-svdt sees it empty');
+      await mustRun(s6('s6-svc'), ['-wr', '-T', '20000', '-k', dir]);
+      t.match((await tether(['svdt', dir])).stdout, /^@[0-9a-f]{24} signal SIGKILL\n$/, 'the supervisor keeps appending');
+    });
+  });
+}
+
+t.test('svdt and svdt-clear on a directory that was never supervised: 111', async (t) => {
+  const dir = tempDir(t);
+  let r = await tether(['svdt', dir]);
+  t.equal(r.code, 111);
+  t.equal(r.stderr, `tether svdt: fatal: unable to read death tally for service ${dir}: No such file or directory\n`);
+  r = await tether(['svdt-clear', dir]);
+  t.equal(r.code, 111);
+  t.equal((await tether(['svok', dir])).code, 1);
+  t.equal((await tether(['svok'])).code, 100);
+  t.equal((await tether(['svwait', '-z', dir])).code, 100);
+  t.equal((await tether(['svwait'])).code, 0, 'no directory: nothing to wait for');
+});
+
+t.test('svwait does not poll: ~0 CPU ticks while waiting 10 s', { skip: SUPERVISORS[0].missing ?? false }, async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  await supervise(t, SUPERVISORS[0], dir, { up: true });
+  // sh reports its reaped child's CPU time (cutime + cstime) once the wait is over.
+  const sh = spawn('/bin/sh', ['-c', `"$0" "$1" svwait -d -t 10000 "$2"; echo "rc=$?"; cat /proc/$$/stat`, process.execPath, TETHER, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (sh.exitCode === null) sh.kill('SIGKILL');
+  });
+  let out = '';
+  sh.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  const done = exitOf(sh, 40_000);
+  await waitSubscribed(dir);
+  const nodePid = Number(readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'latin1').trim().split(' ')[0]);
+  const ticksAt = (stat: string, a: number, b: number) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[a]) + Number(f[b]);
+  };
+  const atSubscription = ticksAt(readFileSync(`/proc/${nodePid}/stat`, 'latin1'), 11, 12);
+  await done;
+  t.match(out, /^rc=99\n/, 'the wait timed out');
+  const total = ticksAt(out.split('\n')[1], 13, 14);
+  const waiting = total - atSubscription;
+  t.ok(waiting < 20, `CPU ticks while waiting: ${waiting} (total ${total}, at subscription ${atSubscription})`);
+});
