@@ -57,7 +57,8 @@ export async function main(argv: string[]): Promise<void> {
     rescanMs: args.rescanMs,
     maxServices: args.maxServices,
     watch: args.watch,
-    supervisor: args.supervisor ?? defaultSupervisor(__dirname),
+    // A relative PROG is taken from here, not from SCANDIR where supervisors start.
+    supervisor: args.supervisor?.map((p) => (p.includes('/') ? resolve(p) : p)) ?? defaultSupervisor(__dirname),
     onStartupReady: readinessFd === undefined ? undefined : () => announceReady(readinessFd),
     warn,
   });
