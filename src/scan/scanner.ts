@@ -85,11 +85,6 @@ export class Scanner {
     if (this.opts.rescanMs > 0) this.rescanTimer = setInterval(() => this.scan(), this.opts.rescanMs);
   }
 
-  /** The services currently known, for tests and status. */
-  list(): readonly Service[] {
-    return [...this.services.values()];
-  }
-
   /** One control byte, from svscanctl or from a signal's built-in action. */
   command(byte: string): void {
     switch (byte) {
