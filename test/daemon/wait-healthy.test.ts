@@ -52,16 +52,12 @@ t.test('timeout: 99 with the last error, a status or a connection error', async 
   t.equal(r.stderr.split('\n').length, 2, 'one line');
 });
 
-t.test('https: a self-signed certificate only with --insecure or --cacert', async (t) => {
-  const openssl = ['/usr/bin/openssl', '/bin/openssl'].find(existsSync);
-  if (!openssl) {
-    t.skip('openssl is not installed: no certificate to test with');
-    return;
-  }
+const openssl = ['/usr/bin/openssl', '/bin/openssl'].find(existsSync);
+t.test('https: a self-signed certificate only with --insecure or --cacert', { skip: openssl ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
   const dir = tempDir(t);
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  const gen = await run(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const gen = await run(openssl as string, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
   t.equal(gen.code, 0, gen.stderr);
   const https = createHttps({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.writeHead(200).end('ok'));
   const port = await listen(https);
