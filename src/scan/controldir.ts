@@ -67,14 +67,10 @@ export class ControlDir {
     }
   }
 
-  /** Stops listening; the lock is released when the process exits. */
+  /** Stops listening and releases the lock. */
   close(): void {
     this.socket.destroy();
     closeQuietly(this.keepFd);
-  }
-
-  /** For tests and callers that need to release the lock before exit. */
-  unlock(): void {
     closeQuietly(this.lockFd);
   }
 }
