@@ -16,8 +16,8 @@ Supervision (s6-compatible):
 Daemons that background themselves:
   background-watch [-t ms] [-d fd] PIDFILE PROG...
   pidproxy PIDFILE PROG...
-  pidfile claim --pid PID --pid-file F / pidfile kill --pid-file F [--grace 20s]
-  wait-healthy --url URL [--timeout 1m] [--interval 5s]
+  pidfile claim --pid PID --pid-file F / pidfile kill --pid-file F [--grace 20s] [--show-stacks]
+  wait-healthy --url URL [--timeout 1m] [--interval 5s] [--insecure | --cacert FILE]
 
 Run "tether COMMAND --help" for one command's options.
 `;
