@@ -32,6 +32,9 @@ export class SuperviseHost {
     cloexecStrayFds();
     // Orphans of our services come to us and are reaped on SIGCHLD: no zombie stays.
     reaper.start({ subreaper: true });
+    reaper.onOrphan((pid, wstat) => {
+      for (const sup of this.supervisors) sup.orphanReaped(pid, wstat);
+    });
     for (const sig of HOST_SIGNALS) process.on(sig, () => this.dispatch(sig));
   }
 
@@ -41,10 +44,20 @@ export class SuperviseHost {
       warn: (message) => this.log(`tether supervise: warning: ${message}`),
       closeStdio: () => this.closeStdio(),
       exited: (s) => this.exited(s),
+      adoptedChildren: () => this.orphansOf(sup),
     });
     sup.start();
     this.supervisors.add(sup);
     return sup;
+  }
+
+  /**
+   * Orphans cannot say which service they came from. With one supervisor per
+   * process (the default) they are all its own; a host of several does not
+   * attribute them, so their strays are left to the reaper.
+   */
+  private orphansOf(sup: Supervisor): number[] {
+    return this.supervisors.size === 1 && this.supervisors.has(sup) ? reaper.adoptedChildren() : [];
   }
 
   private dispatch(sig: HostSignal): void {

@@ -14,7 +14,10 @@ import { parseSignal, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire
 import { writeStatus, type StatusRecord } from '../wire/status';
 import { Deadline, systemClock, type Clock } from './clock';
 import { ControlFifo, SuperviseFatal, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
-import type { MainProcess } from './mainprocess';
+import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
+import { AdoptedProcess, type MainProcess } from './mainprocess';
+import { StrayCleanup } from './strays';
+import { procStat } from '../os/proc';
 import { spawnInSession } from './spawn';
 import { RestartThrottle } from './throttle';
 
@@ -30,6 +33,8 @@ export interface SupervisorHooks {
   closeStdio(): void;
   /** The supervisor has sent `x` and released everything. */
   exited(sup: Supervisor): void;
+  /** Live orphans of this supervisor's services that landed on the process (subreaper). */
+  adoptedChildren(): number[];
 }
 
 /** After a failed spawn, retry this late, unless the directory changes or `u` comes first. s6 waits 60 s. */
@@ -38,6 +43,10 @@ export const SPAWN_RETRY_MS = 10_000;
 const KILL_REPEAT_MS = 5000;
 /** Coalesces a burst of changes in the service directory into one retry. */
 const FIX_DEBOUNCE_MS = 20;
+/** Strays get this long between the down-signal and SIGKILL when timeout-kill is unset. */
+const STRAY_TIMEOUT_KILL_MS = 5000;
+/** The orphans remembered per instance (a daemon may die before we read its pid). */
+const MAX_REAPED_REMEMBERED = 1024;
 /** finish exiting with this code means "permanent failure": wantup is cleared. */
 const PERMANENT_FAILURE = 125;
 
@@ -67,6 +76,18 @@ export class Supervisor {
   private lockFd = -1;
   private fixWatch: FSWatcher | undefined;
   private done = false;
+  // Per instance: the pidfile parent we wait on, whether we are reading its pid file,
+  // a `d` that came while no pid was known yet, and the groups the instance ran in.
+  private adoption: { parent: MainProcess; pidfile: string } | undefined;
+  private adopting = false;
+  private downRequested = false;
+  private withNotification = false;
+  private instanceGroups: number[] = [];
+  private instanceSerial = 0;
+  private readonly reaped = new Map<number, number>();
+  private readonly readyTimer: Deadline;
+  private strays: StrayCleanup | undefined;
+  private startDeferred = false;
 
   /**
    * `dirArg` is the directory exactly as given: run and finish get it as
@@ -82,6 +103,7 @@ export class Supervisor {
     this.eventDir = join(this.dir, 'event');
     this.superviseDir = join(this.dir, 'supervise');
     this.timer = new Deadline(clock);
+    this.readyTimer = new Deadline(clock);
   }
 
   get currentState(): State {
@@ -192,6 +214,7 @@ export class Supervisor {
     }
   }
 
+  /** run, or the daemon adopted from its pid file, is there to signal. */
   private isUp(): boolean {
     return (this.state === 'UP' || this.state === 'LASTUP') && this.main !== undefined;
   }
@@ -209,7 +232,9 @@ export class Supervisor {
   /** `d`: want down and, if run is up, the down sequence; one status write. */
   private goDown(): void {
     this.status.wantup = false;
+    this.startDeferred = false;
     if (this.isUp()) this.downSequence();
+    else if (this.adopting) this.downRequested = true;
     this.saveStatus();
   }
 
@@ -330,6 +355,19 @@ export class Supervisor {
   /** Spawns run now if nothing stops it; otherwise reports why and arranges a retry. */
   private trystart(): void {
     this.timer.clear();
+    if (this.strays?.active) {
+      // A new instance never runs beside an old one: start once the strays are gone.
+      this.startDeferred = true;
+      return;
+    }
+    const pidfile = this.files.pidfile();
+    if (pidfile !== undefined) {
+      try {
+        removeStalePidFile(pidfile);
+      } catch (err) {
+        return this.startBlocked(`unable to remove the stale pid file ${pidfile}: ${errCode(err)}`);
+      }
+    }
     const notifyFd = this.usableFd('notification-fd', this.files.notificationFd());
     const lockFd = this.usableFd('lock-fd', this.files.lockFd());
     if (notifyFd !== undefined && notifyFd === lockFd) {
@@ -356,7 +394,7 @@ export class Supervisor {
         if (notifyRead !== undefined) closeSync(notifyRead);
         return;
       }
-      this.started(main, notifyRead);
+      this.started(main, notifyRead, pidfile);
     } catch (err) {
       if (notifyRead !== undefined) closeSync(notifyRead);
       this.startBlocked(`unable to start ${join(this.dir, 'run')}: ${errCode(err)}`);
@@ -367,9 +405,18 @@ export class Supervisor {
     }
   }
 
-  private started(main: MainProcess, notifyRead: number | undefined): void {
+  private started(main: MainProcess, notifyRead: number | undefined, pidfile: string | undefined): void {
     this.stopFixWatch();
     this.main = main;
+    this.instanceSerial++;
+    this.instanceGroups = [main.pid];
+    this.reaped.clear();
+    this.withNotification = notifyRead !== undefined;
+    this.downRequested = false;
+    if (pidfile !== undefined) {
+      this.adoption = { parent: main, pidfile };
+      this.readyTimer.set(this.files.timeoutReady(), () => this.parentTimeout(main));
+    }
     this.state = this.state === 'DOWN' ? 'UP' : this.state;
     this.throttle.started(this.clock.monoMs());
     Object.assign(this.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
@@ -442,12 +489,7 @@ export class Supervisor {
     this.notifyPipe = sock;
     sock.on('data', (chunk: Buffer) => {
       if (!chunk.includes(0x0a) || this.notifyPipe !== sock) return;
-      this.closeNotifyPipe();
-      this.throttle.ready(this.clock.monoMs());
-      this.status.ready = true;
-      this.status.readystamp = this.clock.wall();
-      this.saveStatus();
-      this.event('U');
+      this.becomeReady();
     });
     sock.on('end', () => {
       if (this.notifyPipe === sock) this.closeNotifyPipe();
@@ -455,6 +497,15 @@ export class Supervisor {
     sock.on('error', () => {
       if (this.notifyPipe === sock) this.closeNotifyPipe();
     });
+  }
+
+  private becomeReady(): void {
+    this.closeNotifyPipe();
+    this.throttle.ready(this.clock.monoMs());
+    this.status.ready = true;
+    this.status.readystamp = this.clock.wall();
+    this.saveStatus();
+    this.event('U');
   }
 
   private closeNotifyPipe(): void {
@@ -466,14 +517,105 @@ export class Supervisor {
 
   private onMainExit(main: MainProcess, wstat: number): void {
     if (this.main !== main || this.done) return;
+    if (this.adoption?.parent === main) {
+      const { pidfile } = this.adoption;
+      this.adoption = undefined;
+      this.readyTimer.clear();
+      if (wstat === 0) return this.awaitDaemon(main, pidfile);
+    }
+    this.serviceDied(main.pid, wstat);
+  }
+
+  // ---- pidfile adoption ----------------------------------------------------
+
+  /** The parent exited 0: the daemon's pid is in the pid file, maybe a little later. */
+  private awaitDaemon(parent: MainProcess, pidfile: string): void {
     this.main = undefined;
+    this.timer.clear();
+    this.adopting = true;
+    const serial = this.instanceSerial;
+    void adoptFromPidFile(pidfile, this.files.timeoutReady(), this.reaped).then((result) => {
+      if (serial === this.instanceSerial && !this.done && this.adopting) this.daemonFound(parent.pid, result);
+    });
+  }
+
+  private daemonFound(parentPid: number, result: AdoptionResult): void {
+    this.adopting = false;
+    if (result.kind === 'refused') {
+      this.warn(`${result.reason}: the service failed (exit code ${EXIT_BAD_PIDFILE})`);
+      return this.serviceDied(parentPid, EXIT_BAD_PIDFILE << 8);
+    }
+    this.status.pid = result.pid;
+    if (result.kind === 'died') return this.serviceDied(result.pid, result.wstat);
+    const daemon = new AdoptedProcess(result.pid);
+    this.main = daemon;
+    const pgid = procStat(result.pid)?.pgid;
+    if (pgid !== undefined && pgid > 1 && !this.instanceGroups.includes(pgid)) this.instanceGroups.push(pgid);
+    if (this.downRequested) {
+      this.downRequested = false;
+      this.downSequence();
+    }
+    // With a notification-fd, an accepted pid means ready, unless the daemon said so already.
+    if (this.withNotification && !this.status.ready) this.becomeReady();
+    else this.saveStatus();
+    daemon.onExit((wstat) => this.onMainExit(daemon, wstat));
+  }
+
+  /** The parent must fork and exit within timeout-ready; one that does not has failed to start. */
+  private parentTimeout(parent: MainProcess): void {
+    if (this.main !== parent || this.adoption?.parent !== parent) return;
+    this.warn(`run (pid ${parent.pid}) did not exit within timeout-ready: killing it; the start failed`);
+    this.adoption = undefined;
+    parent.killGroup(SIGKILL);
+    parent.kill(SIGKILL);
+  }
+
+  /** Remembers orphans the reaper collected: a daemon may die before we read its pid. */
+  orphanReaped(pid: number, wstat: number): void {
+    if (this.reaped.size >= MAX_REAPED_REMEMBERED) this.reaped.clear();
+    this.reaped.set(pid, wstat);
+    this.strays?.recheck();
+  }
+
+  // ---- strays ----------------------------------------------------------------
+
+  /** The main process is dead: what the instance left behind goes too, unless flag-keep-strays. */
+  private beginStrayCleanup(): void {
+    if (this.files.has('flag-keep-strays')) return;
+    const cleanup: StrayCleanup = new StrayCleanup({
+      groups: [...this.instanceGroups],
+      adopted: () => this.hooks.adoptedChildren(),
+      downSignal: this.files.downSignal(),
+      timeoutKill: this.files.timeoutKill() || STRAY_TIMEOUT_KILL_MS,
+      clock: this.clock,
+      onClean: () => this.straysGone(cleanup),
+    });
+    this.strays = cleanup;
+    cleanup.begin();
+  }
+
+  private straysGone(cleanup: StrayCleanup): void {
+    if (this.strays !== cleanup) return;
+    this.strays = undefined;
+    if (this.startDeferred && this.state === 'DOWN' && !this.done) {
+      this.startDeferred = false;
+      this.trystart();
+    }
+  }
+
+  /** run (or the adopted daemon, or a pidfile start that failed) is gone. */
+  private serviceDied(pid: number, wstat: number): void {
+    this.main = undefined;
+    this.adopting = false;
+    this.readyTimer.clear();
     this.timer.clear();
     this.closeNotifyPipe();
     const now = this.clock.wall();
     Object.assign(this.status, { wstat, paused: false, ready: false, stamp: now });
     // Before finish runs, so that finish (s6-permafailon) sees this death.
     this.saveDeathTally(appendDeath(this.loadDeathTally(), deathFromWstat(now, wstat), this.files.maxDeathTally()));
-    const finish = this.spawnFinish(main.pid, wstat);
+    this.beginStrayCleanup();
+    const finish = this.spawnFinish(pid, wstat);
     if (!finish) return this.downAndReady('dD');
     this.finish = finish;
     this.state = this.state === 'LASTUP' ? 'LASTFINISH' : 'FINISH';
@@ -514,7 +656,10 @@ export class Supervisor {
     this.saveStatus();
     this.event(events);
     if (last) return this.exit();
-    if (this.status.wantup) this.timer.set(this.throttle.delay(this.clock.monoMs()), () => this.onDeadline());
+    if (!this.status.wantup) return;
+    const delay = this.throttle.delay(this.clock.monoMs());
+    if (delay === 0) this.trystart();
+    else this.timer.set(delay, () => this.onDeadline());
   }
 
   // ---- exit ----------------------------------------------------------------
@@ -524,6 +669,8 @@ export class Supervisor {
     if (this.done) return;
     this.done = true;
     this.timer.clear();
+    this.readyTimer.clear();
+    this.strays?.abandon();
     this.stopFixWatch();
     this.closeNotifyPipe();
     this.control?.close();

@@ -11,7 +11,7 @@ import { readDeathTally } from '../../src/wire/deathtally';
 import { readStatus } from '../../src/wire/status';
 import { alive, bounded, exitOf, makeService, run, tempDir, writeScript } from '../lib/harness';
 import { writeControl } from '../../src/wire/control';
-import { SUPERVISORS, TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, type SupervisorKind } from './lib';
+import { SUPERVISORS, TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForStatus, type SupervisorKind } from './lib';
 
 const T = ['-T', '30000'];
 
@@ -66,7 +66,7 @@ each('s6-svok, s6-svstat and s6-svc -wd/-wu/-dx', async (t, kind) => {
   const o = await svstat(dir, '-o', 'up,wantedup,normallyup,ready,paused,pid,exitcode,signal,signum');
   t.equal(o.stdout, `true true true false false ${pid} -1 NA -1\n`);
 
-  t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'svc -wd');
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0, 'svc -wD');
   t.notOk(alive(pid), 'run is gone');
   t.match((await svstat(dir)).stdout, /^down \(signal SIGTERM\) \d+ seconds, normally up, ready \d+ seconds\n$/);
   t.equal((await svstat(dir, '-o', 'up,wantedup,pid,exitcode,signal,signum')).stdout, 'false false -1 -1 SIGTERM 15\n');
@@ -99,10 +99,12 @@ each('signals reach the service: -h -1 -2 -a -i -q -y -t, -p/-c pause', async (t
   t.equal(readFileSync(sigs, 'utf8'), `${expected.join('\n')}\n`, 'each signal arrived once, in order');
 
   await svc(dir, '-p');
+  await waitForStatus(dir, (s) => s.paused, 'paused');
   t.equal((await svstat(dir, '-o', 'paused')).stdout, 'true\n', 'svstat shows paused');
   t.equal(procStat(pid)?.state, 'T', 'run is stopped');
   await svc(dir, '-c');
   await waitForContent(sigs, /CONT\n$/);
+  await waitForStatus(dir, (s) => !s.paused, 'not paused');
   t.equal((await svstat(dir, '-o', 'paused')).stdout, 'false\n');
 
   t.equal((await svc(dir, '-wr', ...T, '-t')).code, 0, 'svc -wr -t: TERM ends run, which is restarted');
@@ -261,10 +263,12 @@ t.test('tether-only control bytes: l, P, C, K (s6 2.11 ignores them)', async (t)
   writeControl(join(dir, 'supervise'), 'l');
   await waitForContent(join(dir, 'sigs'), /^USR2\n$/);
   writeControl(join(dir, 'supervise'), 'P');
+  await waitForStatus(dir, (s) => s.paused, 'paused');
   t.equal((await svstat(dir, '-o', 'paused')).stdout, 'true\n');
   t.equal(procStat(pid)?.state, 'T', 'the group is stopped');
   writeControl(join(dir, 'supervise'), 'C');
   await waitForContent(join(dir, 'sigs'), /CONT\n$/);
+  await waitForStatus(dir, (s) => !s.paused, 'not paused');
   t.equal((await svstat(dir, '-o', 'paused')).stdout, 'false\n');
   const restarted = spawn('/usr/bin/s6-svwait', ['-d', '-t', '30000', dir], { stdio: 'ignore' });
   const down = exitOf(restarted);

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { readStatus } from '../../src/wire/status';
+import { readStatus, type StatusRecord } from '../../src/wire/status';
 import { BOUND_MS, HAVE_S6, S6_BIN, TETHER, alive, bounded, exitOf, run, waitForFile, type Teardown, type RunResult } from '../lib/harness';
 
 export interface SupervisorKind {
@@ -147,4 +147,31 @@ export async function waitForPath(path: string, ms = BOUND_MS): Promise<void> {
   const parent = dirname(path);
   if (!existsSync(parent)) await waitForPath(parent, ms);
   await waitForFile(path, ms);
+}
+
+/**
+ * Resolves once supervise/status satisfies `pred`: for changes no event
+ * announces (p, c, P, C). Each status write is a rename, which fs.watch sees.
+ */
+export function waitForStatus(dir: string, pred: (s: StatusRecord) => boolean, what: string, ms = BOUND_MS): Promise<void> {
+  const superviseDir = join(dir, 'supervise');
+  const ok = () => {
+    try {
+      return pred(readStatus(dir));
+    } catch {
+      return false;
+    }
+  };
+  return bounded(new Promise<void>((res) => {
+    const w = watch(superviseDir, () => {
+      if (ok()) {
+        w.close();
+        res();
+      }
+    });
+    if (ok()) {
+      w.close();
+      res();
+    }
+  }), ms, `status: ${what}`);
 }

@@ -1,0 +1,213 @@
+// tether supervise beside Debian's s6-supervise, in the same run: restart
+// latency after a crash, svc -d/-u round trips, memory per added supervisor,
+// idle CPU. Run alone with `node scripts/bench.mjs supervise`.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync,
+} from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuTicks, median, privateMiB } from './lib.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const TETHER = join(ROOT, 'bin', 'tether.js');
+const SUPERVISORS = [
+  { name: 'tether', cmd: process.execPath, args: [TETHER, 'supervise'] },
+  { name: 's6', cmd: '/usr/bin/s6-supervise', args: [] },
+];
+const RESTARTS = 15;
+const ROUND_TRIPS = 15;
+const IDLE_SETTLE_MS = 30_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function makeService(dir, { ready = false } = {}) {
+  mkdirSync(dir, { recursive: true });
+  const body = ready ? 'echo >&3\nexec sleep 100000\n' : 'exec sleep 100000\n';
+  writeFileSync(join(dir, 'run'), `#!/bin/sh\n${body}`);
+  chmodSync(join(dir, 'run'), 0o755);
+  if (ready) writeFileSync(join(dir, 'notification-fd'), '3\n');
+  // The event fifodir made beforehand, as s6 makes it, so we can subscribe before the supervisor starts.
+  mkdirSync(join(dir, 'event'));
+  chmodSync(join(dir, 'event'), 0o3730);
+  return dir;
+}
+
+/** A subscription to a service's event fifodir, as s6's own listeners make one. */
+class EventListener {
+  constructor(dir) {
+    const hex = randomBytes(12).toString('hex');
+    const name = `ftrig1:@${hex}:${randomBytes(3).toString('hex')}`;
+    const hidden = join(dir, 'event', `.${name}`);
+    spawnSync('mkfifo', ['-m', '0622', hidden]);
+    const readFd = openNonblock(hidden, constants.O_RDONLY);
+    this.keepFd = openNonblock(hidden, constants.O_WRONLY);
+    this.path = join(dir, 'event', name);
+    renameSync(hidden, this.path);
+    this.socket = new Socket({ fd: readFd, readable: true, writable: false });
+    this.waiters = [];
+    this.socket.on('data', (chunk) => {
+      const text = chunk.toString('latin1');
+      const now = performance.now();
+      for (const w of [...this.waiters]) {
+        if (text.includes(w.event)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(now);
+        }
+      }
+    });
+  }
+
+  /** Resolves with performance.now() when `event` arrives. */
+  next(event, ms = 30_000) {
+    return new Promise((resolve, reject) => {
+      const w = { event, resolve: (t) => { clearTimeout(timer); resolve(t); } };
+      const timer = setTimeout(() => reject(new Error(`no ${event} event within ${ms} ms`)), ms);
+      this.waiters.push(w);
+    });
+  }
+
+  close() {
+    this.socket.destroy();
+    closeSync(this.keepFd);
+    rmSync(this.path, { force: true });
+  }
+}
+
+function openNonblock(path, mode) {
+  return openSync(path, mode | constants.O_NONBLOCK);
+}
+
+function statusPid(dir) {
+  const buf = readFileSync(join(dir, 'supervise', 'status'));
+  return Number(buf.readBigUInt64BE(24));
+}
+
+/** Starts a supervisor and resolves once its service is up (its `u` event). */
+async function startSupervisor(kind, dir) {
+  const listener = new EventListener(dir);
+  try {
+    const up = listener.next('u', 60_000);
+    const child = spawn(kind.cmd, [...kind.args, dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await up;
+    return child;
+  } finally {
+    listener.close();
+  }
+}
+
+async function stopSupervisors(children, dirs) {
+  for (const dir of dirs) spawnSync('/usr/bin/s6-svc', ['-dx', dir]);
+  await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((res) => {
+    const timer = setTimeout(() => { c.kill('SIGKILL'); res(); }, 15_000);
+    c.once('exit', () => { clearTimeout(timer); res(); });
+  }))));
+  for (const dir of dirs) {
+    try {
+      const pid = statusPid(dir);
+      if (pid > 0) process.kill(-pid, 'SIGKILL');
+    } catch {
+      // down already
+    }
+  }
+}
+
+/** Median ms from SIGKILL of run (up for over a second) to the `u` event of the new one. */
+async function restartLatency(kind, root, ready) {
+  const dir = makeService(join(root, `${kind.name}-restart-${ready ? 'ready' : 'plain'}`), { ready });
+  const child = await startSupervisor(kind, dir);
+  const listener = new EventListener(dir);
+  const samples = [];
+  try {
+    for (let i = 0; i < RESTARTS; i++) {
+      await sleep(1100);
+      const up = listener.next('u');
+      const t0 = performance.now();
+      process.kill(statusPid(dir), 'SIGKILL');
+      samples.push((await up) - t0);
+    }
+  } finally {
+    listener.close();
+    await stopSupervisors([child], [dir]);
+  }
+  return median(samples);
+}
+
+/** Median wall ms of `s6-svc -wd -d` and `s6-svc -wu -u`. */
+async function roundTrips(kind, root) {
+  const dir = makeService(join(root, `${kind.name}-svc`));
+  const child = await startSupervisor(kind, dir);
+  const down = [];
+  const up = [];
+  try {
+    for (let i = 0; i < ROUND_TRIPS; i++) {
+      let t0 = performance.now();
+      spawnSync('/usr/bin/s6-svc', ['-wd', '-T', '30000', '-d', dir]);
+      down.push(performance.now() - t0);
+      t0 = performance.now();
+      spawnSync('/usr/bin/s6-svc', ['-wu', '-T', '30000', '-u', dir]);
+      up.push(performance.now() - t0);
+    }
+  } finally {
+    await stopSupervisors([child], [dir]);
+  }
+  return { down: median(down), up: median(up) };
+}
+
+/** MiB each supervisor beyond the 10th costs, and idle CPU ticks of all 100 over 10 s. */
+async function memoryAndIdle(kind, root) {
+  const dirs = [];
+  const children = [];
+  const sum = () => children.reduce((acc, c) => acc + privateMiB(c.pid), 0);
+  let at10 = 0;
+  try {
+    for (let i = 0; i < 100; i++) {
+      const dir = makeService(join(root, `${kind.name}-mem-${i}`));
+      dirs.push(dir);
+      children.push(await startSupervisor(kind, dir));
+      if (i === 9) {
+        await sleep(2000);
+        at10 = sum();
+      }
+    }
+    // V8 runs a few memory-reducing GCs in a process's first ~30 s; idle means after that.
+    await sleep(IDLE_SETTLE_MS);
+    const at100 = sum();
+    const before = children.reduce((acc, c) => acc + cpuTicks(c.pid), 0);
+    await sleep(10_000);
+    const after = children.reduce((acc, c) => acc + cpuTicks(c.pid), 0);
+    return { perSupervisor: (at100 - at10) / 90, idleTicks: after - before };
+  } finally {
+    await stopSupervisors(children, dirs);
+  }
+}
+
+export async function run(report) {
+  const root = mkdtempSync(join(tmpdir(), 'tether-bench-supervise-'));
+  try {
+    const results = {};
+    for (const kind of SUPERVISORS) {
+      results[kind.name] = {
+        readyRestart: await restartLatency(kind, root, true),
+        plainRestart: await restartLatency(kind, root, false),
+        svc: await roundTrips(kind, root),
+        mem: await memoryAndIdle(kind, root),
+      };
+    }
+    const t = results.tether;
+    const s = results.s6;
+    report.row('restart after crash, ready service (median)', t.readyRestart, s.readyRestart, 'ms',
+      { text: '<= 1.5x s6', test: (a, b) => a <= 1.5 * b });
+    report.row('restart after crash, plain service (median)', t.plainRestart, s.plainRestart, 'ms',
+      { text: '<= 50 ms (s6 2.11 waits 1 s)', test: (a) => a <= 50 });
+    report.row('s6-svc -wd -d round trip (median)', t.svc.down, s.svc.down, 'ms');
+    report.row('s6-svc -wu -u round trip (median)', t.svc.up, s.svc.up, 'ms');
+    report.row('private memory per added supervisor (10->100)', t.mem.perSupervisor, s.mem.perSupervisor, 'MiB',
+      { text: '<= 8 MiB', test: (a) => a <= 8 });
+    report.row('idle CPU ticks, 100 supervisors, 10 s (after 30 s)', t.mem.idleTicks, s.mem.idleTicks, 'ticks',
+      { text: '0', test: (a) => a === 0 });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,253 @@
+// The `pidfile` service-directory file: tether supervise adopts a daemon that
+// backgrounds itself (it is a child subreaper, so the daemon becomes its
+// child), and cleans up what a dead instance left behind. Debian's s6 2.11
+// has neither, so these cases are tether's alone; s6's clients still check.
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { childrenOf, procStat } from '../../src/os/proc';
+import { mkfifo } from '../../src/os/native';
+import { alive, exitOf, makeService, run, startProcess, tempDir, zombiesOf } from '../lib/harness';
+import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc } from './lib';
+
+const T = ['-T', '30000'];
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function httpStatus(port: number): Promise<number> {
+  return new Promise((res, rej) => {
+    get({ host: '127.0.0.1', port, path: '/', timeout: 10_000 }, (r) => {
+      r.resume();
+      res(r.statusCode ?? 0);
+    }).on('error', rej);
+  });
+}
+
+/** Kills `pids` at teardown, whatever the test left running. */
+function killAtTeardown(t: Test, pids: () => number[]): void {
+  t.teardown(() => {
+    for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+}
+
+function nginxPids(marker: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').includes(marker) && alive(Number(name))) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+t.test("Debian's nginx, self-daemonizing, supervised through its pid file", async (t) => {
+  const port = await freePort();
+  const dir = join(tempDir(t), 'nginx');
+  makeService(dir, '#!/bin/sh\nexec /usr/sbin/nginx -e "$PWD/error.log" -p "$PWD" -c "$PWD/nginx.conf"', {
+    pidfile: 'nginx.pid\n',
+    'notification-fd': '3\n',
+    'nginx.conf': `daemon on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+worker_processes 2;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp;
+  server { listen 127.0.0.1:${port}; location / { return 200 "ok\\n"; } }
+}
+`,
+  });
+  killAtTeardown(t, () => nginxPids(`${dir}/nginx.conf`));
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  t.equal((await s6('s6-svwait', '-U', '-t', '30000', dir)).code, 0, 'ready once the pid is adopted');
+  const master = statusPid(dir);
+  t.equal(readFileSync(join(dir, 'nginx.pid'), 'latin1'), `${master}\n`, 'status shows the master from the pid file');
+  t.equal(procStat(master)?.ppid, sup.child.pid, 'the master is the supervisor\'s child');
+  t.equal(await httpStatus(port), 200, 'nginx answers');
+
+  const before = childrenOf(master);
+  t.equal(before.length, 2, 'two workers');
+  t.equal((await svc(dir, '-h')).code, 0, 'svc -h');
+  await waitForProc(() => {
+    const now = childrenOf(master).filter((p) => procStat(p)?.state !== 'Z');
+    return now.length === 2 && now.every((p) => !before.includes(p));
+  }, 'nginx to replace its workers after SIGHUP');
+  t.equal(statusPid(dir), master, 'reloaded, same master');
+
+  const workers = childrenOf(master);
+  t.equal((await s6('s6-svlisten1', '-R', '-t', '30000', dir, 'kill', '-9', String(master))).code, 0, 'kill -9 of the master: restarted and ready');
+  const master2 = statusPid(dir);
+  t.not(master2, master);
+  t.ok(workers.every((p) => procStat(p) === null), 'the old workers were cleaned up and reaped');
+  t.equal(await httpStatus(port), 200, 'the new nginx has the port');
+  t.same(zombiesOf(sup.child.pid!), [], 'no zombie');
+
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0, 'svc -d');
+  t.same(nginxPids(`${dir}/nginx.conf`), [], 'no nginx process left');
+  t.same(zombiesOf(sup.child.pid!), [], 'no zombie');
+  t.equal((await svstat(dir, '-o', 'up,exitcode')).stdout, 'false 0\n', 'nginx exits 0 on SIGTERM');
+});
+
+const DOUBLE_FORK = `#!/usr/bin/env python3
+import os, signal, sys
+r = os.fork()
+if r == 0:
+    os.setsid()
+    d = os.fork()
+    if d == 0:
+        def hup(*_):
+            with open('hups', 'a') as f:
+                f.write('HUP\\n')
+        signal.signal(signal.SIGHUP, hup)
+        with open('daemon.log', 'a') as f:
+            f.write(f'{os.getpid()}\\n')
+        while True:
+            signal.pause()
+    with open('app.pid.new', 'w') as f:
+        f.write(f'{d}\\n')
+    os.rename('app.pid.new', 'app.pid')
+    os._exit(0)
+os.waitpid(r, 0)
+sys.exit(0)
+`;
+
+t.test('a double-forking daemon (fork, setsid, fork) is adopted and signalled', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), DOUBLE_FORK, { pidfile: 'app.pid\n', 'notification-fd': '3\n' });
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  killAtTeardown(t, () => readFileSync(join(dir, 'daemon.log'), 'latin1').split('\n').filter(Boolean).map(Number));
+  t.equal((await s6('s6-svwait', '-U', '-t', '30000', dir)).code, 0);
+  const daemon = statusPid(dir);
+  t.equal(readFileSync(join(dir, 'daemon.log'), 'latin1'), `${daemon}\n`, 'status shows the grandchild');
+  t.equal(procStat(daemon)?.ppid, sup.child.pid);
+  t.match((await svstat(dir)).stdout, new RegExp(`^up \\(pid ${daemon}\\) \\d+ seconds, ready \\d+ seconds\\n$`));
+  await svc(dir, '-h');
+  await waitForContent(join(dir, 'hups'), /^HUP\n$/);
+  t.equal((await s6('s6-svlisten1', '-R', '-t', '30000', dir, 's6-svc', '-t', dir)).code, 0, 'svc -t: dies and is restarted');
+  t.notOk(alive(daemon), 'the old daemon is gone');
+  t.not(statusPid(dir), daemon);
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
+  t.equal((await svstat(dir, '-o', 'signal')).stdout, 'SIGTERM\n', 'the daemon\'s own wait status was recorded');
+  t.same(zombiesOf(sup.child.pid!), []);
+});
+
+t.test('a pid file written late is waited for (fs watch, no polling)', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'),
+    'sh -c \'read x < gate; echo $$ > app.pid.new; mv app.pid.new app.pid; exec sleep 100000\' &\necho $$ > parent\nexit 0',
+    { pidfile: 'app.pid\n', 'notification-fd': '3\n' });
+  mkfifo(join(dir, 'gate'), 0o600);
+  await startSupervisor(t, TETHER_SUPERVISE, dir);
+  const parent = Number((await waitForContent(join(dir, 'parent'), /^\d+\n$/)).trim());
+  await waitForProc(() => procStat(parent) === null, 'the parent to exit and be reaped');
+  t.equal((await svstat(dir, '-o', 'ready')).stdout, 'false\n', 'not ready while the pid file is missing');
+  const waiter = exitOf(spawn('/usr/bin/s6-svwait', ['-U', '-t', '30000', dir], { stdio: 'ignore' }));
+  await run('sh', ['-c', 'echo go > gate'], { cwd: dir });
+  t.same(await waiter, { code: 0, signal: null }, 'ready once the late pid file appeared');
+  const daemon = Number(readFileSync(join(dir, 'app.pid'), 'latin1'));
+  killAtTeardown(t, () => [daemon]);
+  t.equal(statusPid(dir), daemon);
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
+  t.notOk(alive(daemon));
+});
+
+t.test('a pid file naming an unrelated live process is refused (exit 104), and the process is left alone', async (t) => {
+  const stranger = startProcess(t, 'sleep', ['100000']);
+  const dir = makeService(join(tempDir(t), 'svc'), 'cp stranger.pid app.pid\nexit 0', {
+    pidfile: 'app.pid\n',
+    'stranger.pid': `${stranger.pid}\n`,
+  });
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  const line = await sup.waitForStderr(/app\.pid/);
+  t.match(line, new RegExp(`^tether supervise: warning: pid file ${dir}/app.pid names pid ${stranger.pid}, which is not a child of this supervisor: the service failed \\(exit code 104\\)$`));
+  await waitForContent(join(dir, 'supervise', 'death_tally'), /^[^]{14}/);
+  t.match((await s6('s6-svdt', dir)).stdout, /^@[0-9a-f]{24} exitcode 104\n/);
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
+  t.ok(alive(stranger.pid!), 'the stranger was never signalled');
+
+  writeFileSync(join(dir, 'run'), '#!/bin/sh\necho garbage > app.pid\nexit 0\n');
+  await svc(dir, '-u');
+  t.match(await sup.waitForStderr(/garbage/), /pid file .*app\.pid holds "garbage\\n", not a pid and a newline: the service failed \(exit code 104\)$/);
+  await svc(dir, '-wD', ...T, '-d');
+  writeFileSync(join(dir, 'run'), '#!/bin/sh\nexit 3\n');
+  await svc(dir, '-u');
+  await waitForContent(join(dir, 'supervise', 'death_tally'), /^([^]{14})*[^]{12}\x03\x00$/);
+  t.pass('a parent exiting 3 is a death with exit code 3');
+});
+
+t.test('a parent that never exits is killed after timeout-ready', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), 'exec sleep 100000', { pidfile: 'app.pid\n', 'timeout-ready': '300\n' });
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  t.match(await sup.waitForStderr(/timeout-ready/), /^tether supervise: warning: run \(pid \d+\) did not exit within timeout-ready: killing it; the start failed$/);
+  await waitForContent(join(dir, 'supervise', 'death_tally'), /^[^]{14}/);
+  t.match((await s6('s6-svdt', dir)).stdout, /^@[0-9a-f]{24} signal SIGKILL\n/);
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
+});
+
+const PORT_HOLDER = (port: number) => `#!/usr/bin/env python3
+import os, signal, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(('127.0.0.1', ${port}))
+except OSError as e:
+    with open('binds', 'a') as f:
+        f.write(f'failed {e.errno}\\n')
+    sys.exit(1)
+s.listen()
+with open('binds', 'a') as f:
+    f.write(f'bound {os.getpid()}\\n')
+if os.fork() == 0:
+    os.setsid()
+    with open('children', 'a') as f:
+        f.write(f'{os.getpid()}\\n')
+    while True:
+        signal.pause()
+while True:
+    signal.pause()
+`;
+
+for (const keep of [false, true]) {
+  t.test(keep ? 'flag-keep-strays: the child keeps the port, the next instance cannot bind'
+    : 'a child left holding the TCP port is cleaned up: the restarted instance binds it', async (t) => {
+    const port = await freePort();
+    const dir = makeService(join(tempDir(t), 'svc'), PORT_HOLDER(port), keep ? { 'flag-keep-strays': '' } : {});
+    const children = () => {
+      try {
+        return readFileSync(join(dir, 'children'), 'latin1').split('\n').filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    };
+    killAtTeardown(t, children);
+    const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+    await waitForContent(join(dir, 'children'), /^\d+\n$/);
+    const child = children()[0];
+    await svc(dir, '-k');
+    if (keep) {
+      await waitForContent(join(dir, 'binds'), /failed 98\n/);
+      t.ok(alive(child), 'the stray kept running');
+      t.equal(procStat(child)?.ppid, sup.child.pid, 'adopted by the supervisor');
+    } else {
+      const binds = await waitForContent(join(dir, 'binds'), /^bound \d+\nbound \d+\n$/);
+      t.match(binds, /^bound \d+\nbound \d+\n$/, 'the second instance bound the port');
+      t.notOk(alive(child), 'the stray got the down-signal');
+      t.same(zombiesOf(sup.child.pid!), []);
+    }
+    await svc(dir, '-wD', ...T, '-d');
+  });
+}
