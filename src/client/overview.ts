@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeDeathTally, deathTallyPath } from '../wire/deathtally';
 import { signalName } from '../wire/signals';
-import { describe } from './errors';
+import { ClientError, EXIT_SYSTEM, describe } from './errors';
 import { isNormallyUp, readStatusRecord, toServiceStatus, type ServiceStatus } from './status';
 import { isSupervised, LockTable } from './supervised';
 
@@ -47,7 +47,13 @@ export function expandServices(paths: readonly string[]): Array<{ name: string; 
       addLogger(out, basename(path.replace(/\/+$/, '')) || path, path);
       continue;
     }
-    for (const name of readdirSync(path).filter((n) => !n.startsWith('.')).sort()) {
+    let names: string[];
+    try {
+      names = readdirSync(path);
+    } catch (err) {
+      throw new ClientError(`unable to list ${path}: ${describe(err)}`, EXIT_SYSTEM);
+    }
+    for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
       const dir = join(path, name);
       if (!isDirectory(dir)) continue;
       out.push({ name, dir });
