@@ -12,10 +12,7 @@ import { ClientError, EXIT_SYSTEM, EXIT_TIMEOUT, describe } from './errors';
 import { readStatusRecord } from './status';
 import { openWatches } from './registry';
 import { isSupervised } from './supervised';
-
 import type { WaitCondition } from './conditions';
-
-export type { WaitCondition };
 
 export interface WaitOptions {
   /** Give up after this many ms (exit code 99); none means forever. */
