@@ -3,6 +3,7 @@
 // by the reaper (a pidfile service). The supervisor only signals it and hears
 // of its death, so either kind plugs in.
 import type { ChildProcess } from 'node:child_process';
+import { procStat } from '../os/proc';
 import { reaper } from '../os/reaper';
 import { wstatFromExit } from '../wire/signals';
 
@@ -54,6 +55,17 @@ export class SpawnedProcess extends SignalledProcess {
 
 /** A process libuv did not spawn, now our child through the subreaper. */
 export class AdoptedProcess extends SignalledProcess {
+  /**
+   * A double-forked daemon is not its group's leader (the middle process
+   * that called setsid was, and is gone): signal the group it is really in.
+   * Never our own group, which a daemon cannot be in: run starts a session.
+   */
+  killGroup(sig: number): void {
+    const pgid = procStat(this.pid)?.pgid;
+    if (pgid === undefined || pgid <= 1 || pgid === procStat(process.pid)?.pgid) this.kill(sig);
+    else sendSignal(-pgid, sig);
+  }
+
   onExit(fn: ExitListener): void {
     reaper.watch(this.pid, (_pid, wstat) => fn(wstat));
     // It may have died before we watched it: reap now, the listener fires if so.

@@ -10,8 +10,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
 import { mkfifo } from '../../src/os/native';
+import { writeControl } from '../../src/wire/control';
 import { alive, exitOf, makeService, run, startProcess, tempDir, zombiesOf } from '../lib/harness';
-import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc } from './lib';
+import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus } from './lib';
 
 const T = ['-T', '30000'];
 
@@ -138,6 +139,13 @@ t.test('a double-forking daemon (fork, setsid, fork) is adopted and signalled', 
   t.match((await svstat(dir)).stdout, new RegExp(`^up \\(pid ${daemon}\\) \\d+ seconds, ready \\d+ seconds\\n$`));
   await svc(dir, '-h');
   await waitForContent(join(dir, 'hups'), /^HUP\n$/);
+  writeControl(join(dir, 'supervise'), 'P');
+  await waitForStatus(dir, (st) => st.paused, 'paused');
+  await waitForProc(() => procStat(daemon)?.state === 'T', 'the daemon to stop');
+  t.pass('P stops the daemon\'s group, though the daemon does not lead it');
+  writeControl(join(dir, 'supervise'), 'C');
+  await waitForStatus(dir, (st) => !st.paused, 'resumed');
+  await waitForProc(() => procStat(daemon)?.state === 'S', 'the daemon to resume');
   t.equal((await s6('s6-svlisten1', '-R', '-t', '30000', dir, 's6-svc', '-t', dir)).code, 0, 'svc -t: dies and is restarted');
   t.notOk(alive(daemon), 'the old daemon is gone');
   t.not(statusPid(dir), daemon);
