@@ -186,6 +186,7 @@ export class Supervisor {
         if (this.state === 'DOWN') this.trystart();
         return;
       case 'u':
+        this.downRequested = false;
         this.setWantup(true);
         if (this.state === 'DOWN') this.trystart();
         return;
@@ -233,8 +234,9 @@ export class Supervisor {
   private goDown(): void {
     this.status.wantup = false;
     this.startDeferred = false;
+    // A pidfile parent may still exit 0 after its down-signal: the daemon then goes down too.
+    if (this.adoption !== undefined || this.adopting) this.downRequested = true;
     if (this.isUp()) this.downSequence();
-    else if (this.adopting) this.downRequested = true;
     this.saveStatus();
   }
 

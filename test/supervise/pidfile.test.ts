@@ -259,3 +259,27 @@ for (const keep of [false, true]) {
     await svc(dir, '-wD', ...T, '-d');
   });
 }
+
+t.test('svc -d while the pidfile parent runs: the daemon it leaves is brought down once adopted', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'),
+    "trap '' TERM\necho $$ > parent\nread x < gate\nenv --default-signal=TERM sleep 100000 &\necho $! > app.pid\nexit 0",
+    { pidfile: 'app.pid\n' });
+  mkfifo(join(dir, 'gate'), 0o600);
+  killAtTeardown(t, () => {
+    try {
+      return [Number(readFileSync(join(dir, 'app.pid'), 'latin1'))];
+    } catch {
+      return [];
+    }
+  });
+  await startSupervisor(t, TETHER_SUPERVISE, dir);
+  await waitForContent(join(dir, 'parent'), /^\d+\n$/);
+  await svc(dir, '-d');
+  await waitForStatus(dir, (st) => !st.wantup, 'want down');
+  const down = exitOf(spawn('/usr/bin/s6-svwait', ['-D', '-t', '30000', dir], { stdio: 'ignore' }));
+  await run('sh', ['-c', 'echo go > gate'], { cwd: dir });
+  t.same(await down, { code: 0, signal: null }, 'down once the adopted daemon got the down-signal');
+  const daemon = Number(readFileSync(join(dir, 'app.pid'), 'latin1'));
+  t.notOk(alive(daemon), 'the daemon is gone');
+  t.equal((await svstat(dir, '-o', 'up,wantedup,signal')).stdout, 'false false SIGTERM\n');
+});
