@@ -2,7 +2,7 @@
 // watches it. The parent forks, the child is the daemon, the parent writes
 // the child's pid and a newline, then exits. The newline is what tells a
 // reader the write is complete: "12" may be the first half of "1234\n".
-import { closeSync, existsSync, openSync, readSync, watch } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { procStat } from '../os/proc';
 
@@ -19,6 +19,8 @@ export type PidFileRead =
   | { error: 'garbage'; content: string };
 
 export interface PidFileOptions {
+  /** Ends a wait early (the service was told to go down, say); the wait resolves with what it last saw. */
+  signal?: AbortSignal;
   /**
    * Strict (the default): exactly decimal digits and one newline. Lenient
    * also accepts surrounding blanks and no newline, as supervisord's pidproxy
@@ -91,8 +93,8 @@ export function isOwnDescendant(pid: number): boolean {
  * watches the directory (inotify through fs.watch), so it wakes on the
  * creation itself; it never re-checks on a timer.
  */
-export function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
-  return waitForPidFileState(path, timeoutMs, () => existsSync(path)).then((r) => r.ok);
+export function waitForFile(path: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  return waitForPidFileState(path, timeoutMs, () => existsSync(path), signal).then((r) => r.ok);
 }
 
 /**
@@ -105,12 +107,12 @@ export async function waitForPidFile(path: string, timeoutMs: number, opts: PidF
   await waitForPidFileState(path, timeoutMs, () => {
     last = readPidFile(path, opts);
     return 'pid' in last;
-  });
+  }, opts.signal);
   return last;
 }
 
-function waitForPidFileState(path: string, timeoutMs: number, done: () => boolean): Promise<{ ok: boolean }> {
-  if (done()) return Promise.resolve({ ok: true });
+function waitForPidFileState(path: string, timeoutMs: number, done: () => boolean, signal?: AbortSignal): Promise<{ ok: boolean }> {
+  if (done() || signal?.aborted) return Promise.resolve({ ok: done() });
   return new Promise((resolve, reject) => {
     const name = basename(path);
     let finished = false;
@@ -118,22 +120,46 @@ function waitForPidFileState(path: string, timeoutMs: number, done: () => boolea
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      watcher.close();
+      watcher?.close();
+      signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve({ ok });
     };
-    // Watch before the second check, so a file created in between is not missed.
-    const watcher = watch(dirname(path), (_event, file) => {
-      // Some events carry no name; re-check then too.
-      if (file !== null && file !== name) return;
-      try {
-        if (done()) finish(true);
-      } catch (err) {
-        finish(false, err);
-      }
-    });
-    watcher.on('error', (err) => finish(false, err));
+    const onAbort = () => finish(done());
+    signal?.addEventListener('abort', onAbort);
     const timer = setTimeout(() => finish(done()), Math.max(0, timeoutMs));
+    let watcher: FSWatcher | undefined;
+    let watching = '';
+    // Watches the pid file's directory or, while that does not exist yet (a
+    // daemon that makes its own run directory), its nearest existing ancestor.
+    const arm = () => {
+      let dir = dirname(path);
+      while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+      if (dir === watching) return;
+      watcher?.close();
+      watching = dir;
+      const target = dir === dirname(path);
+      watcher = watch(dir, (_event, file) => {
+        // Some events carry no name; re-check then too.
+        if (target && file !== null && file !== name) return;
+        try {
+          if (done()) finish(true);
+          else if (!target) {
+            arm();
+            if (done()) finish(true); // written before the new watch was set
+          }
+        } catch (err) {
+          finish(false, err);
+        }
+      });
+      watcher.on('error', (err) => finish(false, err));
+    };
+    try {
+      // Watch before the second check, so a file created in between is not missed.
+      arm();
+    } catch (err) {
+      return finish(false, err);
+    }
     try {
       if (done()) finish(true);
     } catch (err) {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isOwnChild, isOwnDescendant, parsePid, readPidFile, waitForFile, waitForPidFile } from '../../src/daemon/pidfile';
 import { exitOf, killAndWait, tempDir } from '../lib/harness';
@@ -21,7 +21,7 @@ t.test('readPidFile is strict by default', async (t) => {
   t.equal(parsePid('4 2', { lenient: true }), null);
 });
 
-t.test('isOwnChild accepts our child, also as a zombie, and refuses others', async (t) => {
+t.test('isOwnChild accepts our child and refuses others', async (t) => {
   const child = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.teardown(() => killAndWait(child));
   t.ok(isOwnChild(child.pid!));
@@ -59,4 +59,22 @@ t.test('waitForPidFile waits for the newline that ends the write', async (t) => 
   writeFileSync(f, 'junk');
   t.same(await waitForPidFile(f, 30), { error: 'garbage', content: 'junk' });
   t.same(await waitForPidFile(join(dir, 'none'), 30), { error: 'missing', content: '' });
+});
+
+t.test('waitForPidFile follows a run directory made after the wait began, and stops on abort', async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, 'run', 'sub', 'd.pid');
+  const waiting = waitForPidFile(f, 20_000);
+  setImmediate(() => {
+    mkdirSync(join(dir, 'run'));
+    setImmediate(() => {
+      mkdirSync(join(dir, 'run', 'sub'));
+      writeFileSync(f, '777\n');
+    });
+  });
+  t.same(await waiting, { pid: 777 });
+  const ac = new AbortController();
+  const aborted = waitForPidFile(join(dir, 'never.pid'), 20_000, { signal: ac.signal });
+  ac.abort();
+  t.same(await aborted, { error: 'missing', content: '' });
 });
