@@ -5,7 +5,9 @@ export const EXIT_USAGE = 100;
 export const EXIT_SYSTEM = 111;
 export const EXIT_TIMEOUT = 99;
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
 
 /** Prints "tether TOOL: fatal: MSG" and exits with `code`. */
 export function die(tool: string, code: number, msg: string): never {
