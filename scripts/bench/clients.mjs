@@ -1,9 +1,8 @@
 // Client start-up cost: the wall time of `tether svstat` and `tether svc -u`
 // on an idle service, beside `node -e 0` (the floor for any Node program)
-// and beside Debian's C clients. Measured with hyperfine when installed,
-// else by spawning each command N times and taking the median.
+// and beside Debian's C clients: the median of N spawns of each.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from './lib.mjs';
@@ -11,6 +10,7 @@ import { median } from './lib.mjs';
 const root = new URL('../../', import.meta.url).pathname;
 const TETHER = join(root, 'bin', 'tether.js');
 const RUNS = 40;
+const WARMUP = 3;
 
 export async function run(report) {
   if (!existsSync('/usr/bin/s6-supervise')) {
@@ -48,29 +48,24 @@ export async function run(report) {
   }
 }
 
-/** Median wall time in ms of each command, interleaved by hyperfine or by hand. */
+/**
+ * Median wall time in ms of each command. The commands take turns, run after
+ * run, so load from other work on a shared machine falls on all of them
+ * alike (hyperfine would run each command's series one after the other).
+ */
 function timeAll(commands) {
   const names = Object.keys(commands);
-  if (spawnSync('hyperfine', ['--version']).status === 0) {
-    const out = join(tmpdir(), `tether-bench-clients-${process.pid}.json`);
-    const quote = (argv) => argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const r = spawnSync('hyperfine', ['-N', '-w', '3', '-r', String(RUNS), '--export-json', out, ...names.map((n) => quote(commands[n]))], { stdio: ['ignore', 'ignore', 'inherit'] });
-    if (r.status === 0) {
-      const results = JSON.parse(readFileSync(out, 'utf8')).results;
-      rmSync(out, { force: true });
-      return { tool: 'hyperfine -N, median', ...Object.fromEntries(names.map((n, i) => [n, results[i].median * 1000])) };
-    }
-  }
   const samples = Object.fromEntries(names.map((n) => [n, []]));
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = -WARMUP; i < RUNS; i++) {
     for (const n of names) {
       const [cmd, ...args] = commands[n];
       const t0 = process.hrtime.bigint();
-      spawnSync(cmd, args, { stdio: 'ignore' });
-      samples[n].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const r = spawnSync(cmd, args, { stdio: 'ignore' });
+      if (r.status !== 0) throw new Error(`${commands[n].join(' ')} exited ${r.status}`);
+      if (i >= 0) samples[n].push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
   }
-  return { tool: `median of ${RUNS} spawns`, ...Object.fromEntries(names.map((n) => [n, median(samples[n])])) };
+  return { tool: `median of ${RUNS} interleaved spawns`, ...Object.fromEntries(names.map((n) => [n, median(samples[n])])) };
 }
 
 function waitForStatus(dir) {
