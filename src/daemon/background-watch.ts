@@ -14,6 +14,8 @@ import { LoopHold } from './keepalive';
 import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnChild, waitForPidFile } from './pidfile';
 
 const TOOL = 'background-watch';
+/** Statuses of children reaped before the pid file is read, kept in case one is the daemon. */
+const REAPED_MEMORY = 256;
 
 export interface BackgroundWatchOptions {
   pidFile: string;
@@ -40,9 +42,16 @@ export class BackgroundWatch {
 
   constructor(private readonly opts: BackgroundWatchOptions) {
     if (opts.notificationFd !== undefined) setCloexec(opts.notificationFd);
-    reaper.start({ subreaper: true });
+    try {
+      reaper.start({ subreaper: true });
+    } catch (err) {
+      // s6's code for "this system cannot re-parent orphans to us".
+      die(TOOL, 112, `unable to become a child subreaper: ${(err as Error).message}`);
+    }
     reaper.onOrphan((pid, wstat) => {
-      if (this.phase.name !== 'daemon') this.reapedEarly.set(pid, wstat);
+      if (this.phase.name === 'daemon') return;
+      this.reapedEarly.set(pid, wstat);
+      if (this.reapedEarly.size > REAPED_MEMORY) this.reapedEarly.delete(this.reapedEarly.keys().next().value as number);
     });
     forwardSignals((sig) => this.forward(sig));
     const [cmd, ...args] = opts.argv;

@@ -11,10 +11,10 @@ import type { ChildProcess } from 'node:child_process';
 import { reaper } from '../os/reaper';
 import { isAlive } from '../os/proc';
 import { wstatFromExit, wstatToCode } from '../wire/signals';
-import { die, warn } from './cli';
+import { EXIT_SYSTEM, die, warn } from './cli';
 import { forwardSignals, sendSignal } from './forward';
 import { LoopHold } from './keepalive';
-import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnDescendant, readPidFile, waitForPidFile } from './pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnDescendant, readPidFile, waitForPidFile, type PidFileRead } from './pidfile';
 
 const TOOL = 'pidproxy';
 /** supervisord's pidproxy forwards exactly these. */
@@ -40,7 +40,11 @@ export class PidProxy {
   private reaping = false;
 
   constructor(private readonly opts: PidProxyOptions) {
-    reaper.start({ subreaper: true });
+    try {
+      reaper.start({ subreaper: true });
+    } catch (err) {
+      die(TOOL, EXIT_SYSTEM, `unable to become a child subreaper: ${(err as Error).message}`);
+    }
     new LoopHold();
     reaper.onOrphan((pid, wstat) => {
       this.reaped.set(pid, wstat);
@@ -65,7 +69,7 @@ export class PidProxy {
 
   /** The pid the pid file names now, if that process is ours to signal. */
   private currentDaemon(): number | null {
-    const r = readPidFile(this.opts.pidFile, { lenient: true });
+    const r = this.read();
     if (!('pid' in r)) return null;
     if (isAlive(r.pid) && isOwnDescendant(r.pid)) return r.pid;
     return null;
@@ -85,6 +89,16 @@ export class PidProxy {
     }
   }
 
+  /** The pid file now; an unreadable one (EACCES, EISDIR) counts as garbage, with a warning. */
+  private read(): PidFileRead {
+    try {
+      return readPidFile(this.opts.pidFile, { lenient: true });
+    } catch (err) {
+      warn(TOOL, `unable to read ${this.opts.pidFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return { error: 'garbage', content: '' };
+    }
+  }
+
   /** Called whenever something of ours died: decides whether we are done. */
   private async settle(): Promise<void> {
     if (this.progRunning() || this.settling) return;
@@ -101,7 +115,7 @@ export class PidProxy {
       this.daemon = live;
       return;
     }
-    const r = readPidFile(this.opts.pidFile, { lenient: true });
+    const r = this.read();
     if ('pid' in r && this.reaped.has(r.pid)) this.exit(this.reaped.get(r.pid) as number);
     if (this.daemon !== null) {
       const st = this.reaped.get(this.daemon);
@@ -117,7 +131,11 @@ export class PidProxy {
     }
     this.settling = true;
     this.waitedForPidFile = true;
-    await waitForPidFile(this.opts.pidFile, this.opts.pidFileWaitMs ?? DEFAULT_PIDFILE_WAIT_MS, { lenient: true });
+    try {
+      await waitForPidFile(this.opts.pidFile, this.opts.pidFileWaitMs ?? DEFAULT_PIDFILE_WAIT_MS, { lenient: true });
+    } catch (err) {
+      die(TOOL, EXIT_SYSTEM, `unable to watch for ${this.opts.pidFile}: ${(err as Error).message}`);
+    }
     this.settling = false;
     await this.settle();
   }

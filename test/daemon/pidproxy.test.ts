@@ -95,8 +95,8 @@ t.test('a pid file naming a process that is not ours is never signalled', async 
   // PROG names the test process in the pid file and waits in the foreground.
   writeScript(prog, `echo ${process.pid} > "$1"
 trap 'echo prog-TERM >> "${log}"; kill $s; exit 8' TERM
-echo waiting >> "${log}"
 sleep 1000 & s=$!
+echo waiting >> "${log}"
 wait`);
   const pp = startTether(t, ['pidproxy', pidFile, prog, pidFile]);
   await waitForLine(log, /^waiting$/);
