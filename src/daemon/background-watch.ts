@@ -11,7 +11,7 @@ import { wstatFromExit, wstatToCode } from '../wire/signals';
 import { EXIT_SYSTEM, die, warn } from './cli';
 import { forwardSignals, sendSignal } from './forward';
 import { LoopHold } from './keepalive';
-import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnChild, waitForPidFile } from './pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, acceptDaemonPid, describePidFileError } from './pidfile';
 
 const TOOL = 'background-watch';
 /** Statuses of children reaped before the pid file is read, kept in case one is the daemon. */
@@ -95,24 +95,17 @@ export class BackgroundWatch {
     const waitMs = this.opts.timeoutMs > 0 ? this.opts.timeoutMs : DEFAULT_PIDFILE_WAIT_MS;
     let read;
     try {
-      read = await waitForPidFile(this.opts.pidFile, waitMs);
+      read = await acceptDaemonPid(this.opts.pidFile, waitMs, { reaped: (pid) => this.reapedEarly.has(pid) });
     } catch (err) {
       die(TOOL, EXIT_SYSTEM, `unable to read ${this.opts.pidFile}: ${(err as Error).message}`);
     }
-    if ('error' in read) {
-      const what = read.error === 'missing' ? `does not exist after ${waitMs} ms` : `does not hold a pid and a newline: ${JSON.stringify(read.content)}`;
-      die(TOOL, EXIT_BAD_PIDFILE, `pid file ${this.opts.pidFile} ${what}`);
-    }
+    if ('error' in read) die(TOOL, EXIT_BAD_PIDFILE, describePidFileError(this.opts.pidFile, read, waitMs));
     this.adopt(read.pid);
   }
 
   private adopt(pid: number): void {
     const early = this.reapedEarly.get(pid);
     if (early !== undefined) process.exit(wstatToCode(early));
-    // Our child, alive or unreaped: its pid cannot have been reused.
-    if (!isOwnChild(pid)) {
-      die(TOOL, EXIT_BAD_PIDFILE, `pid file ${this.opts.pidFile} names pid ${pid}, which is not a child of this process (a stale file or a reused pid)`);
-    }
     this.reapedEarly.clear();
     this.phase = { name: 'daemon', pid };
     // Only SIGCHLD will come now, and signal listeners do not keep node alive.

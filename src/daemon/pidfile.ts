@@ -167,3 +167,40 @@ function waitForPidFileState(path: string, timeoutMs: number, done: () => boolea
     }
   });
 }
+
+export type DaemonPid = { pid: number } | { error: 'missing' | 'garbage' | 'foreign'; content: string };
+
+export interface AcceptOptions {
+  signal?: AbortSignal;
+  /**
+   * True for a pid this process has already reaped (the daemon died before
+   * the pid file was read): it was our child, so it is accepted, and the
+   * caller uses the status it kept.
+   */
+  reaped?: (pid: number) => boolean;
+}
+
+/**
+ * The pid-file step of adopting a daemon, after its parent exited 0: waits
+ * (bounded, fs.watch) for a complete pid file, then accepts the pid only if
+ * that process is our own child (alive, unreaped, or reaped by us already).
+ * Anything else is 'foreign': a stale file, or a pid reused by a stranger.
+ */
+export async function acceptDaemonPid(path: string, timeoutMs: number, opts: AcceptOptions = {}): Promise<DaemonPid> {
+  const read = await waitForPidFile(path, timeoutMs, { signal: opts.signal });
+  if ('error' in read) return read;
+  if (opts.reaped?.(read.pid) || isOwnChild(read.pid)) return read;
+  return { error: 'foreign', content: `${read.pid}\n` };
+}
+
+/** A one-line description of a refused pid file, naming the file and its content. */
+export function describePidFileError(path: string, r: Exclude<DaemonPid, { pid: number }>, waitedMs?: number): string {
+  switch (r.error) {
+    case 'missing':
+      return `pid file ${path} does not exist${waitedMs === undefined ? '' : ` after ${waitedMs} ms`}`;
+    case 'garbage':
+      return `pid file ${path} does not hold a pid and a newline: ${JSON.stringify(r.content)}`;
+    case 'foreign':
+      return `pid file ${path} names pid ${r.content.trim()}, which is not a child of this process (a stale file or a reused pid)`;
+  }
+}

@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isOwnChild, isOwnDescendant, parsePid, readPidFile, waitForFile, waitForPidFile } from '../../src/daemon/pidfile';
+import { acceptDaemonPid, describePidFileError, isOwnChild, isOwnDescendant, parsePid, readPidFile, waitForFile, waitForPidFile } from '../../src/daemon/pidfile';
 import { exitOf, killAndWait, tempDir } from '../lib/harness';
 
 t.test('readPidFile is strict by default', async (t) => {
@@ -77,4 +77,20 @@ t.test('waitForPidFile follows a run directory made after the wait began, and st
   const aborted = waitForPidFile(join(dir, 'never.pid'), 20_000, { signal: ac.signal });
   ac.abort();
   t.same(await aborted, { error: 'missing', content: '' });
+});
+
+t.test('acceptDaemonPid: our child, a pid we reaped, or a refusal that names the file and content', async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, 'd.pid');
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => killAndWait(child));
+  writeFileSync(f, `${child.pid}\n`);
+  t.same(await acceptDaemonPid(f, 1000), { pid: child.pid });
+  writeFileSync(f, `${process.ppid}\n`);
+  const foreign = await acceptDaemonPid(f, 1000);
+  t.same(foreign, { error: 'foreign', content: `${process.ppid}\n` });
+  t.equal(describePidFileError(f, foreign as Exclude<typeof foreign, { pid: number }>), `pid file ${f} names pid ${process.ppid}, which is not a child of this process (a stale file or a reused pid)`);
+  t.same(await acceptDaemonPid(f, 1000, { reaped: (pid) => pid === process.ppid }), { pid: process.ppid }, 'a pid we reaped ourselves');
+  const missing = await acceptDaemonPid(join(dir, 'none'), 20);
+  t.equal(describePidFileError('x', missing as Exclude<typeof missing, { pid: number }>, 20), 'pid file x does not exist after 20 ms');
 });
