@@ -121,7 +121,8 @@ export class PidProxy {
       const st = this.reaped.get(this.daemon);
       // A tracked daemon that is gone but was not reaped by us (its parent did) leaves no status.
       if (st !== undefined) this.exit(st);
-      if (!isAlive(this.daemon)) this.exit(this.progStatus as number);
+      // Gone (or its pid already reused by a stranger): nothing of ours is left to wait for.
+      if (!isAlive(this.daemon) || !isOwnDescendant(this.daemon)) this.exit(this.progStatus as number);
       return;
     }
     if (this.progStatus !== 0) this.exit(this.progStatus as number);
