@@ -1,11 +1,8 @@
-// The process that *is* the service, whichever way we got it: a child libuv
-// spawned (run itself), or a daemon adopted through the subreaper and watched
-// by the reaper (a pidfile service). The supervisor only signals it and hears
-// of its death, so either kind plugs in.
-import type { ChildProcess } from 'node:child_process';
+// The process that *is* the service, whichever way we got it: run itself, or
+// a daemon adopted through the subreaper (a pidfile service). The supervisor
+// only signals it and hears of its death, so either kind plugs in.
 import { procStat } from '../os/proc';
 import { reaper } from '../os/reaper';
-import { wstatFromExit } from '../wire/signals';
 
 export type ExitListener = (wstat: number) => void;
 
@@ -28,33 +25,18 @@ export function sendSignal(pid: number, sig: number): void {
   }
 }
 
-abstract class SignalledProcess implements MainProcess {
+/**
+ * A child of ours that libuv does not know: run or finish started through
+ * posix_spawn, or a daemon adopted through the subreaper. The reaper reaps
+ * it on SIGCHLD and reports its raw wait status.
+ */
+export class ReapedChild implements MainProcess {
   constructor(readonly pid: number) {}
 
   kill(sig: number): void {
     sendSignal(this.pid, sig);
   }
 
-  killGroup(sig: number): void {
-    sendSignal(-this.pid, sig);
-  }
-
-  abstract onExit(fn: ExitListener): void;
-}
-
-/** A child spawned through the reaper (libuv reaps it and reports its exit). */
-export class SpawnedProcess extends SignalledProcess {
-  constructor(private readonly child: ChildProcess & { pid: number }) {
-    super(child.pid);
-  }
-
-  onExit(fn: ExitListener): void {
-    this.child.once('exit', (code, signal) => fn(wstatFromExit(code, signal)));
-  }
-}
-
-/** A process libuv did not spawn, now our child through the subreaper. */
-export class AdoptedProcess extends SignalledProcess {
   /**
    * A double-forked daemon is not its group's leader (the middle process
    * that called setsid was, and is gone): signal the group it is really in.

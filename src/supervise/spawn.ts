@@ -1,25 +1,15 @@
 // Spawning run and finish as s6 does: in a new session (so the service is its
 // own process group), from the service directory, with our environment and
 // fds 0-2, plus optional extra fds (the notification pipe, the service lock).
-import { accessSync, constants } from 'node:fs';
-import type { StdioOptions } from 'node:child_process';
-import { join } from 'node:path';
-import { reaper } from '../os/reaper';
-import { SpawnedProcess } from './mainprocess';
-
-/** fds 0-2 inherited, `extra` placed at their numbers, every other fd closed. */
-export function buildStdio(extra: ReadonlyMap<number, number>): StdioOptions {
-  const top = Math.max(2, ...extra.keys());
-  const stdio: (number | 'inherit' | 'ignore')[] = [];
-  for (let fd = 0; fd <= top; fd++) stdio.push(extra.get(fd) ?? (fd <= 2 ? 'inherit' : 'ignore'));
-  return stdio;
-}
+// posix_spawn (vfork-style) rather than libuv's fork(): a node process is big
+// enough that fork() was most of a restart's cost. The reaper reaps the child.
+import { spawnSession } from '../os/native';
+import { ReapedChild } from './mainprocess';
 
 /**
- * Spawns `./file args...` in `cwd`. Returns the process, or undefined if it
- * could not start; `onFailure` then gets the reason (at once when we can tell
- * beforehand, which covers a missing or non-executable file, otherwise on the
- * next tick, when node reports it).
+ * Spawns `./file args...` in `cwd`, fds 0-2 inherited and `extra` (target ->
+ * our fd) placed at their numbers. Returns the process, or undefined if it
+ * could not start; `onFailure` then gets the reason (ENOENT, EACCES...).
  */
 export function spawnInSession(
   cwd: string,
@@ -27,17 +17,12 @@ export function spawnInSession(
   args: readonly string[],
   extra: ReadonlyMap<number, number>,
   onFailure: (reason: string) => void,
-): SpawnedProcess | undefined {
+): ReapedChild | undefined {
+  const path = `./${file}`;
   try {
-    accessSync(join(cwd, file), constants.X_OK);
+    return new ReapedChild(spawnSession({ path, argv: [path, ...args], env: process.env, cwd, fds: extra }));
   } catch (err) {
     onFailure((err as NodeJS.ErrnoException).code ?? String(err));
     return undefined;
   }
-  const child = reaper.spawn(`./${file}`, args, { cwd, detached: true, stdio: buildStdio(extra) });
-  if (child.pid === undefined) {
-    child.once('error', (err: NodeJS.ErrnoException) => onFailure(err.code ?? err.message));
-    return undefined;
-  }
-  return new SpawnedProcess(child as typeof child & { pid: number });
 }

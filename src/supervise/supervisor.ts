@@ -15,7 +15,7 @@ import { writeStatus, type StatusRecord } from '../wire/status';
 import { Deadline, systemClock, type Clock } from './clock';
 import { ControlFifo, SuperviseFatal, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
 import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
-import { AdoptedProcess, type MainProcess } from './mainprocess';
+import { ReapedChild, type MainProcess } from './mainprocess';
 import { StrayCleanup } from './strays';
 import { procStat } from '../os/proc';
 import { spawnInSession } from './spawn';
@@ -549,7 +549,7 @@ export class Supervisor {
     }
     this.status.pid = result.pid;
     if (result.kind === 'died') return this.serviceDied(result.pid, result.wstat);
-    const daemon = new AdoptedProcess(result.pid);
+    const daemon = new ReapedChild(result.pid);
     this.main = daemon;
     const pgid = procStat(result.pid)?.pgid;
     if (pgid !== undefined && pgid > 1 && !this.instanceGroups.includes(pgid)) this.instanceGroups.push(pgid);
@@ -586,7 +586,8 @@ export class Supervisor {
     if (this.files.has('flag-keep-strays')) return;
     const cleanup: StrayCleanup = new StrayCleanup({
       groups: [...this.instanceGroups],
-      adopted: () => this.hooks.adoptedChildren(),
+      // finish (and, later, the next run) are ours too, but no strays.
+      adopted: () => this.hooks.adoptedChildren().filter((pid) => pid !== this.finish?.pid && pid !== this.main?.pid),
       downSignal: this.files.downSignal(),
       timeoutKill: this.files.timeoutKill() || STRAY_TIMEOUT_KILL_MS,
       clock: this.clock,

@@ -2,7 +2,6 @@
 import t from 'tap';
 import { Deadline, type Clock, type TimerHandle } from '../../src/supervise/clock';
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
-import { buildStdio } from '../../src/supervise/spawn';
 import { tainFromMs } from '../../src/wire/tain';
 
 /** A clock whose time moves only when the test says so. */
@@ -76,10 +75,4 @@ t.test('the deadline replaces, clears and fires once', async (t) => {
   d.clear();
   clock.advance(20);
   t.same(fired, ['b']);
-});
-
-t.test('stdio: fds 0-2 inherited, extra fds in place, the rest closed', async (t) => {
-  t.same(buildStdio(new Map()), ['inherit', 'inherit', 'inherit']);
-  t.same(buildStdio(new Map([[5, 11], [3, 12]])), ['inherit', 'inherit', 'inherit', 12, 'ignore', 11]);
-  t.same(buildStdio(new Map([[1, 9]])), ['inherit', 9, 'inherit']);
 });
