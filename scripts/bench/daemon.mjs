@@ -16,6 +16,18 @@ const FGHACK = '/usr/bin/s6-fghack';
 const RUNS = 10;
 const IDLE_MS = 5000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Every pid this bench starts, killed at the end even if a measurement throws. */
+const started = new Set();
+function killAll() {
+  for (const pid of started) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  started.clear();
+}
 
 function script(path, body) {
   writeFileSync(path, `#!/bin/sh\n${body}\n`);
@@ -43,8 +55,11 @@ async function startWrapped(dir, wrapper, i) {
   const child = spawn(wrapper === 'tether' ? process.execPath : FGHACK, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
   // background-watch says when it has accepted the daemon; s6-fghack waits from the start.
   if (wrapper === 'tether') await new Promise((res) => child.stdio[3].once('end', res).resume());
+  started.add(child.pid);
   await waitForFile(pidFile);
-  return { child, daemon: Number(readFileSync(pidFile, 'utf8')) };
+  const daemon = Number(readFileSync(pidFile, 'utf8'));
+  started.add(daemon);
+  return { child, daemon };
 }
 
 async function deathToExit(dir, wrapper) {
@@ -77,6 +92,7 @@ async function pidfileKill(dir) {
   const f = join(dir, 'k.pid');
   for (let i = 0; i < RUNS; i++) {
     const s = spawn('sleep', ['100000'], { stdio: 'ignore' });
+    started.add(s.pid);
     writeFileSync(f, `${s.pid}\n`);
     const t0 = performance.now();
     await new Promise((res) => spawn(process.execPath, [TETHER, 'pidfile', 'kill', '--pid-file', f], { stdio: 'ignore' }).once('exit', res));
@@ -113,6 +129,7 @@ export async function run(report) {
     report.row('pidfile kill of a TERM-obeying process (wall)', await pidfileKill(dir), null, 'ms');
     report.row('spawnTree close() with a double-forked daemon', await treeClose(dir), null, 'ms');
   } finally {
+    killAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
