@@ -38,6 +38,8 @@ const RESPAWN_MS = 1000;
 const SPAWN_RETRY_MS = 10_000;
 /** How long an orphaned service gets to die when its timeout-kill is unset. */
 const ORPHAN_KILL_MS = 5000;
+/** A scan that could not make a log pipe is retried after this, as s6-svscan does. */
+const RESCAN_RETRY_MS = 3000;
 /** Debounce of directory events for --watch. */
 const WATCH_DELAY_MS = 5;
 
@@ -53,6 +55,7 @@ export class Scanner {
   private stopping: Stopping = 'no';
   private watcher: ReturnType<typeof nodeWatch> | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private readiness: StartupReadiness | null = null;
   private trackReadiness = true;
   /** Left-behind processes being stopped at shutdown, and every pid ever signalled so. */
@@ -142,7 +145,15 @@ export class Scanner {
       const logSt = this.statEntry(join(name, 'log'), false);
       if (producer && logSt?.isDirectory()) {
         const logger = this.found(join(name, 'log'), logSt, true, seen);
-        if (logger) this.pair(producer, logger);
+        if (logger && !this.pair(producer, logger)) {
+          // No pipe (fds exhausted?): neither side starts without it; the next scan tries again.
+          for (const svc of [producer, logger]) {
+            if (svc.busy) continue;
+            svc.clearRestart();
+            this.services.delete(svc.key);
+          }
+          this.rescanSoon();
+        }
       }
     }
     for (const svc of [...this.services.values()]) {
@@ -185,9 +196,16 @@ export class Scanner {
     return svc;
   }
 
-  private pair(producer: Service, logger: Service): void {
-    if (producer.peer === logger) return;
-    const logPipe = producer.logPipe ?? logger.logPipe ?? new LogPipe();
+  /** Joins a service and its logger by a pipe; false if no pipe could be made. */
+  private pair(producer: Service, logger: Service): boolean {
+    if (producer.peer === logger) return true;
+    let logPipe: LogPipe;
+    try {
+      logPipe = producer.logPipe ?? logger.logPipe ?? new LogPipe();
+    } catch (err) {
+      this.opts.warn(`unable to make a pipe for ${logger.name}: ${(err as NodeJS.ErrnoException).code ?? err}; retrying in ${RESCAN_RETRY_MS / 1000} s`);
+      return false;
+    }
     producer.peer = logger;
     logger.peer = producer;
     producer.logPipe = logPipe;
@@ -195,6 +213,15 @@ export class Scanner {
     if (producer.running) {
       this.opts.warn(`${producer.name}: new logger; its output goes to it from the next start of its supervisor`);
     }
+    return true;
+  }
+
+  private rescanSoon(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.scan();
+    }, RESCAN_RETRY_MS);
   }
 
   private deactivate(svc: Service): void {
@@ -361,6 +388,8 @@ export class Scanner {
     this.watcher = null;
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.rescanTimer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.readiness?.close();
     for (const svc of this.services.values()) svc.clearRestart();
   }
