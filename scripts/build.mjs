@@ -24,7 +24,9 @@ function testFiles(dir) {
   });
 }
 if (withTests) {
-  rmSync(join(root, 'build/test'), { recursive: true, force: true });
+  // A full test build starts clean, so a deleted test does not linger; a
+  // filtered one leaves the others' compiled tests alone.
+  if (only.length === 0) rmSync(join(root, 'build/test'), { recursive: true, force: true });
   for (const file of testFiles(join(root, 'test'))) {
     entries.push({ name: relative(root, file).replace(/\.ts$/, ''), file, test: true });
   }
