@@ -17,7 +17,7 @@ const SUPERVISORS = [
   { name: 'tether', cmd: process.execPath, args: [TETHER, 'supervise'] },
   { name: 's6', cmd: '/usr/bin/s6-supervise', args: [] },
 ];
-const RESTARTS = 15;
+const RESTARTS = 21;
 const ROUND_TRIPS = 15;
 const IDLE_SETTLE_MS = 30_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -113,25 +113,33 @@ async function stopSupervisors(children, dirs) {
   }
 }
 
-/** Median ms from SIGKILL of run (up for over a second) to the `u` event of the new one. */
-async function restartLatency(kind, root, ready) {
-  const dir = makeService(join(root, `${kind.name}-restart-${ready ? 'ready' : 'plain'}`), { ready });
-  const child = await startSupervisor(kind, dir);
-  const listener = new EventListener(dir);
-  const samples = [];
+/**
+ * Median ms from SIGKILL of run (up for over a second) to the `u` event of
+ * the new instance, for each supervisor. The two are measured in turns, in
+ * alternating order, so a load change on the machine hits both alike.
+ */
+async function restartLatencies(root, ready) {
+  const runs = [];
   try {
+    for (const kind of SUPERVISORS) {
+      const dir = makeService(join(root, `${kind.name}-restart-${ready ? 'ready' : 'plain'}`), { ready });
+      runs.push({ kind, dir, child: await startSupervisor(kind, dir), samples: [] });
+      runs.at(-1).listener = new EventListener(dir);
+    }
     for (let i = 0; i < RESTARTS; i++) {
       await sleep(1100);
-      const up = listener.next('u');
-      const t0 = performance.now();
-      process.kill(statusPid(dir), 'SIGKILL');
-      samples.push((await up) - t0);
+      for (const r of i % 2 ? [...runs].reverse() : runs) {
+        const up = r.listener.next('u');
+        const t0 = performance.now();
+        process.kill(statusPid(r.dir), 'SIGKILL');
+        r.samples.push((await up) - t0);
+      }
     }
   } finally {
-    listener.close();
-    await stopSupervisors([child], [dir]);
+    for (const r of runs) r.listener?.close();
+    await stopSupervisors(runs.map((r) => r.child), runs.map((r) => r.dir));
   }
-  return median(samples);
+  return Object.fromEntries(runs.map((r) => [r.kind.name, median(r.samples)]));
 }
 
 /** Median wall ms of `s6-svc -wd -d` and `s6-svc -wu -u`. */
@@ -186,11 +194,13 @@ async function memoryAndIdle(kind, root) {
 export async function run(report) {
   const root = mkdtempSync(join(tmpdir(), 'tether-bench-supervise-'));
   try {
+    const readyRestart = await restartLatencies(root, true);
+    const plainRestart = await restartLatencies(root, false);
     const results = {};
     for (const kind of SUPERVISORS) {
       results[kind.name] = {
-        readyRestart: await restartLatency(kind, root, true),
-        plainRestart: await restartLatency(kind, root, false),
+        readyRestart: readyRestart[kind.name],
+        plainRestart: plainRestart[kind.name],
         svc: await roundTrips(kind, root),
         mem: await memoryAndIdle(kind, root),
       };

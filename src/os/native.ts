@@ -250,13 +250,22 @@ export interface SessionSpawn {
  * child but not libuv's: reap it through the reaper (reaper.watch). Exec
  * failures (ENOENT, EACCES...) are thrown here, synchronously.
  */
+// Allocated once: spawnSession is synchronous, and a restart should not feed the GC.
+const spawnBuffers = {
+  fa: Buffer.alloc(FA_SIZE),
+  attr: Buffer.alloc(ATTR_SIZE),
+  empty: Buffer.alloc(SIGSET_SIZE),
+  all: Buffer.alloc(SIGSET_SIZE),
+};
+let sigsetsReady = false;
+
 export function spawnSession(opts: SessionSpawn): number {
-  const fa = Buffer.alloc(FA_SIZE);
-  const attr = Buffer.alloc(ATTR_SIZE);
-  const empty = Buffer.alloc(SIGSET_SIZE);
-  const all = Buffer.alloc(SIGSET_SIZE);
-  spawnApi.sigemptyset(empty);
-  spawnApi.sigfillset(all);
+  const { fa, attr, empty, all } = spawnBuffers;
+  if (!sigsetsReady) {
+    spawnApi.sigemptyset(empty);
+    spawnApi.sigfillset(all);
+    sigsetsReady = true;
+  }
   const must = (rc: number, what: string) => {
     if (rc !== 0) throw new NativeError(what, rc);
   };

@@ -31,7 +31,8 @@ export function sendSignal(pid: number, sig: number): void {
  * it on SIGCHLD and reports its raw wait status.
  */
 export class ReapedChild implements MainProcess {
-  constructor(readonly pid: number) {}
+  /** `adopted`: it may already be dead when we start watching (a daemon found through its pid file). */
+  constructor(readonly pid: number, private readonly adopted = false) {}
 
   kill(sig: number): void {
     sendSignal(this.pid, sig);
@@ -50,7 +51,7 @@ export class ReapedChild implements MainProcess {
 
   onExit(fn: ExitListener): void {
     reaper.watch(this.pid, (_pid, wstat) => fn(wstat));
-    // It may have died before we watched it: reap now, the listener fires if so.
-    reaper.reap();
+    // An adopted daemon may have died before we watched it: reap now, the listener fires if so.
+    if (this.adopted) reaper.reap();
   }
 }

@@ -80,6 +80,7 @@ export class Supervisor {
   // a `d` that came while no pid was known yet, and the groups the instance ran in.
   private adoption: { parent: MainProcess; pidfile: string } | undefined;
   private adopting = false;
+  private adoptionWait: AbortController | undefined;
   private downRequested = false;
   private withNotification = false;
   private instanceGroups: number[] = [];
@@ -536,20 +537,23 @@ export class Supervisor {
     this.timer.clear();
     this.adopting = true;
     const serial = this.instanceSerial;
-    void adoptFromPidFile(pidfile, this.files.timeoutReady(), this.reaped).then((result) => {
+    const wait = new AbortController();
+    this.adoptionWait = wait;
+    void adoptFromPidFile(pidfile, this.files.timeoutReady(), this.reaped, wait.signal).then((result) => {
       if (serial === this.instanceSerial && !this.done && this.adopting) this.daemonFound(parent.pid, result);
     });
   }
 
   private daemonFound(parentPid: number, result: AdoptionResult): void {
     this.adopting = false;
+    this.adoptionWait = undefined;
     if (result.kind === 'refused') {
       this.warn(`${result.reason}: the service failed (exit code ${EXIT_BAD_PIDFILE})`);
       return this.serviceDied(parentPid, EXIT_BAD_PIDFILE << 8);
     }
     this.status.pid = result.pid;
     if (result.kind === 'died') return this.serviceDied(result.pid, result.wstat);
-    const daemon = new ReapedChild(result.pid);
+    const daemon = new ReapedChild(result.pid, true);
     this.main = daemon;
     const pgid = procStat(result.pid)?.pgid;
     if (pgid !== undefined && pgid > 1 && !this.instanceGroups.includes(pgid)) this.instanceGroups.push(pgid);
@@ -610,6 +614,8 @@ export class Supervisor {
   private serviceDied(pid: number, wstat: number): void {
     this.main = undefined;
     this.adopting = false;
+    this.adoptionWait?.abort();
+    this.adoptionWait = undefined;
     this.readyTimer.clear();
     this.timer.clear();
     this.closeNotifyPipe();
@@ -673,6 +679,7 @@ export class Supervisor {
     this.done = true;
     this.timer.clear();
     this.readyTimer.clear();
+    this.adoptionWait?.abort();
     this.strays?.abandon();
     this.stopFixWatch();
     this.closeNotifyPipe();

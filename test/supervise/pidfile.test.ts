@@ -157,7 +157,8 @@ t.test('a double-forking daemon (fork, setsid, fork) is adopted and signalled', 
 t.test('a pid file written late is waited for (fs watch, no polling)', async (t) => {
   const dir = makeService(join(tempDir(t), 'svc'),
     'sh -c \'read x < gate; echo $$ > app.pid.new; mv app.pid.new app.pid; exec sleep 100000\' &\necho $$ > parent\nexit 0',
-    { pidfile: 'app.pid\n', 'notification-fd': '3\n' });
+    // The parent waits on the test's gate: give it all the time a loaded machine may need.
+    { pidfile: 'app.pid\n', 'notification-fd': '3\n', 'timeout-ready': '60000\n' });
   mkfifo(join(dir, 'gate'), 0o600);
   await startSupervisor(t, TETHER_SUPERVISE, dir);
   const parent = Number((await waitForContent(join(dir, 'parent'), /^\d+\n$/)).trim());
@@ -183,7 +184,7 @@ t.test('a pid file naming an unrelated live process is refused (exit 104), and t
   });
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
   const line = await sup.waitForStderr(/app\.pid/);
-  t.match(line, new RegExp(`^tether supervise: warning: pid file ${dir}/app.pid names pid ${stranger.pid}, which is not a child of this supervisor: the service failed \\(exit code 104\\)$`));
+  t.match(line, new RegExp(`^tether supervise: warning: pid file ${dir}/app.pid names pid ${stranger.pid}, which is not a child of this process \\(a stale file or a reused pid\\): the service failed \\(exit code 104\\)$`));
   await waitForContent(join(dir, 'supervise', 'death_tally'), /^[^]{14}/);
   t.match((await s6('s6-svdt', dir)).stdout, /^@[0-9a-f]{24} exitcode 104\n/);
   t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
@@ -191,7 +192,7 @@ t.test('a pid file naming an unrelated live process is refused (exit 104), and t
 
   writeFileSync(join(dir, 'run'), '#!/bin/sh\necho garbage > app.pid\nexit 0\n');
   await svc(dir, '-u');
-  t.match(await sup.waitForStderr(/garbage/), /pid file .*app\.pid holds "garbage\\n", not a pid and a newline: the service failed \(exit code 104\)$/);
+  t.match(await sup.waitForStderr(/garbage/), /pid file .*app\.pid does not hold a pid and a newline: "garbage\\n": the service failed \(exit code 104\)$/);
   await svc(dir, '-wD', ...T, '-d');
   writeFileSync(join(dir, 'run'), '#!/bin/sh\nexit 3\n');
   await svc(dir, '-u');
@@ -265,7 +266,7 @@ for (const keep of [false, true]) {
 t.test('svc -d while the pidfile parent runs: the daemon it leaves is brought down once adopted', async (t) => {
   const dir = makeService(join(tempDir(t), 'svc'),
     "trap '' TERM\necho $$ > parent\nread x < gate\nenv --default-signal=TERM sleep 100000 &\necho $! > app.pid\nexit 0",
-    { pidfile: 'app.pid\n' });
+    { pidfile: 'app.pid\n', 'timeout-ready': '60000\n' });
   mkfifo(join(dir, 'gate'), 0o600);
   killAtTeardown(t, () => {
     try {
