@@ -265,9 +265,12 @@ for (const keep of [false, true]) {
 
 t.test('svc -d while the pidfile parent runs: the daemon it leaves is brought down once adopted', async (t) => {
   const dir = makeService(join(tempDir(t), 'svc'),
-    "trap '' TERM\necho $$ > parent\nread x < gate\nenv --default-signal=TERM sleep 100000 &\necho $! > app.pid\nexit 0",
+    // The daemon tells the parent it has its default TERM back before the parent names it:
+    // a TERM sent earlier would hit a process still ignoring it, as the parent does.
+    "trap '' TERM\necho $$ > parent\nread x < gate\nenv --default-signal=TERM sh -c 'echo > started; exec sleep 100000' &\nread y < started\necho $! > app.pid\nexit 0",
     { pidfile: 'app.pid\n', 'timeout-ready': '60000\n' });
   mkfifo(join(dir, 'gate'), 0o600);
+  mkfifo(join(dir, 'started'), 0o600);
   killAtTeardown(t, () => {
     try {
       return [Number(readFileSync(join(dir, 'app.pid'), 'latin1'))];
