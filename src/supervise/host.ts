@@ -45,6 +45,7 @@ export class SuperviseHost {
       closeStdio: () => this.closeStdio(),
       exited: (s) => this.exited(s),
       adoptedChildren: () => this.orphansOf(sup),
+      children: () => reaper.children(),
     });
     sup.start();
     this.supervisors.add(sup);

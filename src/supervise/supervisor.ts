@@ -35,6 +35,8 @@ export interface SupervisorHooks {
   exited(sup: Supervisor): void;
   /** Live orphans of this supervisor's services that landed on the process (subreaper). */
   adoptedChildren(): number[];
+  /** Every child of the process, ours or libuv's: a cheap emptiness check before a scan. */
+  children(): number[];
 }
 
 /** After a failed spawn, retry this late, unless the directory changes or `u` comes first. s6 waits 60 s. */
@@ -587,7 +589,8 @@ export class Supervisor {
 
   /** The main process is dead: what the instance left behind goes too, unless flag-keep-strays. */
   private beginStrayCleanup(): void {
-    if (this.files.has('flag-keep-strays')) return;
+    // Every stray descends from us (we are a subreaper): with no child left, there is none.
+    if (this.hooks.children().length === 0 || this.files.has('flag-keep-strays')) return;
     const cleanup: StrayCleanup = new StrayCleanup({
       groups: [...this.instanceGroups],
       // finish (and, later, the next run) are ours too, but no strays.
