@@ -3,7 +3,7 @@
 // tether on purpose (tether follows the newest s6), the case says so.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkfifo } from '../../src/os/native';
 import { procStat } from '../../src/os/proc';
@@ -11,7 +11,7 @@ import { readDeathTally } from '../../src/wire/deathtally';
 import { readStatus } from '../../src/wire/status';
 import { alive, bounded, exitOf, makeService, run, tempDir, writeScript } from '../lib/harness';
 import { writeControl } from '../../src/wire/control';
-import { SUPERVISORS, TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForStatus, type SupervisorKind } from './lib';
+import { SUPERVISORS, TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus, type SupervisorKind } from './lib';
 
 const T = ['-T', '30000'];
 
@@ -276,4 +276,49 @@ t.test('tether-only control bytes: l, P, C, K (s6 2.11 ignores them)', async (t)
   t.same(await down, { code: 0, signal: null }, 'K killed the group');
   await bounded(s6('s6-svwait', '-u', '-t', '30000', dir), 35_000, 'restart');
   t.not(statusPid(dir), pid);
+});
+
+each('svc -D -U -O -Q: the down file and want-up without killing', async (t, kind) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  await startSupervisor(t, kind, dir);
+  await s6('s6-svwait', '-u', '-t', '30000', dir);
+  t.equal((await svc(dir, '-wD', ...T, '-D')).code, 0, 'svc -D');
+  t.ok(existsSync(join(dir, 'down')), 'D created ./down');
+  t.equal((await svstat(dir, '-o', 'up,wantedup,normallyup')).stdout, 'false false false\n');
+  t.equal((await svc(dir, '-wu', ...T, '-U')).code, 0, 'svc -U');
+  t.notOk(existsSync(join(dir, 'down')), 'U removed ./down');
+  const pid = statusPid(dir);
+  t.equal((await svc(dir, '-O')).code, 0);
+  await waitForStatus(dir, (s) => !s.wantup, 'O cleared want-up');
+  t.equal((await svstat(dir, '-o', 'up,wantedup,pid')).stdout, `true false ${pid}\n`, 'O does not kill');
+  await svc(dir, '-u');
+  await waitForStatus(dir, (s) => s.wantup, 'want up again');
+  t.equal((await svc(dir, '-Q')).code, 0);
+  await waitForStatus(dir, (s) => !s.wantup, 'Q cleared want-up');
+  t.ok(existsSync(join(dir, 'down')), 'Q created ./down');
+  t.equal((await svstat(dir, '-o', 'up,pid,normallyup')).stdout, `true ${pid} false\n`, 'Q does not kill either');
+});
+
+each('SIGINT: the service\'s group gets SIGINT and the supervisor exits', async (t, kind) => {
+  const dir = makeService(join(tempDir(t), 'svc'), RECORDER, { 'exit-on': 'INT\n' });
+  const sup = await startSupervisor(t, kind, dir);
+  await waitForContent(join(dir, 'ran'), /\n/);
+  process.kill(sup.child.pid!, 'SIGINT');
+  t.same(await exitOf(sup.child), { code: 0, signal: null }, 'exits 0');
+  await waitForContent(join(dir, 'sigs'), /^INT\n$/);
+  t.pass('the service got SIGINT');
+});
+
+each('SIGHUP closes the supervisor\'s stdin and stdout (a logger downstream sees EOF)', async (t, kind) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  const sup = await startSupervisor(t, kind, dir, { stdio: 'pipe' });
+  await s6('s6-svwait', '-u', '-t', '30000', dir);
+  const fd = (n: number) => readlinkSync(`/proc/${sup.child.pid}/fd/${n}`);
+  t.match(fd(1), /^(pipe|socket):/, 'stdout is the pipe we gave it');
+  process.kill(sup.child.pid!, 'SIGHUP');
+  await waitForProc(() => fd(1) === '/dev/null', 'stdout to become /dev/null');
+  t.equal(fd(0), '/dev/null', 'stdin too');
+  t.match(fd(2), /^(pipe|socket):/, 'stderr stays');
+  await svc(dir, '-k');
+  t.same(await exitOf(sup.child), { code: 0, signal: null });
 });

@@ -34,8 +34,9 @@ export interface Running {
  * pid: services run in their own session, so killing the supervisor alone
  * would leave them behind.
  */
-export async function startSupervisor(t: Teardown, kind: SupervisorKind, dir: string, opts: { waitStatus?: boolean } = {}): Promise<Running> {
-  const child = spawn(kind.cmd, [...kind.args, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startSupervisor(t: Teardown, kind: SupervisorKind, dir: string, opts: { waitStatus?: boolean; stdio?: 'pipe' } = {}): Promise<Running> {
+  const io = opts.stdio ?? 'ignore';
+  const child = spawn(kind.cmd, [...kind.args, dir], { stdio: [io, io, 'pipe'] });
   let err = '';
   const listeners = new Set<() => void>();
   child.stderr!.on('data', (c: Buffer) => {
