@@ -426,9 +426,10 @@ export class Supervisor {
     this.throttle.started(this.clock.monoMs());
     Object.assign(this.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
     main.onExit((wstat) => this.onMainExit(main, wstat));
-    if (notifyRead !== undefined) this.watchReadiness(notifyRead);
     this.saveStatus();
     this.event('u');
+    // Nothing can be read before we are back in the event loop: announce the start first.
+    if (notifyRead !== undefined) this.watchReadiness(notifyRead);
   }
 
   /** An fd number the child can have: below our open-files limit. */
