@@ -231,8 +231,6 @@ const POSIX_SPAWN_SETSID = 0x80;
 const FA_SIZE = 256;
 const ATTR_SIZE = 1024;
 const SIGSET_SIZE = 128;
-/** Where an fd that is already at its target number is parked on its way back. */
-const PARK_FD = 1023;
 
 export interface SessionSpawn {
   /** Path of the program, relative to `cwd` unless absolute. */
@@ -280,16 +278,19 @@ export function spawnSession(opts: SessionSpawn): number {
     // Node marks fds 0-2 close-on-exec: hand them over explicitly, like libuv's 'inherit'.
     const fds = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
     for (const [target, source] of opts.fds) fds.set(target, source);
-    for (const [target, source] of fds) {
-      if (source === target) {
-        // dup2 onto itself would leave FD_CLOEXEC set: go round through a spare number.
-        must(spawnApi.faDup2(fa, source, PARK_FD), 'posix_spawn_file_actions_adddup2');
-        must(spawnApi.faDup2(fa, PARK_FD, target), 'posix_spawn_file_actions_adddup2');
-        must(spawnApi.faClose(fa, PARK_FD), 'posix_spawn_file_actions_addclose');
-      } else {
-        must(spawnApi.faDup2(fa, source, target), 'posix_spawn_file_actions_adddup2');
-      }
-    }
+    // Two phases through spare numbers, as libuv does: a target may be another mapping's
+    // source, and dup2 of an fd onto itself would leave FD_CLOEXEC set. The spares sit just
+    // above our own fds (so under the open-files limit) and avoid every target.
+    let spare = Math.max(...fds.values());
+    const nextSpare = () => {
+      do spare++;
+      while (fds.has(spare));
+      return spare;
+    };
+    const moves = [...fds].map(([target, source]) => ({ target, source, parked: nextSpare() }));
+    for (const m of moves) must(spawnApi.faDup2(fa, m.source, m.parked), 'posix_spawn_file_actions_adddup2');
+    for (const m of moves) must(spawnApi.faDup2(fa, m.parked, m.target), 'posix_spawn_file_actions_adddup2');
+    for (const m of moves) must(spawnApi.faClose(fa, m.parked), 'posix_spawn_file_actions_addclose');
     const env = Object.entries(opts.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     const pid = [0];
     must(spawnApi.spawn(pid, opts.path, fa, attr, [...opts.argv, null], [...env, null]), `posix_spawn ${opts.path}`);

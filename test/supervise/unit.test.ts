@@ -1,8 +1,13 @@
-// The restart throttle and the supervisor's deadline, on a fake clock.
+// The restart throttle and the supervisor's deadline, on a fake clock; the session spawner.
 import t from 'tap';
 import { Deadline, type Clock, type TimerHandle } from '../../src/supervise/clock';
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
 import { tainFromMs } from '../../src/wire/tain';
+import { chmodSync, closeSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipe, spawnSession, waitpidNohang } from '../../src/os/native';
+import { waitForContent, waitForProc } from './lib';
 
 /** A clock whose time moves only when the test says so. */
 class FakeClock implements Clock {
@@ -75,4 +80,27 @@ t.test('the deadline replaces, clears and fires once', async (t) => {
   d.clear();
   clock.advance(20);
   t.same(fired, ['b']);
+});
+
+t.test('spawnSession: new session, fds placed even when a target is another source', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-spawn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'probe'), '#!/bin/sh\nfor fd in 0 1 2 5 "$1"; do echo "$fd $(readlink /proc/$$/fd/$fd)"; done > out\ncut -d" " -f5,6 /proc/$$/stat >> out\necho "$0 $FOO" >> out\n');
+  chmodSync(join(dir, 'probe'), 0o755);
+  const [r, w] = pipe();
+  t.teardown(() => { closeSync(r); closeSync(w); });
+  // Target r+1 (= w, most likely) is the source of the other mapping: it must not be clobbered.
+  const pid = spawnSession({ path: './probe', argv: ['./probe', String(w)], env: { ...process.env, FOO: 'bar' }, cwd: dir, fds: new Map([[w, r], [5, w]]) });
+  t.ok(pid > 0);
+  const out = await waitForContent(join(dir, 'out'), /bar\n$/);
+  const lines = out.trim().split('\n');
+  const pipeOf = (fd: number) => readlinkSync(`/proc/self/fd/${fd}`);
+  t.equal(lines[0], `0 ${pipeOf(0)}`, 'fd 0 inherited');
+  t.equal(lines[3], `5 ${pipeOf(w)}`, 'fd 5 is the write end');
+  t.equal(lines[4], `${w} ${pipeOf(r)}`, `fd ${w} is the read end, though it was the write end's number`);
+  t.equal(lines[5], `${pid} ${pid}`, 'pgid = sid = pid: a new session');
+  t.equal(lines[6], './probe bar', 'argv and environment');
+  let wstat: number | null = null;
+  await waitForProc(() => (wstat = waitpidNohang(pid)) !== null, 'the probe to exit');
+  t.equal(wstat, 0, 'reaped, exit 0');
 });
