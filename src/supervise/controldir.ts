@@ -1,7 +1,7 @@
 // The on-disk side of a supervisor that clients see: the event fifodir, the
 // supervise/ directory, its lock and its control FIFO.
 import {
-  chmodSync, chownSync, closeSync, constants, lstatSync, mkdirSync, openSync, readlinkSync, statSync,
+  chmodSync, chownSync, closeSync, constants, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, statSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -31,7 +31,8 @@ function createDanglingTarget(path: string, mode: number): boolean {
   } catch (err) {
     if (code(err) !== 'ENOENT' || !lstatSync(path).isSymbolicLink()) throw err;
   }
-  mkdirSync(resolve(dirname(path), readlinkSync(path)), mode);
+  // realpath: the link's directory may be reached through /proc/self/fd, where `..` means nothing useful.
+  mkdirSync(resolve(realpathSync(dirname(path)), readlinkSync(path)), mode);
   return true;
 }
 

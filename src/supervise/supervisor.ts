@@ -62,8 +62,16 @@ function errCode(err: unknown): string {
 }
 
 export class Supervisor {
-  /** Absolute path of the service directory. */
+  /** Absolute path of the service directory as given, for messages. */
   readonly dir: string;
+  /**
+   * The path every file operation goes through: our open fd of the directory,
+   * seen through /proc. Like s6-supervise's chdir, it follows the directory if
+   * it is renamed or moved (a scanner keeps a renamed service's supervisor),
+   * and unlike chdir it lets one process host several supervisors.
+   */
+  private readonly root: string;
+  private dirFd: number;
   private readonly files: ServiceDir;
   private readonly eventDir: string;
   private readonly superviseDir: string;
@@ -102,9 +110,15 @@ export class Supervisor {
     private readonly clock: Clock = systemClock,
   ) {
     this.dir = resolve(dirArg);
-    this.files = new ServiceDir(this.dir, (m) => this.warn(m));
-    this.eventDir = join(this.dir, 'event');
-    this.superviseDir = join(this.dir, 'supervise');
+    try {
+      this.dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (err) {
+      throw new SuperviseFatal(`unable to use service directory ${this.dirArg}: ${errCode(err)}`, 111);
+    }
+    this.root = `/proc/self/fd/${this.dirFd}`;
+    this.files = new ServiceDir(this.root, (m) => this.warn(m));
+    this.eventDir = join(this.root, 'event');
+    this.superviseDir = join(this.root, 'supervise');
     this.timer = new Deadline(clock);
     this.readyTimer = new Deadline(clock);
   }
@@ -124,11 +138,6 @@ export class Supervisor {
    * only then the `s` event. Throws SuperviseFatal.
    */
   start(): void {
-    try {
-      closeSync(openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY));
-    } catch (err) {
-      throw new SuperviseFatal(`unable to use service directory ${this.dirArg}: ${errCode(err)}`, 111);
-    }
     makeEventDir(this.eventDir);
     makeSuperviseDir(this.superviseDir);
     this.lockFd = lockSuperviseDir(join(this.superviseDir, 'lock'));
@@ -255,17 +264,17 @@ export class Supervisor {
 
   private createDownFile(): void {
     try {
-      writeFileSync(join(this.dir, 'down'), '', { flag: 'a' });
+      writeFileSync(join(this.root, 'down'), '', { flag: 'a' });
     } catch (err) {
-      this.warn(`unable to create ${join(this.dir, 'down')}: ${errCode(err)}`);
+      this.warn(`unable to create ${join(this.root, 'down')}: ${errCode(err)}`);
     }
   }
 
   private removeDownFile(): void {
     try {
-      unlinkSync(join(this.dir, 'down'));
+      unlinkSync(join(this.root, 'down'));
     } catch (err) {
-      if (errCode(err) !== 'ENOENT') this.warn(`unable to unlink ${join(this.dir, 'down')}: ${errCode(err)}`);
+      if (errCode(err) !== 'ENOENT') this.warn(`unable to unlink ${join(this.root, 'down')}: ${errCode(err)}`);
     }
   }
 
@@ -392,8 +401,8 @@ export class Supervisor {
         notifyRead = r;
         extra.set(notifyFd, w);
       }
-      const main = spawnInSession(this.dir, 'run', [this.dirArg], extra, (reason) => {
-        this.startBlocked(`unable to spawn ${join(this.dir, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
+      const main = spawnInSession(this.root, 'run', [this.dirArg], extra, (reason) => {
+        this.startBlocked(`unable to spawn ${join(this.root, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
       });
       if (!main) {
         if (notifyRead !== undefined) closeSync(notifyRead);
@@ -402,7 +411,7 @@ export class Supervisor {
       this.started(main, notifyRead, pidfile);
     } catch (err) {
       if (notifyRead !== undefined) closeSync(notifyRead);
-      this.startBlocked(`unable to start ${join(this.dir, 'run')}: ${errCode(err)}`);
+      this.startBlocked(`unable to start ${join(this.root, 'run')}: ${errCode(err)}`);
     } finally {
       // The child has its copies; ours would keep the lock held and the pipe from ever seeing EOF.
       if (lock !== undefined) closeSync(lock);
@@ -473,7 +482,7 @@ export class Supervisor {
     this.timer.set(SPAWN_RETRY_MS, () => this.onDeadline());
     if (this.fixWatch) return;
     try {
-      this.fixWatch = watch(this.dir, () => {
+      this.fixWatch = watch(this.root, () => {
         if (this.state === 'DOWN' && this.status.wantup) {
           this.timer.set(Math.max(FIX_DEBOUNCE_MS, this.throttle.delay(this.clock.monoMs())), () => this.onDeadline());
         }
@@ -645,8 +654,8 @@ export class Supervisor {
     if (!this.files.has('finish')) return undefined;
     const exit = wstatSignaled(wstat) ? 256 : wstatExitCode(wstat);
     const args = [String(exit), String(wstatTermsig(wstat)), this.dirArg, String(pid)];
-    return spawnInSession(this.dir, 'finish', args, new Map(), (reason) => {
-      this.warn(`unable to spawn ${join(this.dir, 'finish')}: ${reason}`);
+    return spawnInSession(this.root, 'finish', args, new Map(), (reason) => {
+      this.warn(`unable to spawn ${join(this.root, 'finish')}: ${reason}`);
     });
   }
 
@@ -691,6 +700,8 @@ export class Supervisor {
     this.event('x');
     if (this.lockFd >= 0) closeSync(this.lockFd);
     this.lockFd = -1;
+    closeSync(this.dirFd);
+    this.dirFd = -1;
     this.hooks.exited(this);
   }
 
@@ -699,7 +710,7 @@ export class Supervisor {
   /** Atomic: a failed write leaves the previous status whole. We warn and carry on. */
   private saveStatus(): void {
     try {
-      writeStatus(this.dir, this.status);
+      writeStatus(this.root, this.status);
     } catch (err) {
       this.warn(`unable to write ${join(this.superviseDir, 'status')}: ${errCode(err)}`);
     }
@@ -707,7 +718,7 @@ export class Supervisor {
 
   private loadDeathTally() {
     try {
-      return readDeathTally(this.dir);
+      return readDeathTally(this.root);
     } catch (err) {
       this.warn(`unable to read ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
       return [];
@@ -716,7 +727,7 @@ export class Supervisor {
 
   private saveDeathTally(records: Parameters<typeof writeDeathTally>[1]): void {
     try {
-      writeDeathTally(this.dir, records);
+      writeDeathTally(this.root, records);
     } catch (err) {
       this.warn(`unable to write ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
     }
@@ -730,8 +741,9 @@ export class Supervisor {
     }
   }
 
+  /** Messages name the directory as given, not the /proc path we reach it through. */
   private warn(message: string): void {
-    this.hooks.warn(message);
+    this.hooks.warn(message.split(this.root).join(this.dir));
   }
 }
 

@@ -88,20 +88,19 @@ t.test('rescans: svscanctl -a, SIGALRM, SIGHUP and --watch each pick up a new se
   t.equal((await w.stop()).code, 0);
 });
 
-// s6-supervise chdirs into its service directory, so a rename or removal
-// from the tree does not disturb it. tether supervise resolves the path once
-// and keeps using it, so after a rename its status writes fail: marked todo
-// for tether until the supervisor works relative to its directory.
-const TODO_RENAME = 'tether supervise keeps the old path after a rename (must chdir into DIR); set SCAN_NO_TODO=1 to run it';
+// s6-supervise chdirs into its service directory, and tether supervise works
+// through an open fd of it, so a rename or removal from the tree disturbs
+// neither.
 const KINDS = [
-  { name: 'tether supervise', args: [] as string[], stop: '-n', todo: process.env.SCAN_NO_TODO ? undefined : TODO_RENAME },
+  { name: 'tether supervise', args: [] as string[], stop: '-n' },
+  { name: 'tether supervise', args: [] as string[], stop: 'SIGHUP' },
   ...(HAVE_S6 ? [
-    { name: 's6-supervise', args: ['--supervisor', join(S6_BIN, 's6-supervise')], stop: '-n', todo: undefined },
-    { name: 's6-supervise', args: ['--supervisor', join(S6_BIN, 's6-supervise')], stop: 'SIGHUP', todo: undefined },
+    { name: 's6-supervise', args: ['--supervisor', join(S6_BIN, 's6-supervise')], stop: '-n' },
+    { name: 's6-supervise', args: ['--supervisor', join(S6_BIN, 's6-supervise')], stop: 'SIGHUP' },
   ] : []),
 ];
 for (const kind of KINDS) {
-  t.test(`${kind.name}: renaming keeps the supervisor; removal makes it inactive until ${kind.stop} stops it`, { todo: kind.todo }, async (t) => {
+  t.test(`${kind.name}: renaming keeps the supervisor; removal makes it inactive until ${kind.stop} stops it`, async (t) => {
     const root = tempDir(t);
     const scandir = join(root, 'scan');
     makeService(join(scandir, 'old'), SLEEP);
