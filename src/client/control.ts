@@ -3,7 +3,7 @@
 import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM, describe } from './errors';
-import { loadNative } from './lazy-native';
+import { loadNative } from '../os/lazy';
 
 /** s6-svc's limit: a buffer of 63 bytes, one kept back. */
 export const MAX_COMMANDS = 62;

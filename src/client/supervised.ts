@@ -4,7 +4,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { loadNative } from './lazy-native';
+import { loadNative } from '../os/lazy';
 
 export function lockPath(dir: string): string {
   return join(dir, 'supervise', 'lock');

@@ -3,17 +3,12 @@
 // s6-svlisten.
 import { accessSync } from 'node:fs';
 import { join } from 'node:path';
+import { SUPERVISE_COMMANDS } from '../wire/control';
 import { ControlChannel, MAX_COMMANDS, isControlFailure, type ControlFailure } from './control';
 import { ClientError, EXIT_SYSTEM, UsageError, describe } from './errors';
 import type { WaitCondition } from './conditions';
 import type { ServiceWatch, WaitOptions } from './listen';
 
-/**
- * Every byte a supervisor understands. The same string as wire/control's
- * SUPERVISE_COMMANDS, repeated here because that module loads the FFI at
- * import, which would cost every `svc` run its start-up share.
- */
-const SUPERVISE_COMMANDS = 'abqhkti12pcyrlPCKoduDUxOQ';
 
 /** The control commands by name, for callers who prefer words to s6's letters. */
 export const COMMAND_LETTERS = {

@@ -1,7 +1,7 @@
 // Control bytes, and how a client writes them to a control FIFO.
 import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { clearNonblock } from '../os/native';
+import { loadNative } from '../os/lazy';
 
 /** Every byte s6-supervise understands, in s6's own order. */
 export const SUPERVISE_COMMANDS = 'abqhkti12pcyrlPCKoduDUxOQ';
@@ -61,9 +61,16 @@ export function writeControl(controlDir: string, bytes: string): ControlResult {
     }
     throw err;
   }
+  const buf = Buffer.from(bytes, 'latin1');
   try {
-    clearNonblock(fd);
-    writeSync(fd, Buffer.from(bytes, 'latin1'));
+    try {
+      writeSync(fd, buf);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      // The reader is behind and its FIFO full: wait for room, as s6's clients do.
+      loadNative().clearNonblock(fd);
+      writeSync(fd, buf);
+    }
     return 'sent';
   } finally {
     closeSync(fd);
