@@ -3,6 +3,7 @@
 // koffi stays external: its native module cannot be inlined.
 import { build } from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join, basename, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -53,6 +54,16 @@ await Promise.all(selected.map(async (e) => {
     failed++;
   }
 }));
+// The API's type declarations (build/types), for TypeScript programs that embed tether.
+if (!withTests && (only.length === 0 || only.includes('index'))) {
+  const tsc = spawnSync(process.execPath, [
+    join(root, 'node_modules/typescript/bin/tsc'), '--ignoreConfig', '--declaration', '--emitDeclarationOnly',
+    '--outDir', join(root, 'build/types'), '--rootDir', join(root, 'src'), '--strict', '--target', 'ES2022',
+    '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--types', 'node', '--skipLibCheck',
+    '--esModuleInterop', join(root, 'src/index.ts'),
+  ], { stdio: 'inherit' });
+  if (tsc.status !== 0) failed++;
+}
 if (failed) {
   console.error(`build: ${failed} bundle(s) failed`);
   process.exit(1);
