@@ -3,8 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { readStatus } from '../../src/wire/status';
-import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, alive, bounded, exitOf, run, type Teardown, type RunResult } from '../lib/harness';
+import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, bounded, run, stopSupervisor, type Teardown, type RunResult } from '../lib/harness';
 
 export interface Supervisor {
   name: string;
@@ -41,39 +40,10 @@ export const s6 = (name: string) => join(S6_BIN, name);
 export async function supervise(t: Teardown, sup: Supervisor, dir: string, opts: { up?: boolean } = {}): Promise<ChildProcess> {
   const child = spawn(sup.cmd, [...sup.args, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.resume();
-  t.teardown(() => stop(child, dir));
+  t.teardown(() => stopSupervisor(child, dir));
   await waitForStatus(dir);
   if (opts.up) await mustRun(s6('s6-svwait'), ['-u', '-t', '20000', dir]);
   return child;
-}
-
-async function stop(child: ChildProcess, dir: string): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    await run(s6('s6-svc'), ['-dx', dir], { timeout: 10_000 }).catch(() => undefined);
-    try {
-      await exitOf(child, 15_000);
-    } catch {
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-      await exitOf(child).catch(() => undefined);
-    }
-  }
-  let pid = 0;
-  try {
-    pid = readStatus(dir).pid;
-  } catch {
-    // no status
-  }
-  if (pid > 0 && alive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
 }
 
 /** Runs a command that must succeed (set-up steps). */

@@ -4,6 +4,7 @@ import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:chil
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, watch, writeFileSync } from 'node:fs';
 import { remove } from 'fs-extra';
 import { tmpdir } from 'node:os';
+import { decodeStatus } from '../../src/wire/status';
 import { dirname, join, resolve } from 'node:path';
 
 /** The checkout: tests run compiled from build/test/, so look for package.json. */
@@ -117,11 +118,16 @@ export function tether(args: string[], opts: Parameters<typeof run>[2] = {}): Pr
   return run(process.execPath, [TETHER, ...args], opts);
 }
 
-/** Resolves once `path` exists, watching its directory (no polling). */
-export function waitForFile(path: string, ms = BOUND_MS): Promise<void> {
-  if (existsSync(path)) return Promise.resolve();
-  return bounded(new Promise<void>((res) => {
-    const w = watch(dirname(path), () => {
+/**
+ * Resolves once `path` exists, watching its directory (no polling); a
+ * directory that does not exist yet is waited for first, the same way.
+ */
+export async function waitForFile(path: string, ms = BOUND_MS): Promise<void> {
+  if (existsSync(path)) return;
+  const parent = dirname(path);
+  if (!existsSync(parent)) await waitForFile(parent, ms);
+  await bounded(new Promise<void>((res) => {
+    const w = watch(parent, () => {
       if (existsSync(path)) {
         w.close();
         res();
@@ -184,3 +190,40 @@ export function zombiesOf(ppid: number): number[] {
 /** Where Debian's s6 binaries are; interop tests skip cleanly if absent. */
 export const S6_BIN = '/usr/bin';
 export const HAVE_S6 = existsSync(join(S6_BIN, 's6-supervise'));
+
+/**
+ * Teardown for a supervisor of `dir` (tether's or s6's): `s6-svc -dx` and
+ * wait for it to exit, SIGKILL it if it will not; then, since the service
+ * runs in its own session and outlives a killed supervisor, SIGKILL the
+ * service's process group by the pid its status names.
+ */
+export async function stopSupervisor(child: ChildProcess, dir: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    await run(join(S6_BIN, 's6-svc'), ['-dx', dir], { timeout: 10_000 }).catch(() => undefined);
+    try {
+      await exitOf(child, 15_000);
+    } catch {
+      try {
+        process.kill(child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      await exitOf(child).catch(() => undefined);
+    }
+  }
+  let pid = 0;
+  try {
+    pid = decodeStatus(require('node:fs').readFileSync(join(dir, 'supervise', 'status'))).pid;
+  } catch {
+    return;
+  }
+  if (pid > 0 && alive(pid)) {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

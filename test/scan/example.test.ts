@@ -7,7 +7,8 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { FifodirListener } from '../../src/wire/fifodir';
 import { ROOT, bounded, alive, run, tempDir, tether } from '../lib/harness';
-import { descendants, startScanner, statusPid, waitForLines, waitForPath } from './lib';
+import { descendants, startScanner, statusPid, waitForLines } from './lib';
+import { waitForFile } from '../lib/harness';
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -57,12 +58,12 @@ t.test('the example tree runs: web ready with its logger, the daemon adopted, ba
   const sc = await startScanner(t, tree, { args: ['--watch'], env });
   t.equal((await tether(['svwait', '-U', '-t', '30000', join(tree, 'web')])).code, 0, 'web is up and ready');
   t.match(JSON.parse(await httpGet(port)), { service: 'web', pid: statusPid(join(tree, 'web')) }, 'web answers, and is the supervised pid');
-  await waitForPath(join(tree, 'web', 'log', 'main', 'current'));
+  await waitForFile(join(tree, 'web', 'log', 'main', 'current'));
   await waitForLines(join(tree, 'web', 'log', 'main', 'current'), 1, /GET \//);
   t.match(readFileSync(join(tree, 'web', 'log', 'main', 'current'), 'utf8'), /^@[0-9a-f]{24} web: listening/m, 'its output reached its logger, stamped');
 
   t.equal((await tether(['svwait', '-u', '-t', '30000', join(tree, 'daemon')])).code, 0, 'daemon is up');
-  await waitForPath(join(tree, 'daemon', 'daemon.pid'));
+  await waitForFile(join(tree, 'daemon', 'daemon.pid'));
   const daemonPid = Number(readFileSync(join(tree, 'daemon', 'daemon.pid'), 'utf8'));
   const answer = await tcpLine(daemonPort);
   t.match(answer, new RegExp(`^hello from daemon ${daemonPid}\\n$`), 'the daemon answers');

@@ -3,10 +3,13 @@
 // pid, anything it left behind. Supervisors and services run in sessions of
 // their own, so killing the scanner alone would leave them running.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { readFileSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
-import { BOUND_MS, TETHER, alive, bounded, exitOf, run, tempDir, tether, type Exit, type Teardown } from '../lib/harness';
+import { BOUND_MS, TETHER, alive, bounded, exitOf, run, tempDir, tether, waitForFile, type Exit, type Teardown } from '../lib/harness';
+
+/** The harness's wait, under the name these tests use: a path, parents included. */
+export const waitForPath = waitForFile;
 
 export interface ScannerHandle {
   child: ChildProcess;
@@ -88,7 +91,7 @@ export async function startScanner(t: Teardown, scandir: string, opts: ScannerOp
 /** Resolves once `file` has at least `n` lines matching `re`, watching its directory. */
 export async function waitForLines(file: string, n: number, re: RegExp = /./, ms = BOUND_MS): Promise<string[]> {
   const dir = dirname(file);
-  await waitForPath(dir, ms);
+  await waitForFile(dir, ms);
   const matching = (): string[] => {
     try {
       return readFileSync(file, 'utf8').split('\n').filter((l) => re.test(l));
@@ -136,21 +139,3 @@ export async function waitExit(t: Teardown, pid: number, ms = BOUND_MS): Promise
   await run('pidwait', ['-F', file], { timeout: ms });
 }
 
-/** Resolves once `path` exists, watching the nearest existing ancestor (no polling). */
-export async function waitForPath(path: string, ms = BOUND_MS): Promise<void> {
-  if (existsSync(path)) return;
-  const parent = dirname(path);
-  if (!existsSync(parent)) await waitForPath(parent, ms);
-  await bounded(new Promise<void>((res) => {
-    const w = watch(parent, () => {
-      if (existsSync(path)) {
-        w.close();
-        res();
-      }
-    });
-    if (existsSync(path)) {
-      w.close();
-      res();
-    }
-  }), ms, `path ${path}`);
-}

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readStatus, type StatusRecord } from '../../src/wire/status';
-import { BOUND_MS, HAVE_S6, S6_BIN, TETHER, alive, bounded, exitOf, run, waitForFile, type Teardown, type RunResult } from '../lib/harness';
+import { BOUND_MS, HAVE_S6, S6_BIN, TETHER, bounded, run, stopSupervisor, waitForFile, type Teardown, type RunResult } from '../lib/harness';
 
 export interface SupervisorKind {
   name: 'tether' | 's6';
@@ -61,37 +61,6 @@ export async function startSupervisor(t: Teardown, kind: SupervisorKind, dir: st
       check();
     }), ms, `stderr matching ${re}`),
   };
-}
-
-async function stopSupervisor(child: ChildProcess, dir: string): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    await run(join(S6_BIN, 's6-svc'), ['-dx', dir]).catch(() => undefined);
-    try {
-      await exitOf(child, 15_000);
-    } catch {
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-      await exitOf(child).catch(() => undefined);
-    }
-  }
-  let pid = 0;
-  try {
-    pid = readStatus(dir).pid;
-  } catch {
-    return;
-  }
-  if (pid > 0 && alive(pid)) {
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
 }
 
 export function svc(dir: string, ...args: string[]): Promise<RunResult> {
