@@ -236,7 +236,8 @@ export interface SessionSpawn {
   /** Path of the program, relative to `cwd` unless absolute. */
   path: string;
   argv: readonly string[];
-  env: NodeJS.ProcessEnv;
+  /** The environment, as an object or as ready `NAME=value` strings (a caller spawning often converts once). */
+  env: NodeJS.ProcessEnv | readonly string[];
   cwd: string;
   /** fds for the child: target number -> our fd. 0-2 are inherited unless given here; all others are closed. */
   fds: ReadonlyMap<number, number>;
@@ -249,31 +250,51 @@ export interface SessionSpawn {
  * failures (ENOENT, EACCES...) are thrown here, synchronously.
  */
 // Allocated once: spawnSession is synchronous, and a restart should not feed the GC.
+// The attributes never change, so they are set up once and kept for the process's life.
 const spawnBuffers = {
   fa: Buffer.alloc(FA_SIZE),
   attr: Buffer.alloc(ATTR_SIZE),
   empty: Buffer.alloc(SIGSET_SIZE),
   all: Buffer.alloc(SIGSET_SIZE),
 };
-let sigsetsReady = false;
+let attrReady = false;
 
-export function spawnSession(opts: SessionSpawn): number {
-  const { fa, attr, empty, all } = spawnBuffers;
-  if (!sigsetsReady) {
-    spawnApi.sigemptyset(empty);
-    spawnApi.sigfillset(all);
-    sigsetsReady = true;
-  }
-  const must = (rc: number, what: string) => {
-    if (rc !== 0) throw new NativeError(what, rc);
-  };
-  must(spawnApi.faInit(fa), 'posix_spawn_file_actions_init');
+function must(rc: number, what: string): void {
+  if (rc !== 0) throw new NativeError(what, rc);
+}
+
+/** New session, no signal blocked, every signal at its default: the same for every child. */
+function sessionAttr(): Buffer {
+  const { attr, empty, all } = spawnBuffers;
+  if (attrReady) return attr;
+  spawnApi.sigemptyset(empty);
+  spawnApi.sigfillset(all);
   must(spawnApi.attrInit(attr), 'posix_spawnattr_init');
   try {
     must(spawnApi.attrFlags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF), 'posix_spawnattr_setflags');
     must(spawnApi.attrSigmask(attr, empty), 'posix_spawnattr_setsigmask');
     // Node ignores SIGPIPE; an ignored signal would stay ignored across exec.
     must(spawnApi.attrSigdefault(attr, all), 'posix_spawnattr_setsigdefault');
+  } catch (err) {
+    spawnApi.attrDestroy(attr);
+    throw err;
+  }
+  attrReady = true;
+  return attr;
+}
+
+/** `NAME=value` strings of an environment object, unset entries left out. */
+export function environStrings(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out.push(`${k}=${v}`);
+  return out;
+}
+
+export function spawnSession(opts: SessionSpawn): number {
+  const { fa } = spawnBuffers;
+  const attr = sessionAttr();
+  must(spawnApi.faInit(fa), 'posix_spawn_file_actions_init');
+  try {
     must(spawnApi.faChdir(fa, opts.cwd), 'posix_spawn_file_actions_addchdir_np');
     // Node marks fds 0-2 close-on-exec: hand them over explicitly, like libuv's 'inherit'.
     const fds = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
@@ -291,12 +312,11 @@ export function spawnSession(opts: SessionSpawn): number {
     for (const m of moves) must(spawnApi.faDup2(fa, m.source, m.parked), 'posix_spawn_file_actions_adddup2');
     for (const m of moves) must(spawnApi.faDup2(fa, m.parked, m.target), 'posix_spawn_file_actions_adddup2');
     for (const m of moves) must(spawnApi.faClose(fa, m.parked), 'posix_spawn_file_actions_addclose');
-    const env = Object.entries(opts.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    const env = Array.isArray(opts.env) ? opts.env : environStrings(opts.env as NodeJS.ProcessEnv);
     const pid = [0];
     must(spawnApi.spawn(pid, opts.path, fa, attr, [...opts.argv, null], [...env, null]), `posix_spawn ${opts.path}`);
     return pid[0];
   } finally {
     spawnApi.faDestroy(fa);
-    spawnApi.attrDestroy(attr);
   }
 }

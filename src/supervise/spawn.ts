@@ -3,7 +3,7 @@
 // fds 0-2, plus optional extra fds (the notification pipe, the service lock).
 // posix_spawn (vfork-style) rather than libuv's fork(): a node process is big
 // enough that fork() was most of a restart's cost. The reaper reaps the child.
-import { spawnSession } from '../os/native';
+import { environStrings, spawnSession } from '../os/native';
 import { ReapedChild } from './mainprocess';
 
 /**
@@ -11,6 +11,12 @@ import { ReapedChild } from './mainprocess';
  * our fd) placed at their numbers. Returns the process, or undefined if it
  * could not start; `onFailure` then gets the reason (ENOENT, EACCES...).
  */
+/**
+ * Our environment as the child gets it, converted once: nothing in a
+ * supervisor changes process.env, and walking it is a cost on every restart.
+ */
+let serviceEnv: readonly string[] | undefined;
+
 export function spawnInSession(
   cwd: string,
   file: string,
@@ -20,7 +26,7 @@ export function spawnInSession(
 ): ReapedChild | undefined {
   const path = `./${file}`;
   try {
-    return new ReapedChild(spawnSession({ path, argv: [path, ...args], env: process.env, cwd, fds: extra }));
+    return new ReapedChild(spawnSession({ path, argv: [path, ...args], env: (serviceEnv ??= environStrings(process.env)), cwd, fds: extra }));
   } catch (err) {
     onFailure((err as NodeJS.ErrnoException).code ?? String(err));
     return undefined;
