@@ -1,7 +1,7 @@
 // A service directory's configuration files. Like s6-supervise, tether reads
 // each file when it is used, not once at start-up, so an edit takes effect at
 // the next start, kill or death without restarting the supervisor.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseSignal, signalName } from '../wire/signals';
 import { DEFAULT_DEATH_TALLY, MAX_DEATH_TALLY } from '../wire/deathtally';
@@ -24,17 +24,27 @@ export class ServiceDir {
     return existsSync(this.path(name));
   }
 
-  /** The file's first line, or undefined if the file does not exist. */
-  private firstLine(name: string, maxBytes: number): string | undefined {
-    let raw: Buffer;
+  /**
+   * The file's content, or undefined if it does not exist. Most optional
+   * files are absent on most restarts: a stat that returns nothing is much
+   * cheaper than the exception (and its stack trace) a failed read makes.
+   */
+  private read(name: string): Buffer | undefined {
+    const p = this.path(name);
+    if (statSync(p, { throwIfNoEntry: false }) === undefined) return undefined;
     try {
-      raw = readFileSync(this.path(name));
+      return readFileSync(p);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return undefined;
-      this.warn(`unable to read ${name}: ${code}`);
+      if (code !== 'ENOENT') this.warn(`unable to read ${name}: ${code}`);
       return undefined;
     }
+  }
+
+  /** The file's first line, or undefined if the file does not exist. */
+  private firstLine(name: string, maxBytes: number): string | undefined {
+    const raw = this.read(name);
+    if (raw === undefined) return undefined;
     const text = raw.subarray(0, maxBytes).toString('latin1');
     const nl = text.indexOf('\n');
     return nl < 0 ? text : text.slice(0, nl);
@@ -114,13 +124,8 @@ export class ServiceDir {
 
   /** The absolute path named by the `pidfile` file, or undefined without one. */
   pidfile(): string | undefined {
-    let raw: Buffer;
-    try {
-      raw = readFileSync(this.path('pidfile'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`unable to read pidfile: ${(err as NodeJS.ErrnoException).code}`);
-      return undefined;
-    }
+    const raw = this.read('pidfile');
+    if (raw === undefined) return undefined;
     const text = raw.toString('utf8');
     const nl = text.indexOf('\n');
     const line = nl < 0 ? text : text.slice(0, nl);

@@ -61,23 +61,6 @@ function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? String(err);
 }
 
-/**
- * Runs `fn` with stack traces off. A restart reads optional files (lock-fd,
- * pidfile, max-death-tally...) that are usually absent, and node turns each
- * ENOENT into an Error whose stack capture costs about 0.1 ms, a large part
- * of a restart. Nothing on that path uses a stack: errors become one-line
- * warnings from their code.
- */
-function withoutStacks<T>(fn: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return fn();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 export class Supervisor {
   /** Absolute path of the service directory as given, for messages. */
   readonly dir: string;
@@ -385,10 +368,6 @@ export class Supervisor {
 
   /** Spawns run now if nothing stops it; otherwise reports why and arranges a retry. */
   private trystart(): void {
-    withoutStacks(() => this.startNow());
-  }
-
-  private startNow(): void {
     this.timer.clear();
     if (this.strays?.active) {
       // A new instance never runs beside an old one: start once the strays are gone.
@@ -646,10 +625,6 @@ export class Supervisor {
 
   /** run (or the adopted daemon, or a pidfile start that failed) is gone. */
   private serviceDied(pid: number, wstat: number): void {
-    withoutStacks(() => this.recordDeath(pid, wstat));
-  }
-
-  private recordDeath(pid: number, wstat: number): void {
     this.main = undefined;
     this.adopting = false;
     this.adoptionWait?.abort();
