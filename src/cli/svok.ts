@@ -1,9 +1,8 @@
 // tether svok: exit 0 if a supervisor runs on DIR, 1 if not.
 import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand, printHelp, type Command } from '../client/cli';
-import { getopt, takeLongOptions } from '../client/getopt';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
+import { runCommand, soleDirOperand, type Command } from '../client/cli';
+import { ClientError, EXIT_SYSTEM, describe } from '../client/errors';
 import { isLocked } from '../os/native';
 
 const cmd: Command = {
@@ -14,14 +13,8 @@ const cmd: Command = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { long, rest } = takeLongOptions(argv, ['help']);
-    const { options, operands } = getopt(rest, 'h');
-    if (long.has('help') || options.length > 0) {
-      printHelp(cmd);
-      return 0;
-    }
-    const dir = operands[0];
-    if (dir === undefined) throw new UsageError('no service directory');
+    const dir = soleDirOperand(cmd, argv);
+    if (dir === null) return 0;
     let fd: number;
     try {
       fd = openSync(join(dir, 'supervise', 'lock'), constants.O_RDONLY | constants.O_NONBLOCK);

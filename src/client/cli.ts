@@ -2,6 +2,7 @@
 // svc: fatal: ...`), exit codes carried by ClientError, a synopsis for -h.
 import { ClientError, EXIT_SYSTEM, EXIT_USAGE, UsageError, describe } from './errors';
 import { closeAllWatches } from './registry';
+import { getopt, takeLongOptions } from './getopt';
 
 export interface Command {
   /** `svc`, printed as `tether svc`. */
@@ -22,6 +23,21 @@ export function fail(cmd: Command, message: string): void {
 
 export function printHelp(cmd: Command): void {
   process.stdout.write(`usage: tether ${cmd.name} ${cmd.usage}\n${cmd.help ? `\n${cmd.help.replace(/\n*$/, '\n')}` : ''}`);
+}
+
+/**
+ * For commands whose one argument is a service directory (svok,
+ * svdt-clear): that directory, or null once the help has been printed.
+ */
+export function soleDirOperand(cmd: Command, argv: readonly string[]): string | null {
+  const { long, rest } = takeLongOptions(argv, ['help']);
+  const { options, operands } = getopt(rest, 'h');
+  if (long.has('help') || options.length > 0) {
+    printHelp(cmd);
+    return null;
+  }
+  if (operands[0] === undefined) throw new UsageError('no service directory');
+  return operands[0];
 }
 
 /**

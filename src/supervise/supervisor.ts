@@ -138,10 +138,16 @@ export class Supervisor {
    * only then the `s` event. Throws SuperviseFatal.
    */
   start(): void {
-    makeEventDir(this.eventDir);
-    makeSuperviseDir(this.superviseDir);
-    this.lockFd = lockSuperviseDir(join(this.superviseDir, 'lock'));
-    this.control = ControlFifo.open(join(this.superviseDir, 'control'));
+    try {
+      makeEventDir(this.eventDir);
+      makeSuperviseDir(this.superviseDir);
+      this.lockFd = lockSuperviseDir(join(this.superviseDir, 'lock'));
+      this.control = ControlFifo.open(join(this.superviseDir, 'control'));
+    } catch (err) {
+      if (!(err instanceof SuperviseFatal)) throw err;
+      // Name the directory as given, not the /proc path we reach it through.
+      throw new SuperviseFatal(this.shown(err.message), err.exitCode);
+    }
     this.control.onBytes((bytes) => this.commands(bytes.toString('latin1')));
     cleanFifodir(this.eventDir);
     this.saveDeathTally([]);
@@ -743,7 +749,11 @@ export class Supervisor {
 
   /** Messages name the directory as given, not the /proc path we reach it through. */
   private warn(message: string): void {
-    this.hooks.warn(message.split(this.root).join(this.dir));
+    this.hooks.warn(this.shown(message));
+  }
+
+  private shown(message: string): string {
+    return message.split(this.root).join(this.dir);
   }
 }
 

@@ -114,7 +114,10 @@ for (const kind of KINDS) {
     await tether(['svscanctl', '-z', scandir]); // a second command: the first has been handled
     t.same(childrenOf(sc.pid).sort(), [sup, supervisorOf(sc.pid, 'keep')].sort(), 'same supervisors after the rename');
     t.equal(statusPid(join(scandir, 'new')), svcPid, 'the service was not restarted');
-    t.equal((await s6('s6-svc', ['-wr', '-T', '30000', '-t', join(scandir, 'new')])).code, 0, 'the renamed service restarts normally');
+    const restart = await s6('s6-svc', ['-wr', '-T', '30000', '-t', join(scandir, 'new')]);
+    t.equal(restart.code, 0, 'the renamed service restarts normally', {
+      svcStderr: restart.stderr, scannerStderr: sc.output().stderr, svstat: (await s6('s6-svstat', [join(scandir, 'new')])).stdout,
+    });
 
     // Out of the tree: inactive, still supervised, until -n.
     renameSync(join(scandir, 'new'), join(root, 'removed'));
