@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { readStatus, writeStatus, type StatusRecord } from '../../src/wire/status';
 import { tainNow } from '../../src/wire/tain';
 import { tryLockWrite } from '../../src/os/native';
-import { makeService, tempDir, tether } from '../lib/harness';
-import { SLEEPER, SUPERVISORS, mustRun, s6, supervise } from './lib';
+import { makeService, tempDir, tether, s6Restart } from '../lib/harness';
+import { SLEEPER, SUPERVISORS, supervise } from './lib';
 
 for (const sup of SUPERVISORS) {
   t.test(sup.name, { skip: sup.missing ?? false }, async (t) => {
@@ -20,7 +20,7 @@ for (const sup of SUPERVISORS) {
       await supervise(t, sup, web, { up: true });
       await supervise(t, sup, join(web, 'log'), { up: true });
       await supervise(t, sup, batch);
-      await mustRun(s6('s6-svc'), ['-wr', '-T', '20000', '-k', web]);
+      t.equal((await s6Restart(web, '-k')).code, 0);
 
       const r = await tether(['status', '--json', scan]);
       t.equal(r.code, 0, r.stderr);

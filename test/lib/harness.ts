@@ -227,3 +227,17 @@ export async function stopSupervisor(child: ChildProcess, dir: string): Promise<
     }
   }
 }
+
+/**
+ * What `s6-svc -wr FLAG DIR` means, in two steps that Debian's s6 2.11
+ * clients get right every time: wait for down while sending FLAG, then wait
+ * for up. A 2.11 listener stops reading a batch of events at the byte that
+ * meets its condition, so when tether restarts a service at once (the `u`
+ * right behind `dD`) and the listener is slow enough to get both in one
+ * batch, `-wr` never sees the `u` and waits for its timeout.
+ */
+export async function s6Restart(dir: string, flag: string, ms = BOUND_MS): Promise<RunResult> {
+  const down = await run(join(S6_BIN, 's6-svc'), ['-wd', '-T', String(ms), flag, dir], { timeout: ms + 10_000 });
+  if (down.code !== 0) return down;
+  return run(join(S6_BIN, 's6-svwait'), ['-u', '-t', String(ms), dir], { timeout: ms + 10_000 });
+}

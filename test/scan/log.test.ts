@@ -5,7 +5,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { HAVE_S6, S6_BIN, TETHER, bounded, exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
+import { HAVE_S6, TETHER, bounded, exitOf, makeService, tempDir, tether, writeScript, s6Restart } from '../lib/harness';
 import { startScanner, statusPid, waitForLines, waitForPath } from './lib';
 
 const STAMP = /^@[0-9a-f]{24} /;
@@ -92,19 +92,19 @@ t.test('NAME/log: no line lost across restarts of the producer and of the logger
   await waitForPath(current);
   await waitForLines(current, 20);
   // Bounds are generous: this runs beside other suites on a small machine.
-  const svcW = async (args: string[], dir: string) => {
-    const r = await run(join(S6_BIN, 's6-svc'), [...args, dir], { timeout: 90_000 });
-    if (r.code !== 0) t.comment(`s6-svc ${args.join(' ')} ${dir}: ${r.code}; svscan stderr:\n${sc.output().stderr}`);
+  const restart = async (dir: string) => {
+    const r = await s6Restart(dir, '-t', 60_000);
+    if (r.code !== 0) t.comment(`restart of ${dir}: ${r.code}; svscan stderr:\n${sc.output().stderr}`);
     return r;
   };
 
   for (let round = 0; round < 2; round++) {
     const before = statusPid(svc);
-    t.equal((await svcW(['-wr', '-T', '60000', '-t'], svc)).code, 0, `producer restarted (round ${round})`);
+    t.equal((await restart(svc)).code, 0, `producer restarted (round ${round})`);
     const after = statusPid(svc);
     t.not(after, before);
     await waitForLines(current, 10, new RegExp(` ${after} \\d+$`));
-    t.equal((await svcW(['-wr', '-T', '60000', '-t'], join(svc, 'log'))).code, 0, `logger restarted (round ${round})`);
+    t.equal((await restart(join(svc, 'log'))).code, 0, `logger restarted (round ${round})`);
     await waitForLines(current, 20, new RegExp(` ${after} \\d+$`));
   }
   const last = statusPid(svc);

@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
-import { HAVE_S6, S6_BIN, alive, exitOf, makeService, run, tempDir, tether } from '../lib/harness';
+import { HAVE_S6, S6_BIN, alive, exitOf, makeService, run, tempDir, tether, s6Restart } from '../lib/harness';
 import { startScanner, statusPid, supervisorOf, waitExit, waitForPath } from './lib';
 
 const SLEEP = 'exec sleep 1000';
@@ -114,7 +114,7 @@ for (const kind of KINDS) {
     await tether(['svscanctl', '-z', scandir]); // a second command: the first has been handled
     t.same(childrenOf(sc.pid).sort(), [sup, supervisorOf(sc.pid, 'keep')].sort(), 'same supervisors after the rename');
     t.equal(statusPid(join(scandir, 'new')), svcPid, 'the service was not restarted');
-    const restart = await s6('s6-svc', ['-wr', '-T', '30000', '-t', join(scandir, 'new')]);
+    const restart = await s6Restart(join(scandir, 'new'), '-t');
     t.equal(restart.code, 0, 'the renamed service restarts normally', {
       svcStderr: restart.stderr, scannerStderr: sc.output().stderr, svstat: (await s6('s6-svstat', [join(scandir, 'new')])).stdout,
     });

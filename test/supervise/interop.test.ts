@@ -9,7 +9,7 @@ import { mkfifo } from '../../src/os/native';
 import { procStat } from '../../src/os/proc';
 import { readDeathTally } from '../../src/wire/deathtally';
 import { readStatus } from '../../src/wire/status';
-import { alive, bounded, exitOf, makeService, run, tempDir, writeScript } from '../lib/harness';
+import { alive, bounded, exitOf, makeService, run, tempDir, writeScript, s6Restart } from '../lib/harness';
 import { writeControl } from '../../src/wire/control';
 import { SUPERVISORS, TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus, type SupervisorKind } from './lib';
 
@@ -107,7 +107,7 @@ each('signals reach the service: -h -1 -2 -a -i -q -y -t, -p/-c pause', async (t
   await waitForStatus(dir, (s) => !s.paused, 'not paused');
   t.equal((await svstat(dir, '-o', 'paused')).stdout, 'false\n');
 
-  t.equal((await svc(dir, '-wr', ...T, '-t')).code, 0, 'svc -wr -t: TERM ends run, which is restarted');
+  t.equal((await s6Restart(dir, '-t')).code, 0, 'svc -wd -t, then s6-svwait -u: TERM ends run, which is restarted');
   await waitForContent(sigs, /TERM\n$/);
   await waitForContent(join(dir, 'ran'), /\n.+\n$/);
   t.not(statusPid(dir), pid, 'a new instance runs');
@@ -125,12 +125,12 @@ each('down-signal, timeout-kill, -k and the death tally (s6-svdt)', async (t, ki
   t.equal((await svstat(dir, '-o', 'signal')).stdout, 'SIGKILL\n', 'down-signal ignored, so SIGKILL after timeout-kill');
 
   await svc(dir, '-wu', ...T, '-u');
-  t.equal((await svc(dir, '-wr', ...T, '-k')).code, 0, 'svc -k kills, the service restarts');
+  t.equal((await s6Restart(dir, '-k')).code, 0, 'svc -k kills, the service restarts');
   const dt = await s6('s6-svdt', dir);
   t.match(dt.stdout, /^@[0-9a-f]{24} signal SIGKILL\n@[0-9a-f]{24} signal SIGKILL\n$/, 's6-svdt reads both deaths');
   t.equal(readDeathTally(dir).length, 2);
   writeFileSync(join(dir, 'max-death-tally'), '1\n');
-  await svc(dir, '-wr', ...T, '-k');
+  await s6Restart(dir, '-k');
   t.match((await s6('s6-svdt', '-s', dir)).stdout, /^@[0-9a-f]{24} signal 9\n$/, 'max-death-tally keeps one');
 });
 
@@ -161,7 +161,7 @@ each('finish: its arguments, timeout-finish, and exit 125 (permanent failure)', 
   await startSupervisor(t, kind, dir);
   await s6('s6-svwait', '-u', '-t', '30000', dir);
   const pid = statusPid(dir);
-  await svc(dir, '-wr', ...T, '-k');
+  await s6Restart(dir, '-k');
   const args = await waitForContent(join(dir, 'finish.args'), /\n/);
   // s6 2.11 passes EXIT SIG DIR; tether, like the newest s6, adds the dead run's pid.
   t.equal(args, kind.name === 's6' ? `256 9 ${dir}\n` : `256 9 ${dir} ${pid}\n`);
