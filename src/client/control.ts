@@ -1,9 +1,9 @@
 // Sending control bytes to a supervisor, the way s6-svc does: one write of
 // every byte (at most 62, so the FIFO keeps it whole).
-import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM, describe } from './errors';
-import { loadNative } from '../os/lazy';
+import { openControl, writeControlBytes } from '../wire/control';
 
 /** s6-svc's limit: a buffer of 63 bytes, one kept back. */
 export const MAX_COMMANDS = 62;
@@ -25,31 +25,27 @@ export class ControlChannel {
 
   static open(dir: string): ControlChannel | ControlFailure {
     const supervise = join(dir, 'supervise');
+    let fd: ReturnType<typeof openControl>;
     try {
-      return new ControlChannel(dir, openSync(join(supervise, 'control'), constants.O_WRONLY | constants.O_NONBLOCK));
+      fd = openControl(supervise);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENXIO') return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: supervisor not listening` };
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
-        if (!isDirectory(supervise)) return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: not supervised` };
-        return { dir, exitCode: 1, message: `something is wrong with the ${supervise} directory: ${describe(err)}` };
-      }
       return { dir, exitCode: EXIT_SYSTEM, message: `unable to control ${dir}: ${describe(err)}` };
+    }
+    switch (fd) {
+      case 'not-listening':
+        return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: supervisor not listening` };
+      case 'not-supervised':
+        return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: not supervised` };
+      case 'bad-control':
+        return { dir, exitCode: 1, message: `something is wrong with the ${supervise} directory: no control FIFO` };
+      default:
+        return new ControlChannel(dir, fd);
     }
   }
 
   /** Writes every byte at once; waits only if the supervisor's FIFO is full. */
   send(bytes: string): void {
-    if (bytes.length === 0) return;
-    const buf = Buffer.from(bytes, 'latin1');
-    try {
-      writeSync(this.fd, buf);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      // A supervisor that is behind on its FIFO: wait for room, as s6-svc does.
-      loadNative().clearNonblock(this.fd);
-      writeSync(this.fd, buf);
-    }
+    if (bytes.length > 0) writeControlBytes(this.fd, bytes);
   }
 
   close(): void {
@@ -74,13 +70,5 @@ export function sendControl(dir: string, bytes: string): ControlFailure | null {
     return { dir, exitCode: EXIT_SYSTEM, message: `unable to control ${dir}: ${describe(err)}` };
   } finally {
     ch.close();
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
   }
 }

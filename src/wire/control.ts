@@ -46,13 +46,13 @@ export type ControlResult =
   | 'bad-control';
 
 /**
- * Writes `bytes` in one write to `controlDir/control`. Opening without a
+ * Opens `controlDir/control` for writing without blocking. Opening without a
  * reader fails at once (ENXIO), which is how a dead supervisor is detected.
+ * Returns the fd, or why there is none; other errors are thrown.
  */
-export function writeControl(controlDir: string, bytes: string): ControlResult {
-  let fd: number;
+export function openControl(controlDir: string): number | Exclude<ControlResult, 'sent'> {
   try {
-    fd = openSync(join(controlDir, 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
+    return openSync(join(controlDir, 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENXIO') return 'not-listening';
@@ -61,16 +61,27 @@ export function writeControl(controlDir: string, bytes: string): ControlResult {
     }
     throw err;
   }
+}
+
+/** Writes every byte in one write; waits for room only if the reader's FIFO is full. */
+export function writeControlBytes(fd: number, bytes: string): void {
   const buf = Buffer.from(bytes, 'latin1');
   try {
-    try {
-      writeSync(fd, buf);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      // The reader is behind and its FIFO full: wait for room, as s6's clients do.
-      loadNative().clearNonblock(fd);
-      writeSync(fd, buf);
-    }
+    writeSync(fd, buf);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    // The reader is behind and its FIFO full: wait for room, as s6's clients do.
+    loadNative().clearNonblock(fd);
+    writeSync(fd, buf);
+  }
+}
+
+/** Opens, writes `bytes` in one write, closes. */
+export function writeControl(controlDir: string, bytes: string): ControlResult {
+  const fd = openControl(controlDir);
+  if (typeof fd !== 'number') return fd;
+  try {
+    writeControlBytes(fd, bytes);
     return 'sent';
   } finally {
     closeSync(fd);
