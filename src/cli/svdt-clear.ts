@@ -3,8 +3,7 @@
 // empty one.
 import { runCommand, soleDirOperand, type Command } from '../client/cli';
 import { ClientError, EXIT_SYSTEM, describe } from '../client/errors';
-import { deathTallyPath } from '../wire/deathtally';
-import { writeFileAtomic } from '../wire/atomic';
+import { writeDeathTally } from '../wire/deathtally';
 
 const cmd: Command = {
   name: 'svdt-clear',
@@ -17,7 +16,7 @@ export function main(argv: string[]): Promise<void> {
     const dir = soleDirOperand(cmd, argv);
     if (dir === null) return 0;
     try {
-      writeFileAtomic(deathTallyPath(dir), Buffer.alloc(0), 0o666);
+      writeDeathTally(dir, []);
     } catch (err) {
       throw new ClientError(`unable to clear death tally for service ${dir}: ${describe(err)}`, EXIT_SYSTEM);
     }

@@ -7,16 +7,16 @@ import { environStrings, spawnSession } from '../os/native';
 import { ReapedChild } from './mainprocess';
 
 /**
- * Spawns `./file args...` in `cwd`, fds 0-2 inherited and `extra` (target ->
- * our fd) placed at their numbers. Returns the process, or undefined if it
- * could not start; `onFailure` then gets the reason (ENOENT, EACCES...).
- */
-/**
  * Our environment as the child gets it, converted once: nothing in a
  * supervisor changes process.env, and walking it is a cost on every restart.
  */
 let serviceEnv: readonly string[] | undefined;
 
+/**
+ * Spawns `./file args...` in `cwd`, fds 0-2 inherited and `extra` (target ->
+ * our fd) placed at their numbers. Returns the process, or undefined if it
+ * could not start; `onFailure` then gets the reason (ENOENT, EACCES...).
+ */
 export function spawnInSession(
   cwd: string,
   file: string,

@@ -7,11 +7,11 @@ import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipe, tryLockWrite } from '../os/native';
 import { ServiceDir } from '../servicedir/servicedir';
-import { appendDeath, deathFromWstat, readDeathTally, writeDeathTally } from '../wire/deathtally';
+import { appendDeath, deathFromWstat, deathTallyPath, encodeDeathTally, readDeathTally, type DeathRecord } from '../wire/deathtally';
 import { cleanFifodir, notifyFifodir } from '../wire/fifodir';
 import { GROUP_SIGNAL_COMMANDS, SIGNAL_COMMANDS } from '../wire/control';
 import { parseSignal, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
-import { writeStatus, type StatusRecord } from '../wire/status';
+import { encodeStatus, statusPath, type StatusRecord } from '../wire/status';
 import { Deadline, systemClock, type Clock } from './clock';
 import { ControlFifo, SuperviseFatal, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
 import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
@@ -20,6 +20,7 @@ import { StrayCleanup } from './strays';
 import { procStat } from '../os/proc';
 import { spawnInSession } from './spawn';
 import { RestartThrottle } from './throttle';
+import { ReplacedFile } from './replacedfile';
 
 export type State = 'DOWN' | 'UP' | 'FINISH' | 'LASTUP' | 'LASTFINISH';
 
@@ -77,6 +78,8 @@ export class Supervisor {
   private readonly superviseDir: string;
   private readonly timer: Deadline;
   private readonly throttle = new RestartThrottle();
+  private readonly statusFile: ReplacedFile;
+  private readonly deathTallyFile: ReplacedFile;
   private state: State = 'DOWN';
   private status!: StatusRecord;
   private main: MainProcess | undefined;
@@ -119,6 +122,8 @@ export class Supervisor {
     this.files = new ServiceDir(this.root, (m) => this.warn(m));
     this.eventDir = join(this.root, 'event');
     this.superviseDir = join(this.root, 'supervise');
+    this.statusFile = new ReplacedFile(statusPath(this.root));
+    this.deathTallyFile = new ReplacedFile(deathTallyPath(this.root));
     this.timer = new Deadline(clock);
     this.readyTimer = new Deadline(clock);
   }
@@ -704,6 +709,8 @@ export class Supervisor {
     this.closeNotifyPipe();
     this.control?.close();
     this.event('x');
+    this.statusFile.close();
+    this.deathTallyFile.close();
     if (this.lockFd >= 0) closeSync(this.lockFd);
     this.lockFd = -1;
     closeSync(this.dirFd);
@@ -716,7 +723,7 @@ export class Supervisor {
   /** Atomic: a failed write leaves the previous status whole. We warn and carry on. */
   private saveStatus(): void {
     try {
-      writeStatus(this.root, this.status);
+      this.statusFile.write(encodeStatus(this.status));
     } catch (err) {
       this.warn(`unable to write ${join(this.superviseDir, 'status')}: ${errCode(err)}`);
     }
@@ -731,9 +738,9 @@ export class Supervisor {
     }
   }
 
-  private saveDeathTally(records: Parameters<typeof writeDeathTally>[1]): void {
+  private saveDeathTally(records: readonly DeathRecord[]): void {
     try {
-      writeDeathTally(this.root, records);
+      this.deathTallyFile.write(encodeDeathTally(records));
     } catch (err) {
       this.warn(`unable to write ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
     }

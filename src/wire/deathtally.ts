@@ -63,5 +63,5 @@ export function readDeathTally(dir: string): DeathRecord[] {
 }
 
 export function writeDeathTally(dir: string, records: readonly DeathRecord[]): void {
-  writeFileAtomic(deathTallyPath(dir), encodeDeathTally(records));
+  writeFileAtomic(deathTallyPath(dir), encodeDeathTally(records), 0o666);
 }

@@ -75,5 +75,5 @@ export function readStatus(dir: string): StatusRecord {
 }
 
 export function writeStatus(dir: string, s: StatusRecord): void {
-  writeFileAtomic(statusPath(dir), encodeStatus(s));
+  writeFileAtomic(statusPath(dir), encodeStatus(s), 0o666);
 }

@@ -1,9 +1,10 @@
-// The restart throttle and the supervisor's deadline, on a fake clock; the session spawner.
+// The restart throttle and the supervisor's deadline, on a fake clock; the session spawner; ReplacedFile.
 import t from 'tap';
 import { Deadline, type Clock, type TimerHandle } from '../../src/supervise/clock';
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
 import { tainFromMs } from '../../src/wire/tain';
-import { chmodSync, closeSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { ReplacedFile } from '../../src/supervise/replacedfile';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipe, spawnSession, waitpidNohang } from '../../src/os/native';
@@ -103,4 +104,41 @@ t.test('spawnSession: new session, fds placed even when a target is another sour
   let wstat: number | null = null;
   await waitForProc(() => (wstat = waitpidNohang(pid)) !== null, 'the probe to exit');
   t.equal(wstat, 0, 'reaped, exit 0');
+});
+
+t.test('ReplacedFile: atomic replacement, one held fd, replaced inodes closed a turn later', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'status');
+  const fdsOnFile = () => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
+    } catch {
+      return false; // the fd readdir itself used
+    }
+  }).length;
+  const file = new ReplacedFile(path);
+  file.write(Buffer.from('first'));
+  file.write(Buffer.from('second'));
+  file.write(Buffer.from('third'));
+  t.equal(readFileSync(path, 'latin1'), 'third', 'the newest content is in place');
+  t.notOk(existsSync(`${path}.new`), 'no .new file is left');
+  t.equal(fdsOnFile(), 3, 'the replaced inodes are still open during this turn');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(fdsOnFile(), 1, 'a turn later only the current file is held');
+  file.close();
+  t.equal(fdsOnFile(), 0, 'close lets go of everything');
+  t.equal(readFileSync(path, 'latin1'), 'third', 'closing does not touch the content');
+});
+
+t.test('ReplacedFile: a failed write throws and leaves the old content whole', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'status');
+  const file = new ReplacedFile(path);
+  t.teardown(() => file.close());
+  file.write(Buffer.from('kept'));
+  mkdirSync(`${path}.new`); // open(status.new) now fails with EISDIR
+  t.throws(() => file.write(Buffer.from('lost')), { code: 'EISDIR' });
+  t.equal(readFileSync(path, 'latin1'), 'kept');
 });
