@@ -1,6 +1,7 @@
 // tether svscan: supervise a whole tree of service directories, also as a
 // container's PID 1. Node cannot exec(), so `.s6-svscan/finish` and
 // `.s6-svscan/crash` are spawned with our stdio and we exit with their status.
+import { spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, fstatSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cloexecStrayFds } from '../os/native';
@@ -85,7 +86,7 @@ function announceReady(fd: number): void {
 /** Runs a `.s6-svscan/` program with our stdio, in place of s6's exec; resolves with its exit code. */
 function runProgram(program: string, scandir: string): Promise<number> {
   return new Promise((res) => {
-    const child = reaper.spawn(program, [], { cwd: scandir, stdio: 'inherit' });
+    const child = reaper.leaveToLibuv(spawn(program, [], { cwd: scandir, stdio: 'inherit' }));
     child.once('error', (err) => {
       warn(`unable to spawn ${program}: ${err.message}`);
       res(111);

@@ -4,12 +4,12 @@
 // subreaper, the daemon is re-parented to us: its death comes as SIGCHLD and
 // we reap it, so we exit exactly when it dies, with its status, no polling.
 import { closeSync, unlinkSync, writeSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
 import { reaper } from '../os/reaper';
 import { setCloexec } from '../os/native';
-import { wstatFromExit, wstatToCode } from '../wire/signals';
+import { wstatToCode } from '../wire/signals';
 import { EXIT_SYSTEM, die, warn } from './cli';
 import { forwardSignals, sendSignal } from './forward';
+import { execFailureCode, startForeground } from './foreground';
 import { LoopHold } from './keepalive';
 import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, acceptDaemonPid, describePidFileError } from './pidfile';
 
@@ -27,7 +27,7 @@ export interface BackgroundWatchOptions {
 }
 
 type Phase =
-  | { name: 'parent'; parent: ChildProcess }
+  | { name: 'parent'; parent: number }
   | { name: 'reading' }
   | { name: 'daemon'; pid: number };
 
@@ -54,12 +54,15 @@ export class BackgroundWatch {
       if (this.reapedEarly.size > REAPED_MEMORY) this.reapedEarly.delete(this.reapedEarly.keys().next().value as number);
     });
     forwardSignals((sig) => this.forward(sig));
-    const [cmd, ...args] = opts.argv;
-    const parent = reaper.spawn(cmd, args, { stdio: 'inherit' });
-    parent.once('error', (err: NodeJS.ErrnoException) => {
-      die(TOOL, err.code === 'ENOENT' ? 127 : 126, `unable to spawn ${cmd}: ${err.code ?? err.message}`);
-    });
-    parent.once('exit', (code, signal) => void this.parentExited(wstatFromExit(code, signal)));
+    // Our children are not libuv's and signal listeners are not ref'd: without
+    // this, node would exit while the parent runs, or while the daemon does.
+    new LoopHold();
+    let parent: number;
+    try {
+      parent = startForeground(opts.argv, (wstat) => void this.parentExited(wstat));
+    } catch (err) {
+      die(TOOL, execFailureCode(err), `unable to spawn ${opts.argv[0]}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
     this.phase = { name: 'parent', parent };
     if (opts.timeoutMs > 0) {
       this.timer = setTimeout(() => this.parentTimedOut(), opts.timeoutMs);
@@ -68,7 +71,7 @@ export class BackgroundWatch {
 
   private forward(sig: NodeJS.Signals): void {
     const p = this.phase;
-    if (p.name === 'parent') p.parent.kill(sig);
+    if (p.name === 'parent') sendSignal(p.parent, sig);
     else if (p.name === 'reading') this.pending.push(sig);
     else sendSignal(p.pid, sig);
   }
@@ -77,7 +80,7 @@ export class BackgroundWatch {
     if (this.phase.name !== 'parent') return;
     warn(TOOL, `${this.opts.argv[0]} did not exit within ${this.opts.timeoutMs} ms: killing it`);
     this.timedOut = true;
-    this.phase.parent.kill('SIGKILL');
+    sendSignal(this.phase.parent, 'SIGKILL');
   }
 
   private async parentExited(wstat: number): Promise<void> {
@@ -108,8 +111,6 @@ export class BackgroundWatch {
     if (early !== undefined) process.exit(wstatToCode(early));
     this.reapedEarly.clear();
     this.phase = { name: 'daemon', pid };
-    // Only SIGCHLD will come now, and signal listeners do not keep node alive.
-    new LoopHold();
     reaper.watch(pid, (_pid, wstat) => process.exit(wstatToCode(wstat)));
     this.notifyReady();
     for (const sig of this.pending.splice(0)) sendSignal(pid, sig);

@@ -11,6 +11,7 @@
 //   "pid N"            the program runs as pid N
 //   "error CODE TEXT"  the program could not be spawned
 //   "exit CODE SIGNAL" the program exited ("-" for the absent one)
+import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { reaper } from '../os/reaper';
@@ -76,7 +77,7 @@ export class TreeKeeper {
 
   private spawnProgram(): void {
     const [cmd, ...args] = this.opts.argv;
-    const child = reaper.spawn(cmd, args, { stdio: 'inherit' });
+    const child = reaper.leaveToLibuv(spawn(cmd, args, { stdio: 'inherit' }));
     child.once('error', (err: NodeJS.ErrnoException) => {
       this.send(`error ${err.code ?? 'EIO'} ${err.message.replace(/\n/g, ' ')}`);
       this.control.end(() => process.exit(err.code === 'ENOENT' ? 127 : 126));

@@ -7,12 +7,12 @@
 // so it learns of the death by SIGCHLD and reaps it: no polling, no zombie.
 // supervisord's version exits as soon as PROG does and may signal whatever
 // unrelated process got a stale pid; this one signals only its descendants.
-import type { ChildProcess } from 'node:child_process';
 import { reaper } from '../os/reaper';
 import { isAlive } from '../os/proc';
-import { wstatFromExit, wstatToCode } from '../wire/signals';
+import { wstatToCode } from '../wire/signals';
 import { EXIT_SYSTEM, die, warn } from './cli';
 import { forwardSignals, sendSignal } from './forward';
+import { execFailureCode, startForeground } from './foreground';
 import { LoopHold } from './keepalive';
 import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnDescendant, readPidFile, waitForPidFile, type PidFileRead } from './pidfile';
 
@@ -30,7 +30,7 @@ export interface PidProxyOptions {
 }
 
 export class PidProxy {
-  private readonly prog: ChildProcess;
+  private readonly prog: number;
   private progStatus: number | null = null;
   /** The daemon we last saw named in the pid file and descended from us. */
   private daemon: number | null = null;
@@ -52,15 +52,14 @@ export class PidProxy {
       if (!this.reaping) void this.settle();
     });
     forwardSignals((sig) => this.forward(sig), PIDPROXY_SIGNALS);
-    const [cmd, ...args] = opts.argv;
-    this.prog = reaper.spawn(cmd, args, { stdio: 'inherit' });
-    this.prog.once('error', (err: NodeJS.ErrnoException) => {
-      die(TOOL, err.code === 'ENOENT' ? 127 : 126, `unable to spawn ${cmd}: ${err.code ?? err.message}`);
-    });
-    this.prog.once('exit', (code, signal) => {
-      this.progStatus = wstatFromExit(code, signal);
-      void this.settle();
-    });
+    try {
+      this.prog = startForeground(opts.argv, (wstat) => {
+        this.progStatus = wstat;
+        void this.settle();
+      });
+    } catch (err) {
+      die(TOOL, execFailureCode(err), `unable to spawn ${opts.argv[0]}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
   }
 
   private progRunning(): boolean {
@@ -81,7 +80,7 @@ export class PidProxy {
       this.daemon = pid;
       sendSignal(pid, sig);
     } else if (this.progRunning()) {
-      this.prog.kill(sig);
+      sendSignal(this.prog, sig);
     } else if (this.daemon !== null && isAlive(this.daemon)) {
       sendSignal(this.daemon, sig);
     } else {

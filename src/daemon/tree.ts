@@ -7,7 +7,7 @@
 // The guarantee holds for the thread that called spawnTree: the kernel's
 // parent-death signal follows the thread that forked, so call it from the
 // main thread, not from a worker that may end before the process does.
-import type { ChildProcess, StdioNull, StdioPipe } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioNull, type StdioPipe } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -57,11 +57,11 @@ export function spawnTree(argv: readonly string[], opts: SpawnTreeOptions = {}):
   if (argv.length === 0) return Promise.reject(new TypeError('spawnTree: argv is empty'));
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
   const stdio = typeof opts.stdio === 'string' || opts.stdio === undefined ? [opts.stdio ?? 'inherit', opts.stdio ?? 'inherit', opts.stdio ?? 'inherit'] : opts.stdio;
-  const keeper = reaper.spawn(process.execPath, [findTetherBin(), 'tree-keeper', '--owner', String(process.pid), '--grace', String(Math.max(0, Math.round(graceMs))), '--', ...argv], {
+  const keeper = reaper.leaveToLibuv(spawn(process.execPath, [findTetherBin(), 'tree-keeper', '--owner', String(process.pid), '--grace', String(Math.max(0, Math.round(graceMs))), '--', ...argv], {
     cwd: opts.cwd,
     env: opts.env,
     stdio: [...stdio, 'pipe'],
-  });
+  }));
   return new Promise((resolve, reject) => {
     const control = keeper.stdio[3] as NodeJS.ReadWriteStream | null;
     let settledExit: (e: TreeExit) => void = () => {};

@@ -223,6 +223,7 @@ const spawnApi = {
   sigemptyset: libc.func('int sigemptyset(void *set)'),
   sigfillset: libc.func('int sigfillset(void *set)'),
   spawn: libc.func('int posix_spawn(_Out_ int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)'),
+  spawnp: libc.func('int posix_spawnp(_Out_ int *pid, const char *file, void *fa, void *attr, const char **argv, const char **envp)'),
 };
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
@@ -232,46 +233,53 @@ const FA_SIZE = 256;
 const ATTR_SIZE = 1024;
 const SIGSET_SIZE = 128;
 
-export interface SessionSpawn {
-  /** Path of the program, relative to `cwd` unless absolute. */
+export interface SpawnRequest {
+  /** Path of the program, relative to `cwd` unless absolute; with `searchPath`, a bare name is looked up in PATH. */
   path: string;
   argv: readonly string[];
   /** The environment, as an object or as ready `NAME=value` strings (a caller spawning often converts once). */
   env: NodeJS.ProcessEnv | readonly string[];
-  cwd: string;
+  /** The child's working directory; ours if absent. */
+  cwd?: string;
   /** fds for the child: target number -> our fd. 0-2 are inherited unless given here; all others are closed. */
   fds: ReadonlyMap<number, number>;
+  /** A new session (pgid = sid = pid), as s6 starts services; otherwise our process group. Default true. */
+  newSession?: boolean;
+  /** Look a bare program name up in PATH, as a shell would (posix_spawnp). */
+  searchPath?: boolean;
 }
 
 /**
- * Starts a program in a new session (so pgid = sid = pid), with every signal
- * at its default disposition and none blocked, and returns its pid. It is our
- * child but not libuv's: reap it through the reaper (reaper.watch). Exec
- * failures (ENOENT, EACCES...) are thrown here, synchronously.
+ * Starts a program, with every signal at its default disposition and none
+ * blocked, and returns its pid. It is our child but not libuv's: reap it
+ * through the reaper (reaper.watch). Exec failures (ENOENT, EACCES...) are
+ * thrown here, synchronously.
  */
-// Allocated once: spawnSession is synchronous, and a restart should not feed the GC.
-// The attributes never change, so they are set up once and kept for the process's life.
+// Allocated once: spawnProgram is synchronous, and a restart should not feed the GC.
+// The attributes never change, so each is set up once and kept for the process's life.
 const spawnBuffers = {
   fa: Buffer.alloc(FA_SIZE),
-  attr: Buffer.alloc(ATTR_SIZE),
   empty: Buffer.alloc(SIGSET_SIZE),
   all: Buffer.alloc(SIGSET_SIZE),
 };
-let attrReady = false;
+const spawnAttrs = new Map<boolean, Buffer>();
 
 function must(rc: number, what: string): void {
   if (rc !== 0) throw new NativeError(what, rc);
 }
 
-/** New session, no signal blocked, every signal at its default: the same for every child. */
-function sessionAttr(): Buffer {
-  const { attr, empty, all } = spawnBuffers;
-  if (attrReady) return attr;
+/** No signal blocked, every signal at its default, and maybe a new session: the same for every child. */
+function spawnAttr(newSession: boolean): Buffer {
+  const ready = spawnAttrs.get(newSession);
+  if (ready) return ready;
+  const { empty, all } = spawnBuffers;
+  const attr = Buffer.alloc(ATTR_SIZE);
   spawnApi.sigemptyset(empty);
   spawnApi.sigfillset(all);
   must(spawnApi.attrInit(attr), 'posix_spawnattr_init');
   try {
-    must(spawnApi.attrFlags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF), 'posix_spawnattr_setflags');
+    const session = newSession ? POSIX_SPAWN_SETSID : 0;
+    must(spawnApi.attrFlags(attr, session | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF), 'posix_spawnattr_setflags');
     must(spawnApi.attrSigmask(attr, empty), 'posix_spawnattr_setsigmask');
     // Node ignores SIGPIPE; an ignored signal would stay ignored across exec.
     must(spawnApi.attrSigdefault(attr, all), 'posix_spawnattr_setsigdefault');
@@ -279,7 +287,7 @@ function sessionAttr(): Buffer {
     spawnApi.attrDestroy(attr);
     throw err;
   }
-  attrReady = true;
+  spawnAttrs.set(newSession, attr);
   return attr;
 }
 
@@ -290,12 +298,12 @@ export function environStrings(env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-export function spawnSession(opts: SessionSpawn): number {
+export function spawnProgram(opts: SpawnRequest): number {
   const { fa } = spawnBuffers;
-  const attr = sessionAttr();
+  const attr = spawnAttr(opts.newSession ?? true);
   must(spawnApi.faInit(fa), 'posix_spawn_file_actions_init');
   try {
-    must(spawnApi.faChdir(fa, opts.cwd), 'posix_spawn_file_actions_addchdir_np');
+    if (opts.cwd !== undefined) must(spawnApi.faChdir(fa, opts.cwd), 'posix_spawn_file_actions_addchdir_np');
     // Node marks fds 0-2 close-on-exec: hand them over explicitly, like libuv's 'inherit'.
     const fds = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
     for (const [target, source] of opts.fds) fds.set(target, source);
@@ -314,7 +322,8 @@ export function spawnSession(opts: SessionSpawn): number {
     for (const m of moves) must(spawnApi.faClose(fa, m.parked), 'posix_spawn_file_actions_addclose');
     const env = Array.isArray(opts.env) ? opts.env : environStrings(opts.env as NodeJS.ProcessEnv);
     const pid = [0];
-    must(spawnApi.spawn(pid, opts.path, fa, attr, [...opts.argv, null], [...env, null]), `posix_spawn ${opts.path}`);
+    const spawn = opts.searchPath ? spawnApi.spawnp : spawnApi.spawn;
+    must(spawn(pid, opts.path, fa, attr, [...opts.argv, null], [...env, null]), `posix_spawn ${opts.path}`);
     return pid[0];
   } finally {
     spawnApi.faDestroy(fa);

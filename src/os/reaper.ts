@@ -3,7 +3,7 @@
 // pid 1, a daemon's forked child) is ours to reap. We never call waitpid(-1):
 // it would steal libuv's exit statuses and hang node. Instead, on each SIGCHLD
 // we list our children and reap, one pid at a time, those libuv did not spawn.
-import { spawn as cpSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { openSync, readSync } from 'node:fs';
 import { becomeChildSubreaper, waitpidNohang } from './native';
 
@@ -26,9 +26,13 @@ export class Reaper {
     process.on('SIGCHLD', () => this.reap());
   }
 
-  /** Spawns through libuv and remembers the pid, so the reaper leaves it to libuv. */
-  spawn(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
-    const child = cpSpawn(command, args, options);
+  /**
+   * Records a child that libuv spawned (child_process), so the reaper leaves
+   * its exit status to libuv. Call it right after spawning, in the same turn.
+   * child_process is the caller's import: a process that never spawns
+   * through libuv (a wrapper that only waits) need not load it.
+   */
+  leaveToLibuv(child: ChildProcess): ChildProcess {
     const pid = child.pid;
     if (pid !== undefined) {
       this.spawned.add(pid);

@@ -2,7 +2,7 @@
 // logger joined to its service by a pipe we hold, dead supervisors restarted,
 // orphans reaped, and an orderly shutdown. Everything here is driven by
 // events: control bytes, signals, supervisor exits, directory changes.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -119,7 +119,7 @@ export class Scanner {
   private divert(sig: NodeJS.Signals): boolean {
     const program = this.control?.program(sig);
     if (!program) return false;
-    const child = reaper.spawn(program, [], { cwd: this.opts.scandir, stdio: 'inherit' });
+    const child = reaper.leaveToLibuv(spawn(program, [], { cwd: this.opts.scandir, stdio: 'inherit' }));
     child.once('error', (err) => this.opts.warn(`unable to spawn ${program}: ${err.message}`));
     return true;
   }
@@ -265,11 +265,11 @@ export class Scanner {
     let child: ChildProcess;
     try {
       // Its own session: a terminal's ^C reaches only the scanner, which then stops everything in order.
-      child = reaper.spawn(command, [...args, svc.name], {
+      child = reaper.leaveToLibuv(spawn(command, [...args, svc.name], {
         cwd: this.opts.scandir,
         stdio: [logIn ?? 'inherit', logOut ?? 'inherit', 'inherit'],
         detached: true,
-      });
+      }));
     } catch (err) {
       this.spawnFailed(svc, err as Error);
       return;

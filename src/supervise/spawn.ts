@@ -3,7 +3,7 @@
 // fds 0-2, plus optional extra fds (the notification pipe, the service lock).
 // posix_spawn (vfork-style) rather than libuv's fork(): a node process is big
 // enough that fork() was most of a restart's cost. The reaper reaps the child.
-import { environStrings, spawnSession } from '../os/native';
+import { environStrings, spawnProgram } from '../os/native';
 import { ReapedChild } from './mainprocess';
 
 /**
@@ -26,7 +26,7 @@ export function spawnInSession(
 ): ReapedChild | undefined {
   const path = `./${file}`;
   try {
-    return new ReapedChild(spawnSession({ path, argv: [path, ...args], env: (serviceEnv ??= environStrings(process.env)), cwd, fds: extra }));
+    return new ReapedChild(spawnProgram({ path, argv: [path, ...args], env: (serviceEnv ??= environStrings(process.env)), cwd, fds: extra }));
   } catch (err) {
     onFailure((err as NodeJS.ErrnoException).code ?? String(err));
     return undefined;

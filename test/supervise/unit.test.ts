@@ -7,7 +7,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { ReplacedFile } from '../../src/supervise/replacedfile';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipe, spawnSession, waitpidNohang } from '../../src/os/native';
+import { pipe, spawnProgram, waitpidNohang } from '../../src/os/native';
 import { waitForContent, waitForProc } from './lib';
 
 /** A clock whose time moves only when the test says so. */
@@ -83,7 +83,7 @@ t.test('the deadline replaces, clears and fires once', async (t) => {
   t.same(fired, ['b']);
 });
 
-t.test('spawnSession: new session, fds placed even when a target is another source', async (t) => {
+t.test('spawnProgram: new session, fds placed even when a target is another source', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-spawn-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'probe'), '#!/bin/sh\nfor fd in 0 1 2 5 "$1"; do echo "$fd $(readlink /proc/$$/fd/$fd)"; done > out\ncut -d" " -f5,6 /proc/$$/stat >> out\necho "$0 $FOO" >> out\n');
@@ -91,7 +91,7 @@ t.test('spawnSession: new session, fds placed even when a target is another sour
   const [r, w] = pipe();
   t.teardown(() => { closeSync(r); closeSync(w); });
   // Target r+1 (= w, most likely) is the source of the other mapping: it must not be clobbered.
-  const pid = spawnSession({ path: './probe', argv: ['./probe', String(w)], env: { ...process.env, FOO: 'bar' }, cwd: dir, fds: new Map([[w, r], [5, w]]) });
+  const pid = spawnProgram({ path: './probe', argv: ['./probe', String(w)], env: { ...process.env, FOO: 'bar' }, cwd: dir, fds: new Map([[w, r], [5, w]]) });
   t.ok(pid > 0);
   const out = await waitForContent(join(dir, 'out'), /bar\n$/);
   const lines = out.trim().split('\n');
