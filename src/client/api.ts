@@ -14,6 +14,12 @@ export interface SvcOptions {
   wait?: WaitCondition;
   /** Bound on the wait, in ms; rejects with a ClientError of code 99. */
   timeoutMs?: number;
+  /**
+   * Gets what s6-svc would print as a warning: a wait for readiness on a
+   * service without notification-fd falls back to up. By default it goes to
+   * process.emitWarning, code TETHER_READINESS_FALLBACK.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -24,8 +30,8 @@ export interface SvcOptions {
  */
 export async function svc(dirs: string | readonly string[], commands: string | readonly SvcCommand[], opts: SvcOptions = {}): Promise<void> {
   const list = typeof dirs === 'string' ? [dirs] : dirs;
-  const warnings: string[] = [];
-  const outcome = await controlServices(list, commandBytes(commands), { ...opts, warn: (m) => warnings.push(m) });
+  const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'TETHER_READINESS_FALLBACK' }));
+  const outcome = await controlServices(list, commandBytes(commands), { ...opts, warn });
   const last = outcome.failures[outcome.failures.length - 1];
   if (last) throw new ClientError(last.message, last.exitCode, last.dir);
   if (outcome.waitFailures > 0) {

@@ -115,6 +115,10 @@ for (const sup of SUPERVISORS) {
       t.ok(err instanceof ClientError && err.exitCode === 99, 'timeout rejects with code 99');
       const nope = await svc(join(dir, 'nowhere'), 'u').catch((e: unknown) => e);
       t.ok(nope instanceof ClientError && nope.exitCode === 102, 'not supervised rejects with 102');
+      const warnings: string[] = [];
+      await svc(dir, 'u', { wait: 'ready', timeoutMs: 20_000, onWarning: (m) => warnings.push(m) });
+      t.ok(readStatus(dir).pid > 0, 'a wait for readiness without notification-fd returns once up');
+      t.same(warnings, [`${join(dir, 'notification-fd')} not present - ignoring request for readiness notification`], 'and says so, as s6-svc does');
     });
 
     t.test('watchService yields the state, then each change; close unsubscribes', async (t) => {
