@@ -1,7 +1,7 @@
 // The scanner's life: signal diversion, finish, abort, a supervisor killed by
 // SIGKILL, and running as PID 1 of a PID namespace.
-import t from 'tap';
-import { readFileSync } from 'node:fs';
+import t, { type Test } from 'tap';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
 import { HAVE_S6, S6_BIN, TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
@@ -143,3 +143,52 @@ exec sleep 1000
     t.match(readFileSync(marks, 'utf8'), /stray-term/, 'it was asked to stop with SIGTERM first');
   });
 }
+
+/** `a` with a logger that never exits by itself (it does not read its stdin): what stops it is a signal. */
+async function serviceWithDeafLogger(t: Test) {
+  const root = tempDir(t);
+  const scandir = join(root, 'scan');
+  makeService(join(scandir, 'a'), 'exec sleep 1000');
+  makeService(join(scandir, 'a', 'log'), 'exec sleep 1000');
+  const sc = await startScanner(t, scandir);
+  for (const dir of [join(scandir, 'a'), join(scandir, 'a', 'log')]) {
+    t.equal((await tether(['svwait', '-u', '-t', '30000', dir])).code, 0, `${dir} is up`);
+  }
+  const sup = supervisorOf(sc.pid, 'a') as number;
+  const logSup = supervisorOf(sc.pid, join('a', 'log')) as number;
+  t.ok(sup && logSup, 'a supervisor each for the service and its logger');
+  return { root, scandir, sc, sup, logSup, logger: statusPid(join(scandir, 'a', 'log')) };
+}
+
+for (const flag of ['-n', '-N'] as const) {
+  t.test(`svscanctl ${flag}: the supervisor of an inactive service gets SIGTERM, its logger's ${flag === '-n' ? 'SIGHUP' : 'SIGTERM'}`, async (t) => {
+    const { root, scandir, sup, logSup, logger } = await serviceWithDeafLogger(t);
+    renameSync(join(scandir, 'a'), join(root, 'removed'));
+    await tether(['svscanctl', '-a', scandir]);
+    t.equal((await tether(['svscanctl', flag, scandir])).code, 0);
+    await waitExit(t, sup);
+    if (flag === '-N') {
+      await waitExit(t, logSup);
+      t.notOk(alive(logger), '-N: the logger was stopped with its supervisor');
+      return;
+    }
+    // SIGHUP: the logger's supervisor exits once its logger does, and never brings it down itself.
+    t.ok(alive(logger), '-n: the logger still runs after its producer is gone');
+    t.ok(alive(logSup), '-n: so does its supervisor');
+    process.kill(logger, 'SIGKILL');
+    await waitExit(t, logSup);
+    t.notOk(alive(logSup), '-n: once the logger died, its supervisor exited instead of restarting it');
+  });
+}
+
+t.test('svscanctl -t leaves loggers to drain; -q then stops them and the scanner exits 0', async (t) => {
+  const { sc, sup, logSup, logger } = await serviceWithDeafLogger(t);
+  t.equal((await tether(['svscanctl', '-t', sc.scandir])).code, 0);
+  await waitExit(t, sup);
+  t.ok(alive(logger), '-t: a logger that has not reached EOF is not stopped');
+  t.ok(alive(logSup) && sc.child.exitCode === null, '-t: its supervisor and the scanner wait for it');
+  t.equal((await tether(['svscanctl', '-q', sc.scandir])).code, 0);
+  t.equal((await exitOf(sc.child)).code, 0, '-q: the scanner exits 0');
+  t.notOk(alive(logSup), '-q: the logger supervisor is gone');
+  t.notOk(alive(logger), '-q: and so is the logger');
+});
