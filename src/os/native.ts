@@ -249,12 +249,6 @@ export interface SpawnRequest {
   searchPath?: boolean;
 }
 
-/**
- * Starts a program, with every signal at its default disposition and none
- * blocked, and returns its pid. It is our child but not libuv's: reap it
- * through the reaper (reaper.watch). Exec failures (ENOENT, EACCES...) are
- * thrown here, synchronously.
- */
 // Allocated once: spawnProgram is synchronous, and a restart should not feed the GC.
 // The attributes never change, so each is set up once and kept for the process's life.
 const spawnBuffers = {
@@ -298,6 +292,12 @@ export function environStrings(env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
+/**
+ * Starts a program, with every signal at its default disposition and none
+ * blocked, and returns its pid. It is our child but not libuv's: reap it
+ * through the reaper (reaper.watch). Exec failures (ENOENT, EACCES...) are
+ * thrown here, synchronously.
+ */
 export function spawnProgram(opts: SpawnRequest): number {
   const { fa } = spawnBuffers;
   const attr = spawnAttr(opts.newSession ?? true);

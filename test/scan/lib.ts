@@ -112,15 +112,20 @@ export async function waitForLines(file: string, n: number, re: RegExp = /./, ms
   }), ms, `${n} lines matching ${re} in ${file}`);
 }
 
+/** The raw /proc cmdline of `pid`, or '' if it has exited since it was listed. */
+export function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
 /** The pid of the supervisor the scanner runs for `name` (argv ends with NAME). */
 export function supervisorOf(scannerPid: number, name: string): number | undefined {
   return childrenOf(scannerPid).find((p) => {
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0').filter(Boolean);
-      return argv[argv.length - 1] === name;
-    } catch {
-      return false;
-    }
+    const argv = cmdlineOf(p).split('\0').filter(Boolean);
+    return argv[argv.length - 1] === name;
   });
 }
 

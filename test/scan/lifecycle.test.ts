@@ -5,7 +5,7 @@ import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
 import { HAVE_S6, S6_BIN, TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
-import { startScanner, statusPid, supervisorOf, waitExit, waitForLines, waitForPath } from './lib';
+import { cmdlineOf, startScanner, statusPid, supervisorOf, waitExit, waitForLines, waitForPath } from './lib';
 
 t.test('.s6-svscan/SIGTERM replaces the built-in action; .s6-svscan/finish runs at the end', async (t) => {
   const root = tempDir(t);
@@ -101,9 +101,9 @@ t.test('PID 1 under unshare: orphans are reaped, SIGTERM brings everything down'
 
   process.kill(scanner, 'SIGUSR1');
   await waitForPath(join(root, 'spawner'));
-  const spawner = childrenOf(scanner).find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('SIGUSR1'));
+  const spawner = childrenOf(scanner).find((p) => cmdlineOf(p).includes('SIGUSR1'));
   if (spawner) await waitExit(t, spawner);
-  const orphans = childrenOf(scanner).filter((p) => /^sleep\x00100[12]\x00$/.test(readFileSync(`/proc/${p}/cmdline`, 'latin1')));
+  const orphans = childrenOf(scanner).filter((p) => /^sleep\x00100[12]\x00$/.test(cmdlineOf(p)));
   t.equal(orphans.length, 2, 'both orphans were re-parented to the scanner');
   for (const p of orphans) process.kill(p, 'SIGKILL');
   for (const p of orphans) await waitExit(t, p);
