@@ -1,6 +1,7 @@
 // tether supervise DIR: s6-supervise, in TypeScript.
 import { SuperviseFatal } from '../supervise/controldir';
 import { SuperviseHost } from '../supervise/host';
+import { collectStartupGarbage } from '../os/heap';
 
 const USAGE = `usage: tether supervise DIR
 
@@ -26,6 +27,7 @@ export function main(argv: string[]): void {
   try {
     host.start();
     host.supervise(args[0]);
+    collectStartupGarbage();
   } catch (err) {
     const fatal = err instanceof SuperviseFatal ? err : new SuperviseFatal((err as Error).message, 111);
     process.stderr.write(`tether supervise: fatal: ${fatal.message}\n`);
