@@ -8,6 +8,13 @@
 import { closeSync } from 'node:fs';
 import { replaceFile } from '../wire/atomic';
 
+/**
+ * Replaced inodes held open at most: a burst of commands that each rewrite
+ * status in one turn (a flood of `p` and `c`) frees the older ones at once
+ * rather than running out of fds.
+ */
+export const MAX_RETIRED = 8;
+
 export class ReplacedFile {
   /** Our fd of the inode now at `path`. */
   private held = -1;
@@ -33,6 +40,7 @@ export class ReplacedFile {
   }
 
   private retire(fd: number): void {
+    if (this.retired.length >= MAX_RETIRED) closeSync(this.retired.shift()!);
     this.retired.push(fd);
     if (this.retired.length === 1) setImmediate(() => this.closeRetired());
   }

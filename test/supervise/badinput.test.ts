@@ -2,13 +2,13 @@
 // and the supervisor keeps working. These are tether's own messages, so they
 // run against tether only; Debian's clients still do the checking.
 import t from 'tap';
-import { chmodSync, existsSync, mkdirSync, symlinkSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDeathTally } from '../../src/wire/deathtally';
 import { STATUS_SIZE, readStatus } from '../../src/wire/status';
 import { tainToMs } from '../../src/wire/tain';
 import { SUPERVISE_COMMANDS } from '../../src/wire/control';
-import { exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
+import { alive, exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
 import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForPath } from './lib';
 
 const T = ['-T', '30000'];
@@ -90,6 +90,20 @@ t.test('100000 bytes of garbage on the control FIFO', async (t) => {
   t.equal(statusPid(dir), pid, 'nothing happened to the service');
   t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'and the next command works');
   t.equal(sup.child.exitCode, null, 'the supervisor is still running');
+});
+
+t.test('100000 status-changing bytes (pause, continue) on the control FIFO: no fd piles up', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  await s6('s6-svwait', '-u', '-t', '30000', dir);
+  const pid = statusPid(dir);
+  const fdsBefore = readdirSync(`/proc/${sup.child.pid}/fd`).length;
+  await run('sh', ['-c', 'cat > "$1"', 'sh', join(dir, 'supervise', 'control')], { input: 'pc'.repeat(50_000) });
+  t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'the next command works');
+  t.notOk(alive(pid), 'the service, continued last, went down');
+  t.equal(sup.child.exitCode, null, 'the supervisor is still running');
+  t.notMatch(sup.stderr(), /unable to write/, 'every status write succeeded');
+  t.ok(readdirSync(`/proc/${sup.child.pid}/fd`).length <= fdsBefore + 2, 'its open fds did not grow');
 });
 
 t.test('supervise/control that is a regular file: exit 100', async (t) => {

@@ -4,7 +4,7 @@ import { Deadline, type Clock, type TimerHandle } from '../../src/supervise/cloc
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
 import { tainFromMs } from '../../src/wire/tain';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { ReplacedFile } from '../../src/supervise/replacedfile';
+import { MAX_RETIRED, ReplacedFile } from '../../src/supervise/replacedfile';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipe, spawnProgram, waitpidNohang } from '../../src/os/native';
@@ -110,13 +110,7 @@ t.test('ReplacedFile: atomic replacement, one held fd, replaced inodes closed a 
   const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'status');
-  const fdsOnFile = () => readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
-    } catch {
-      return false; // the fd readdir itself used
-    }
-  }).length;
+  const fdsOnFile = () => fdsOn(path);
   const file = new ReplacedFile(path);
   file.write(Buffer.from('first'));
   file.write(Buffer.from('second'));
@@ -131,6 +125,19 @@ t.test('ReplacedFile: atomic replacement, one held fd, replaced inodes closed a 
   t.equal(readFileSync(path, 'latin1'), 'third', 'closing does not touch the content');
 });
 
+t.test('ReplacedFile: a burst of writes in one turn holds at most MAX_RETIRED replaced inodes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'status');
+  const file = new ReplacedFile(path);
+  t.teardown(() => file.close());
+  for (let i = 0; i < 1000; i++) file.write(Buffer.from(`write ${i}`));
+  t.equal(readFileSync(path, 'latin1'), 'write 999');
+  t.equal(fdsOn(path), MAX_RETIRED + 1, 'the current inode and the newest replaced ones');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(fdsOn(path), 1, 'a turn later, only the current one');
+});
+
 t.test('ReplacedFile: a failed write throws and leaves the old content whole', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -142,3 +149,14 @@ t.test('ReplacedFile: a failed write throws and leaves the old content whole', a
   t.throws(() => file.write(Buffer.from('lost')), { code: 'EISDIR' });
   t.equal(readFileSync(path, 'latin1'), 'kept');
 });
+
+/** How many of our fds refer to `path` (or to inodes replaced there). */
+function fdsOn(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
+    } catch {
+      return false; // the fd readdir itself used
+    }
+  }).length;
+}
