@@ -1,10 +1,13 @@
 // tether svc against each supervisor: commands, every -w wait, exit codes.
-import t from 'tap';
+import t, { type Test } from 'tap';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readStatus } from '../../src/wire/status';
-import { bounded, exitOf, makeService, run, tempDir, tether } from '../lib/harness';
-import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise } from './lib';
+import { BOUND_MS, HAVE_S6, bounded, exitOf, makeService, run, startProcess, startTether, tempDir, tether, type Exit } from '../lib/harness';
+import { FifodirListener } from '../../src/wire/fifodir';
+import { waitForContent } from '../supervise/lib';
+import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise, type Supervisor } from './lib';
 
 const BOUND = ['-T', '20000'];
 
@@ -37,6 +40,16 @@ for (const sup of SUPERVISORS) {
       const after = readStatus(dir).pid;
       t.ok(after > 0 && after !== before, '-wr returned after the restart');
       t.match((await run(s6('s6-svdt'), [dir])).stdout, /signal SIGTERM\n$/, 'the restart was a death by SIGTERM');
+    });
+
+    t.test('-wr -r when the down and the new up reach the client in one read', async (t) => {
+      const r = await restartInOneBatch(t, sup, (dir) => startTether(t, ['svc', '-wr', ...BOUND, '-r', dir], { detached: true }));
+      t.equal(r.code, 0, 'tether svc -wr returns 0: it reads every byte of the batch');
+    });
+
+    t.test("the same batch makes Debian's s6-svc -wr miss the up and time out (the README's caveat)", { skip: !HAVE_S6 && 'no s6' }, async (t) => {
+      const r = await restartInOneBatch(t, sup, (dir) => startProcess(t, s6('s6-svc'), ['-wr', '-T', '3000', '-r', dir], { detached: true }));
+      t.equal(r.code, 99, 's6-svc -wr stops reading the batch at the D and waits for a u that has passed');
     });
 
     t.test('-wU and -wR wait for readiness', async (t) => {
@@ -175,3 +188,49 @@ t.test('a directory that never had a supervisor: 102, and no event/ is created',
   t.equal(r.code, 102);
   t.notOk(existsSync(join(dir, 'event')));
 });
+
+/**
+ * Has `client` (an svc -wr -r, started in a process group of its own) restart
+ * a service while the client is stopped, so that the down and the new
+ * instance's up wait in its FIFO and reach it in one read. The whole group is
+ * stopped: s6's clients read the FIFO through a helper process, s6-ftrigrd.
+ * Returns the client's exit.
+ */
+async function restartInOneBatch(t: Test, sup: Supervisor, client: (dir: string) => ChildProcess): Promise<Exit> {
+  const root = tempDir(t);
+  const marks = join(root, 'marks');
+  const release = join(root, 'release');
+  await mustRun('mkfifo', [release]);
+  const dir = makeService(join(root, 'svc'), [
+    // Only the first instance holds its death back, until the test releases it.
+    `[ -e ${marks} ] && exec sleep 1000`,
+    `trap 'echo term >> ${marks}; read line < ${release}; kill $!; exit 0' TERM`,
+    'sleep 1000 &',
+    'wait',
+  ].join('\n'));
+  await supervise(t, sup, dir, { up: true });
+  const before = readStatus(dir).pid;
+  const proc = client(dir);
+  t.teardown(() => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL'); // the group: a helper left stopped if the test failed half-way
+    } catch {
+      // all gone
+    }
+  });
+  await waitForContent(marks, /term/); // the client subscribed, then sent r
+  process.kill(-proc.pid!, 'SIGSTOP');
+  const seen: string[] = [];
+  const watcher = FifodirListener.subscribe(join(dir, 'event'));
+  t.teardown(() => watcher.close());
+  const upAgain = bounded(new Promise<void>((res) => watcher.onEvents((e) => {
+    seen.push(e);
+    if (seen.join('').includes('u')) res();
+  })), BOUND_MS, 'the u of the new instance');
+  writeFileSync(release, 'go\n');
+  await upAgain;
+  t.match(seen.join(''), /^dD+u/, 'waiting for the stopped client: the down, then the up');
+  t.not(readStatus(dir).pid, before, 'the service was restarted');
+  process.kill(-proc.pid!, 'SIGCONT');
+  return exitOf(proc);
+}
