@@ -204,7 +204,7 @@ async function restartInOneBatch(t: Test, sup: Supervisor, client: (dir: string)
   const dir = makeService(join(root, 'svc'), [
     // Only the first instance holds its death back, until the test releases it.
     `[ -e ${marks} ] && exec sleep 1000`,
-    `trap 'echo term >> ${marks}; read line < ${release}; kill $!; exit 0' TERM`,
+    `trap 'echo term >> ${marks}; read line < ${release}; kill -KILL $!; exit 0' TERM`,
     'sleep 1000 &',
     'wait',
   ].join('\n'));

@@ -104,7 +104,7 @@ t.test('a parent that never exits is killed at -t: 137', async (t) => {
 t.test('signals reach the parent while it runs', async (t) => {
   const { dir, pidFile, log } = setup(t);
   const slow = join(dir, 'slow.sh');
-  writeScript(slow, `trap 'echo parent-TERM >> "${log}"; kill $s; exit 9' TERM\nsleep 1000 & s=$!\necho waiting >> "${log}"\nwait`);
+  writeScript(slow, `trap 'echo parent-TERM >> "${log}"; kill -KILL $s; exit 9' TERM\nsleep 1000 & s=$!\necho waiting >> "${log}"\nwait`);
   const bw = startTether(t, ['background-watch', pidFile, slow]);
   await waitForLine(log, /^waiting$/);
   process.kill(bw.pid!, 'SIGTERM');

@@ -28,7 +28,7 @@ export function writeDaemons(dir: string): Daemons {
   };
   writeScript(d.daemon, `
 pidfile=$1 log=$2 mode=$3 code=\${4:-3}
-trap 'echo TERM $$ >> "$log"; kill $s 2>/dev/null; exit $code' TERM
+trap 'echo TERM $$ >> "$log"; kill -KILL $s 2>/dev/null; exit $code' TERM
 trap 'echo HUP $$ >> "$log"' HUP
 trap 'echo USR1 $$ >> "$log"' USR1
 trap 'echo QUIT $$ >> "$log"' QUIT

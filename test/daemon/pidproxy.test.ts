@@ -94,7 +94,7 @@ t.test('a pid file naming a process that is not ours is never signalled', async 
   const prog = join(dir, 'prog.sh');
   // PROG names the test process in the pid file and waits in the foreground.
   writeScript(prog, `echo ${process.pid} > "$1"
-trap 'echo prog-TERM >> "${log}"; kill $s; exit 8' TERM
+trap 'echo prog-TERM >> "${log}"; kill -KILL $s; exit 8' TERM
 sleep 1000 & s=$!
 echo waiting >> "${log}"
 wait`);

@@ -54,7 +54,7 @@ t.test('SIGINT and SIGQUIT without a diversion shut down; b aborts leaving super
 function recorder(events: string, ignoreTerm: boolean): string {
   return ignoreTerm
     ? `#!/bin/sh\necho "start $$" >> ${events}\ntrap '' TERM\nexec sleep 1000\n`
-    : `#!/bin/sh\necho "start $$" >> ${events}\ntrap 'echo "term $$" >> ${events}; kill $!; exit 0' TERM\nsleep 1000 &\nwait\n`;
+    : `#!/bin/sh\necho "start $$" >> ${events}\ntrap 'echo "term $$" >> ${events}; kill -KILL $!; exit 0' TERM\nsleep 1000 &\nwait\n`;
 }
 
 for (const ignoreTerm of [false, true]) {
