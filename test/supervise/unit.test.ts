@@ -1,5 +1,5 @@
 // The restart throttle and the supervisor's deadline, on a fake clock; the session spawner; ReplacedFile.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Deadline, type Clock, type TimerHandle } from '../../src/supervise/clock';
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
 import { tainFromMs } from '../../src/wire/tain';
@@ -107,11 +107,8 @@ t.test('spawnProgram: new session, fds placed even when a target is another sour
 });
 
 t.test('ReplacedFile: atomic replacement, one held fd, replaced inodes closed a turn later', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'status');
+  const { path, file } = replacedFile(t);
   const fdsOnFile = () => fdsOn(path);
-  const file = new ReplacedFile(path);
   file.write(Buffer.from('first'));
   file.write(Buffer.from('second'));
   file.write(Buffer.from('third'));
@@ -126,11 +123,7 @@ t.test('ReplacedFile: atomic replacement, one held fd, replaced inodes closed a 
 });
 
 t.test('ReplacedFile: a burst of writes in one turn holds at most MAX_RETIRED replaced inodes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'status');
-  const file = new ReplacedFile(path);
-  t.teardown(() => file.close());
+  const { path, file } = replacedFile(t);
   for (let i = 0; i < 1000; i++) file.write(Buffer.from(`write ${i}`));
   t.equal(readFileSync(path, 'latin1'), 'write 999');
   t.equal(fdsOn(path), MAX_RETIRED + 1, 'the current inode and the newest replaced ones');
@@ -139,16 +132,22 @@ t.test('ReplacedFile: a burst of writes in one turn holds at most MAX_RETIRED re
 });
 
 t.test('ReplacedFile: a failed write throws and leaves the old content whole', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'status');
-  const file = new ReplacedFile(path);
-  t.teardown(() => file.close());
+  const { path, file } = replacedFile(t);
   file.write(Buffer.from('kept'));
   mkdirSync(`${path}.new`); // open(status.new) now fails with EISDIR
   t.throws(() => file.write(Buffer.from('lost')), { code: 'EISDIR' });
   t.equal(readFileSync(path, 'latin1'), 'kept');
 });
+
+/** A ReplacedFile for `status` in a fresh directory; both go at teardown. */
+function replacedFile(t: Test): { path: string; file: ReplacedFile } {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-replaced-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'status');
+  const file = new ReplacedFile(path);
+  t.teardown(() => file.close());
+  return { path, file };
+}
 
 /** How many of our fds refer to `path` (or to inodes replaced there). */
 function fdsOn(path: string): number {
