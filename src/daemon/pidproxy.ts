@@ -101,16 +101,22 @@ export class PidProxy {
   /** Called whenever something of ours died: decides whether we are done. */
   private async settle(): Promise<void> {
     if (this.progRunning() || this.settling) return;
-    // A daemon that died as PROG exited is a zombie re-parented to us, and its
-    // SIGCHLD may not have been handled yet: reap it now, to know its status.
+    // Look first, reap second. A daemon seen dead here that was our child is
+    // a zombie the reap below collects, with its status. Reaping first would
+    // let a daemon that dies between the reap and the look pass for one that
+    // someone else reaped, and pidproxy would exit with PROG's status instead.
+    const live = this.currentDaemon();
+    const trackedGone = this.daemon !== null && !isAlive(this.daemon);
     this.reaping = true;
     try {
       reaper.reap();
     } finally {
       this.reaping = false;
     }
-    const live = this.currentDaemon();
     if (live !== null) {
+      // It may have died since the look, and been reaped just now.
+      const st = this.reaped.get(live);
+      if (st !== undefined) this.exit(st);
       this.daemon = live;
       return;
     }
@@ -118,10 +124,10 @@ export class PidProxy {
     if ('pid' in r && this.reaped.has(r.pid)) this.exit(this.reaped.get(r.pid) as number);
     if (this.daemon !== null) {
       const st = this.reaped.get(this.daemon);
-      // A tracked daemon that is gone but was not reaped by us (its parent did) leaves no status.
       if (st !== undefined) this.exit(st);
-      // Gone (or its pid already reused by a stranger): nothing of ours is left to wait for.
-      if (!isAlive(this.daemon) || !isOwnDescendant(this.daemon)) this.exit(this.progStatus as number);
+      // Gone and not reaped by us (its parent did: it leaves no status), or
+      // its pid already reused by a stranger: nothing of ours is left.
+      if (trackedGone || !isOwnDescendant(this.daemon)) this.exit(this.progStatus as number);
       return;
     }
     if (this.progStatus !== 0) this.exit(this.progStatus as number);

@@ -71,6 +71,32 @@ t.test('a daemon killed by a signal: 128+n', async (t) => {
   t.same(await exitOf(pp), { code: 137, signal: null });
 });
 
+t.test('a daemon killed while orphans keep landing on pidproxy: still 128+n, never PROG\'s 0', async (t) => {
+  // Every reaped orphan makes pidproxy look at the daemon again; a death that
+  // fell between its reap and its look once passed for a daemon reaped
+  // elsewhere, and pidproxy exited 0 (PROG's status). These ten rounds
+  // failed in each of three runs of that code, and pass now.
+  const dir = tempDir(t);
+  const churner = join(dir, 'churner.sh');
+  writeScript(churner, `d=$$
+while kill -0 $d 2>/dev/null; do ( true & ); done &
+echo started $$ >> "$2"
+wait`);
+  const launcher = join(dir, 'launcher.sh');
+  writeScript(launcher, `"${churner}" "$1" "$2" </dev/null >/dev/null 2>&1 &
+echo $! > "$1"`);
+  for (let round = 0; round < 10; round++) {
+    const pidFile = join(dir, `${round}.pid`);
+    const log = join(dir, `${round}.log`);
+    const pp = startTether(t, ['pidproxy', pidFile, launcher, pidFile, log]);
+    const pid = Number((await waitForLine(log, /^started /)).split(' ')[1]);
+    killPidAtTeardown(t, pid);
+    for (const c of childrenOf(pid)) killPidAtTeardown(t, c);
+    process.kill(pid, 'SIGKILL');
+    t.same(await exitOf(pp), { code: 137, signal: null }, `round ${round}`);
+  }
+});
+
 t.test('a late pid file is waited for; a missing one is 104; a failing PROG passes its status', async (t) => {
   const { dir, d, pidFile, log } = setup(t);
   const pp = startTether(t, ['pidproxy', pidFile, d.late, pidFile, log]);
