@@ -1,7 +1,7 @@
 // The scanner's life: signal diversion, finish, abort, a supervisor killed by
 // SIGKILL, and running as PID 1 of a PID namespace.
 import t, { type Test } from 'tap';
-import { readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
 import { HAVE_S6, S6_BIN, TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
@@ -48,6 +48,38 @@ t.test('SIGINT and SIGQUIT without a diversion shut down; b aborts leaving super
   t.ok(alive(sup), 'b: the supervisor was not touched');
   process.kill(sup, 'SIGTERM'); // its service goes down with it
   await waitExit(t, sup);
+});
+
+t.test('a fatal internal error runs .s6-svscan/crash, which the tree outlives; with no crash program, 111', async (t) => {
+  // The fault is injected from outside the product: a preloaded module that
+  // throws in the scanner on SIGUSR2 (which the scanner itself leaves alone),
+  // and takes itself out of the environment so supervisors do not load it.
+  const root = tempDir(t);
+  const inject = join(root, 'fault.cjs');
+  writeFileSync(inject, `delete process.env.NODE_OPTIONS;
+process.on('SIGUSR2', () => { throw new Error('injected fault'); });\n`);
+  const env = { ...process.env, NODE_OPTIONS: `--require ${inject}` };
+  for (const withCrash of [true, false]) {
+    const scandir = join(root, `scan-${withCrash}`);
+    makeService(join(scandir, 'a'), 'exec sleep 1000');
+    if (withCrash) writeScript(join(scandir, '.s6-svscan', 'crash'), `#!/bin/sh\necho "crash in $(pwd)" >> ${root}/marks\nexit 42\n`);
+    const sc = await startScanner(t, scandir, { env });
+    const sup = supervisorOf(sc.pid, 'a') as number;
+    t.equal((await tether(['svwait', '-u', '-t', '30000', join(scandir, 'a')])).code, 0);
+    process.kill(sc.pid, 'SIGUSR2');
+    const ex = await exitOf(sc.child);
+    t.match(sc.output().stderr, /tether svscan: fatal: Error: injected fault/, 'the error is reported');
+    if (withCrash) {
+      t.equal(ex.code, 42, 'the scanner exits with the status of .s6-svscan/crash');
+      t.match(readFileSync(join(root, 'marks'), 'utf8'), `crash in ${scandir}\n`, 'crash ran in the scan directory');
+    } else {
+      t.equal(ex.code, 111, 'no crash program: 111, as s6-svscan 2.11');
+    }
+    t.ok(alive(sup), 'the supervisor outlives the scanner');
+    t.equal((await tether(['svok', join(scandir, 'a')])).code, 0, 'and still supervises');
+    process.kill(sup, 'SIGTERM');
+    await waitExit(t, sup);
+  }
 });
 
 /** A run script that logs its starts and its SIGTERM to `events`. */
