@@ -14,7 +14,7 @@ export class Reaper {
   private readonly watchers = new Map<number, ReapListener>();
   private readonly orphanListeners: ReapListener[] = [];
   private childrenFd = -1;
-  private readonly buf = Buffer.alloc(65536);
+  private buf = Buffer.alloc(16384);
   private started = false;
 
   /** Installs the SIGCHLD handler; with `subreaper`, orphans of our descendants come to us. */
@@ -60,10 +60,21 @@ export class Reaper {
     return this.children().filter((pid) => !this.spawned.has(pid));
   }
 
-  /** Lists our children through /proc; cheap (one pread on a kept fd). */
+  /**
+   * Lists our children through /proc: preads on a kept fd until end of file.
+   * The kernel hands out at most one page per read, about 800 pids, and
+   * orphans join the end of the list: one read would miss exactly those.
+   * Only this thread removes entries (by reaping), so the reads agree.
+   */
   children(): number[] {
     if (this.childrenFd < 0) this.childrenFd = openSync('/proc/thread-self/children', 'r');
-    const n = readSync(this.childrenFd, this.buf, 0, this.buf.length, 0);
+    let n = 0;
+    for (;;) {
+      if (n === this.buf.length) this.buf = Buffer.concat([this.buf, Buffer.alloc(this.buf.length)]);
+      const got = readSync(this.childrenFd, this.buf, n, this.buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
     const text = this.buf.toString('latin1', 0, n).trim();
     return text === '' ? [] : text.split(' ').map(Number);
   }

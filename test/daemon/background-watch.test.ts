@@ -1,8 +1,9 @@
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { childrenOf } from '../../src/os/proc';
-import { type Teardown, alive, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
+import { BOUND_MS, type Teardown, alive, bounded, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
 import { killPidAtTeardown, lines, waitForLine, writeDaemons } from './fixtures';
 
 function setup(t: Teardown) {
@@ -48,6 +49,36 @@ t.test('double fork: the daemon writes its own pid file; death by signal gives 1
   process.kill(pid, 'SIGKILL');
   t.same(await exitOf(bw), { code: 137, signal: null });
   t.same(zombiesOf(bw.pid!), []);
+});
+
+t.test('a daemon that lands on us after a thousand other orphans is still reaped', async (t) => {
+  // The kernel lists children at most one page per read (about 800 pids),
+  // and re-parented orphans join the end of the list.
+  const { dir, d, pidFile, log } = setup(t);
+  const helpers = join(dir, 'helpers');
+  const prog = join(dir, 'many.sh');
+  writeScript(prog, `i=0
+while [ $i -lt 1000 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & echo $! >> "${helpers}"; i=$((i+1)); done
+"${d.daemon}" "$1" "$2" none </dev/null >/dev/null 2>&1 &
+echo $! > "$1"`);
+  t.teardown(() => {
+    for (const pid of lines(helpers).map(Number)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+  const bw = startTether(t, ['background-watch', '-d', '3', '-t', '60000', pidFile, prog, pidFile, log], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  await bounded(new Promise((res) => (bw.stdio[3] as Readable).once('end', res).resume()), BOUND_MS, 'readiness');
+  await waitForLine(log, /^started /);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  killPidAtTeardown(t, pid);
+  for (const c of childrenOf(pid)) killPidAtTeardown(t, c);
+  t.ok(childrenOf(bw.pid!).length > 1000, 'the helpers and the daemon are all children of background-watch');
+  process.kill(pid, 'SIGKILL');
+  t.same(await exitOf(bw), { code: 137, signal: null }, "the daemon's death is seen");
 });
 
 t.test('a pid file written after the parent exited is waited for', async (t) => {
