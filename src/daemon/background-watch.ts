@@ -98,17 +98,16 @@ export class BackgroundWatch {
     const waitMs = this.opts.timeoutMs > 0 ? this.opts.timeoutMs : DEFAULT_PIDFILE_WAIT_MS;
     let read;
     try {
-      read = await acceptDaemonPid(this.opts.pidFile, waitMs, { reaped: (pid) => this.reapedEarly.has(pid) });
+      read = await acceptDaemonPid(this.opts.pidFile, waitMs, { reapedStatus: (pid) => this.reapedEarly.get(pid) });
     } catch (err) {
       die(TOOL, EXIT_SYSTEM, `unable to read ${this.opts.pidFile}: ${(err as Error).message}`);
     }
     if ('error' in read) die(TOOL, EXIT_BAD_PIDFILE, describePidFileError(this.opts.pidFile, read, waitMs));
+    if (read.wstat !== undefined) process.exit(wstatToCode(read.wstat));
     this.adopt(read.pid);
   }
 
   private adopt(pid: number): void {
-    const early = this.reapedEarly.get(pid);
-    if (early !== undefined) process.exit(wstatToCode(early));
     this.reapedEarly.clear();
     this.phase = { name: 'daemon', pid };
     reaper.watch(pid, (_pid, wstat) => process.exit(wstatToCode(wstat)));

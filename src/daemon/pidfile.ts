@@ -168,29 +168,75 @@ function waitForPidFileState(path: string, timeoutMs: number, done: () => boolea
   });
 }
 
-export type DaemonPid = { pid: number } | { error: 'missing' | 'garbage' | 'foreign'; content: string };
+export type DaemonPid =
+  /** Our child; `wstat` is set if it already died and this process reaped it. */
+  | { pid: number; wstat?: number }
+  | { error: 'missing' | 'garbage' | 'foreign'; content: string };
 
 export interface AcceptOptions {
   signal?: AbortSignal;
   /**
-   * True for a pid this process has already reaped (the daemon died before
-   * the pid file was read): it was our child, so it is accepted, and the
-   * caller uses the status it kept.
+   * The wait status this process reaped for `pid`, if it did: a daemon that
+   * died before its pid file was read was our child, so it is accepted, with
+   * that status. A pid that is our child or descendant now is a newer
+   * process than any status remembered under its number, and wins.
    */
-  reaped?: (pid: number) => boolean;
+  reapedStatus?: (pid: number) => number | undefined;
 }
 
 /**
  * The pid-file step of adopting a daemon, after its parent exited 0: waits
  * (bounded, fs.watch) for a complete pid file, then accepts the pid only if
  * that process is our own child (alive, unreaped, or reaped by us already).
- * Anything else is 'foreign': a stale file, or a pid reused by a stranger.
+ * A descendant that is not our child yet (a double fork whose middle
+ * process has not exited) is waited for, within the same bound: its middle
+ * process's death, a SIGCHLD of ours, hands it to us. Anything else is
+ * 'foreign': a stale file, or a pid reused by a stranger.
  */
 export async function acceptDaemonPid(path: string, timeoutMs: number, opts: AcceptOptions = {}): Promise<DaemonPid> {
+  const deadline = Date.now() + timeoutMs;
   const read = await waitForPidFile(path, timeoutMs, { signal: opts.signal });
   if ('error' in read) return read;
-  if (opts.reaped?.(read.pid) || isOwnChild(read.pid)) return read;
-  return { error: 'foreign', content: `${read.pid}\n` };
+  const judged = judgeDaemonPid(read.pid, opts);
+  if (judged !== 'not yet') return judged;
+  await untilChildOrDeadline(read.pid, deadline - Date.now(), opts.signal);
+  const last = judgeDaemonPid(read.pid, opts);
+  return last === 'not yet' ? foreign(read.pid) : last;
+}
+
+function judgeDaemonPid(pid: number, opts: AcceptOptions): DaemonPid | 'not yet' {
+  // A pid that is ours now is newer than any status remembered under its number.
+  if (isOwnChild(pid)) return { pid };
+  if (isOwnDescendant(pid)) return 'not yet';
+  const wstat = opts.reapedStatus?.(pid);
+  return wstat === undefined ? foreign(pid) : { pid, wstat };
+}
+
+const foreign = (pid: number): DaemonPid => ({ error: 'foreign', content: `${pid}\n` });
+
+/**
+ * Resolves when `pid` has become our child, at a SIGCHLD (the reaper's
+ * listener, installed first, has reaped by then), or when `ms` pass. A middle
+ * process that is not our child gives no SIGCHLD here: the deadline's last
+ * look covers that rarer shape.
+ */
+function untilChildOrDeadline(pid: number, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      process.off('SIGCHLD', onChild);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const onChild = () => {
+      const ppid = procStat(pid)?.ppid;
+      if (ppid === undefined || ppid === process.pid) done();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    process.on('SIGCHLD', onChild);
+    signal?.addEventListener('abort', done);
+    if (signal?.aborted) done();
+  });
 }
 
 /** A one-line description of a refused pid file, naming the file and its content. */

@@ -81,7 +81,7 @@ export class PidProxy {
       sendSignal(pid, sig);
     } else if (this.progRunning()) {
       sendSignal(this.prog, sig);
-    } else if (this.daemon !== null && isAlive(this.daemon)) {
+    } else if (this.daemon !== null && isAlive(this.daemon) && isOwnDescendant(this.daemon)) {
       sendSignal(this.daemon, sig);
     } else {
       warn(TOOL, `${sig}: no process to forward it to (${this.opts.pidFile} names none of ours)`);
@@ -107,6 +107,9 @@ export class PidProxy {
     // someone else reaped, and pidproxy would exit with PROG's status instead.
     const live = this.currentDaemon();
     const trackedGone = this.daemon !== null && !isAlive(this.daemon);
+    // A pid seen alive is a newer process than any status remembered under its number.
+    if (live !== null) this.reaped.delete(live);
+    if (this.daemon !== null && !trackedGone) this.reaped.delete(this.daemon);
     this.reaping = true;
     try {
       reaper.reap();

@@ -41,11 +41,10 @@ export async function adoptFromPidFile(
 ): Promise<AdoptionResult> {
   let read;
   try {
-    read = await acceptDaemonPid(path, timeoutMs, { signal, reaped: (pid) => reaped.has(pid) });
+    read = await acceptDaemonPid(path, timeoutMs, { signal, reapedStatus: (pid) => reaped.get(pid) });
   } catch (err) {
     return { kind: 'refused', reason: `unable to read pid file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}` };
   }
   if ('error' in read) return { kind: 'refused', reason: describePidFileError(path, read, timeoutMs) };
-  const wstat = reaped.get(read.pid);
-  return wstat === undefined ? { kind: 'adopted', pid: read.pid } : { kind: 'died', pid: read.pid, wstat };
+  return read.wstat === undefined ? { kind: 'adopted', pid: read.pid } : { kind: 'died', pid: read.pid, wstat: read.wstat };
 }

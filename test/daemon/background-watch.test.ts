@@ -1,8 +1,9 @@
 import t from 'tap';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { childrenOf } from '../../src/os/proc';
+import { childrenOf, procStat } from '../../src/os/proc';
 import { BOUND_MS, type Teardown, alive, bounded, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
 import { killPidAtTeardown, lines, waitForLine, writeDaemons } from './fixtures';
 
@@ -49,6 +50,30 @@ t.test('double fork: the daemon writes its own pid file; death by signal gives 1
   process.kill(pid, 'SIGKILL');
   t.same(await exitOf(bw), { code: 137, signal: null });
   t.same(zombiesOf(bw.pid!), []);
+});
+
+t.test('double fork: a pid file written while the middle process still runs is waited on, not refused', async (t) => {
+  const { dir, d, pidFile, log } = setup(t);
+  const gate = join(dir, 'gate');
+  execFileSync('mkfifo', [gate]);
+  // The middle process starts the daemon, then stays until the test opens the gate.
+  const prog = join(dir, 'slow-middle.sh');
+  writeScript(prog, `sh -c '"$0" "$1" "$2" self </dev/null >/dev/null 2>&1 & read _ < "$3"' "${d.daemon}" "$1" "$2" "${gate}" </dev/null >/dev/null 2>&1 &
+exit 0`);
+  const bw = startTether(t, ['background-watch', '-d', '3', '-t', '60000', pidFile, prog, pidFile, log], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  let ready = false;
+  const readiness = bounded(new Promise((res) => (bw.stdio[3] as Readable).once('end', res).resume()), BOUND_MS, 'readiness').then(() => (ready = true));
+  await waitForLine(log, /^started /);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  killPidAtTeardown(t, pid);
+  for (const c of childrenOf(pid)) killPidAtTeardown(t, c);
+  t.ok(alive(bw.pid!), 'background-watch waits for the daemon to become its child');
+  t.notOk(ready, 'and is not ready yet');
+  closeSync(openSync(gate, 'w'));
+  await readiness;
+  t.equal(procStat(pid)?.ppid, bw.pid, 'the daemon, re-parented, is adopted');
+  process.kill(pid, 'SIGKILL');
+  t.same(await exitOf(bw), { code: 137, signal: null }, "the daemon's status");
 });
 
 t.test('a daemon that lands on us after a thousand other orphans is still reaped', async (t) => {

@@ -79,7 +79,7 @@ t.test('waitForPidFile follows a run directory made after the wait began, and st
   t.same(await aborted, { error: 'missing', content: '' });
 });
 
-t.test('acceptDaemonPid: our child, a pid we reaped, or a refusal that names the file and content', async (t) => {
+t.test('acceptDaemonPid: our child, a pid we reaped, a descendant at the bound, or a refusal that names the file and content', async (t) => {
   const dir = tempDir(t);
   const f = join(dir, 'd.pid');
   const child = spawn('sleep', ['60'], { stdio: 'ignore' });
@@ -90,7 +90,16 @@ t.test('acceptDaemonPid: our child, a pid we reaped, or a refusal that names the
   const foreign = await acceptDaemonPid(f, 1000);
   t.same(foreign, { error: 'foreign', content: `${process.ppid}\n` });
   t.equal(describePidFileError(f, foreign as Exclude<typeof foreign, { pid: number }>), `pid file ${f} names pid ${process.ppid}, which is not a child of this process (a stale file or a reused pid)`);
-  t.same(await acceptDaemonPid(f, 1000, { reaped: (pid) => pid === process.ppid }), { pid: process.ppid }, 'a pid we reaped ourselves');
+  t.same(await acceptDaemonPid(f, 1000, { reapedStatus: (pid) => (pid === process.ppid ? 9 : undefined) }), { pid: process.ppid, wstat: 9 }, 'a pid we reaped ourselves, with its status');
+  writeFileSync(f, `${child.pid}\n`);
+  t.same(await acceptDaemonPid(f, 1000, { reapedStatus: () => 9 }), { pid: child.pid }, 'a live child wins over an older status under its pid');
+  // A grandchild whose parent stays: not ours to wait for, refused at the bound.
+  const g = join(dir, 'g.pid');
+  const middle = spawn('sh', ['-c', `sleep 60 & echo $! > "${g}"; read _`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  t.teardown(() => killAndWait(middle));
+  const grandchild = await waitForPidFile(g, 5000);
+  t.teardown(() => 'pid' in grandchild && process.kill(grandchild.pid, 'SIGKILL'));
+  t.same(await acceptDaemonPid(g, 300), { error: 'foreign', content: `${(grandchild as { pid: number }).pid}\n` }, 'a descendant that never becomes our child');
   const missing = await acceptDaemonPid(join(dir, 'none'), 20);
   t.equal(describePidFileError('x', missing as Exclude<typeof missing, { pid: number }>, 20), 'pid file x does not exist after 20 ms');
 });
