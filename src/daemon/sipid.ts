@@ -3,7 +3,7 @@
 // beyond sipid, both against pid reuse: the "process" a pid file names counts
 // only if it started before the file was written, and once checked it is
 // held by a pidfd, so the signals reach that process and no later one.
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { isAlive, processStartMs } from '../os/proc';
@@ -75,26 +75,23 @@ export interface KillOptions {
  * periodic kill(pid, 0) checks and no threadpool thread.
  */
 export function killFromPidFile(pidFile: string, opts: KillOptions): Outcome {
-  const read = readPidFile(pidFile, { lenient: true });
-  if ('error' in read) {
-    if (read.error === 'missing') return { ok: true, message: `pid file ${pidFile} does not exist: nothing to stop` };
-    return { ok: false, refused: `pid file ${pidFile} does not hold a pid: ${JSON.stringify(read.content)}` };
-  }
-  const pid = read.pid;
-  const mtimeMs = statSync(pidFile).mtimeMs;
+  const snap = snapshotPidFile(pidFile);
+  if (snap === null) return { ok: true, message: `pid file ${pidFile} does not exist: nothing to stop` };
+  const { pid, mtimeMs } = snap;
+  if (pid === null) return { ok: false, refused: `pid file ${pidFile} does not hold a pid: ${JSON.stringify(snap.content)}` };
   let pidfd: number;
   try {
     pidfd = pidfdOpen(pid);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    removePidFile(pidFile);
+    removePidFile(pidFile, pid);
     return { ok: true, message: `process ${pid} is not running` };
   }
   try {
     const start = processStartMs(pid);
     // Still running after that read: the stat read was of the pidfd's process.
     if (pollReadable(pidfd, 0) || start === null) {
-      removePidFile(pidFile);
+      removePidFile(pidFile, pid);
       return { ok: true, message: `process ${pid} is not running` };
     }
     if (start > mtimeMs + START_TOLERANCE_MS) {
@@ -104,7 +101,7 @@ export function killFromPidFile(pidFile: string, opts: KillOptions): Outcome {
       };
     }
     if (!stop(pidfd, pid, opts)) return { ok: false, refused: `process ${pid} survived SIGKILL for ${KILL_WAIT_MS} ms` };
-    removePidFile(pidFile);
+    removePidFile(pidFile, pid);
     return { ok: true };
   } finally {
     closeSync(pidfd);
@@ -134,7 +131,46 @@ function signal(pidfd: number, name: 'SIGTERM' | 'SIGQUIT' | 'SIGKILL'): boolean
   }
 }
 
-function removePidFile(pidFile: string): void {
+interface PidFileSnapshot {
+  pid: number | null;
+  content: string;
+  mtimeMs: number;
+}
+
+/**
+ * The pid file's content and mtime as one state, or null if it is missing.
+ * Both come from one open file, and a read that a claim's write overlapped
+ * (the file's times moved during it) is taken again: an old pid paired with
+ * a new mtime would defeat the reuse guard.
+ */
+function snapshotPidFile(pidFile: string): PidFileSnapshot | null {
+  let fd: number;
+  try {
+    fd = openSync(pidFile, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
+    for (let tries = 0; ; tries++) {
+      const before = fstatSync(fd, { bigint: true });
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      const after = fstatSync(fd, { bigint: true });
+      const content = buf.toString('latin1', 0, n);
+      if ((before.ctimeNs === after.ctimeNs && before.size === after.size) || tries === 4) {
+        return { pid: parsePid(content, { lenient: true }), content, mtimeMs: Number(after.mtimeNs / 1_000_000n) };
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Removes the pid file, unless it names another pid now: a new claim's file stays. */
+function removePidFile(pidFile: string, pid: number): void {
+  const now = readPidFile(pidFile, { lenient: true });
+  if ('pid' in now && now.pid !== pid) return;
   try {
     unlinkSync(pidFile);
   } catch (err) {

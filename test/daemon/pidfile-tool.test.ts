@@ -66,6 +66,21 @@ t.test('kill: TERM, and the file is removed', async (t) => {
   t.notOk(existsSync(f));
 });
 
+t.test('kill: a file claimed anew while the old process was stopping is left to its new owner', async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, 'x.pid');
+  const successor = sleeper(t);
+  // The old process hands the pid file on as it stops, as a restart racing a stop would.
+  const old = startProcess(t, 'sh', ['-c', `trap 'echo ${successor.pid} > "${f}"; kill -KILL $s; exit 0' TERM; sleep 1000 & s=$!; echo $$ > "${f}"; wait`], { stdio: 'ignore' });
+  await waitForLine(f, new RegExp(`^${old.pid}$`));
+  const exited = exitOf(old);
+  const r = await tether(['pidfile', 'kill', '--pid-file', f]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(await exited, { code: 0, signal: null });
+  t.equal(readFileSync(f, 'utf8'), `${successor.pid}\n`, "the successor's pid file stays");
+  t.ok(alive(successor.pid!));
+});
+
 t.test('kill: a process that ignores TERM gets QUIT with --show-stacks after the grace, then KILL', async (t) => {
   const dir = tempDir(t);
   const f = join(dir, 'x.pid');
