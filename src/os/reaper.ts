@@ -11,7 +11,7 @@ export type ReapListener = (pid: number, wstat: number) => void;
 
 export class Reaper {
   private readonly spawned = new Set<number>();
-  private readonly watchers = new Map<number, ReapListener>();
+  private readonly watchers = new Map<number, ReapListener[]>();
   private readonly orphanListeners: ReapListener[] = [];
   private childrenFd = -1;
   private buf = Buffer.alloc(16384);
@@ -41,13 +41,15 @@ export class Reaper {
     return child;
   }
 
-  /** Calls `listener` once when `pid`, a child we did not spawn, is reaped. */
+  /**
+   * Calls `listener` once when `pid`, a child we did not spawn, is reaped.
+   * Several listeners may watch one pid (two services' records can name
+   * the same orphan); each is called.
+   */
   watch(pid: number, listener: ReapListener): void {
-    this.watchers.set(pid, listener);
-  }
-
-  unwatch(pid: number): void {
-    this.watchers.delete(pid);
+    const list = this.watchers.get(pid);
+    if (list) list.push(listener);
+    else this.watchers.set(pid, [listener]);
   }
 
   /** Called for every reaped child nobody watches. */
@@ -89,10 +91,10 @@ export class Reaper {
         continue; // ECHILD: already reaped elsewhere, or not our child after all
       }
       if (wstat === null) continue;
-      const watcher = this.watchers.get(pid);
-      if (watcher) {
+      const watchers = this.watchers.get(pid);
+      if (watchers) {
         this.watchers.delete(pid);
-        watcher(pid, wstat);
+        for (const w of watchers) w(pid, wstat);
       } else {
         for (const l of this.orphanListeners) l(pid, wstat);
       }
