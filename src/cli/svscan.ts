@@ -2,7 +2,7 @@
 // container's PID 1. Node cannot exec(), so `.s6-svscan/finish` and
 // `.s6-svscan/crash` are spawned with our stdio and we exit with their status.
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, fstatSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cloexecStrayFds } from '../os/native';
 import { reaper } from '../os/reaper';
@@ -70,8 +70,31 @@ export async function main(argv: string[]): Promise<void> {
     fatal(`unable to start on ${args.scandir}: ${(err as Error).message}`, 111);
   }
   await scanner.ended;
+  process.exit(await runFinish(scanner, scandir));
+}
+
+/**
+ * `.s6-svscan/finish` ends the scanner, as s6-svscan execs into it. One that
+ * exists but cannot run is a failure, as in s6: warned about, then crash
+ * runs if there is one, else 111.
+ */
+async function runFinish(scanner: Scanner, scandir: string): Promise<number> {
   const finish = scanner.program('finish');
-  process.exit(finish ? await runProgram(finish, scandir) : 0);
+  if (finish) return runProgram(finish, scandir);
+  const path = join(scandir, CONTROL_DIR, 'finish');
+  let problem: string;
+  try {
+    lstatSync(path);
+    accessSync(path, constants.X_OK);
+    problem = 'it is a directory';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 0;
+    problem = code ?? String(err);
+  }
+  warn(`unable to run ${path}: ${problem}`);
+  const crash = scanner.program('crash');
+  return crash ? runProgram(crash, scandir) : 111;
 }
 
 function announceReady(fd: number): void {

@@ -1,4 +1,5 @@
 // tether svscanctl: send control bytes to a running scanner, as s6-svscanctl does.
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_DIR } from '../scan/controldir';
 import { SVSCAN_COMMANDS, writeControl } from '../wire/control';
@@ -12,7 +13,7 @@ Sends commands to the scanner running on SCANDIR (s6-svscanctl compatible):
   -n  stop the supervisors of removed services (loggers get SIGHUP)
   -N  same, loggers get SIGTERM too
   -t, -i  stop everything (loggers drain first)   -q  same, loggers get SIGTERM
-Exit codes: 0 sent; 100 usage, or no scanner listening; 111 system error.
+Exit codes: 0 sent; 100 usage, or no scanner listening; 111 system error (no SCANDIR).
 `;
 
 export function main(argv: string[]): void {
@@ -38,6 +39,9 @@ export function main(argv: string[]): void {
   if (bytes.length > 64) usage('too many commands');
   let result;
   try {
+    // A SCANDIR that cannot be reached is a system error (111), as in s6;
+    // one with no scanner listening is 100.
+    statSync(rest[0]);
     result = writeControl(join(rest[0], CONTROL_DIR), bytes);
   } catch (err) {
     process.stderr.write(`${PROG}: fatal: unable to control ${rest[0]}: ${(err as Error).message}\n`);

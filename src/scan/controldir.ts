@@ -1,7 +1,7 @@
 // The scanner's control directory, `.s6-svscan/`: the lock that makes the
 // scanner unique, the control FIFO that svscanctl writes to, and the optional
 // programs (finish, crash, SIG<NAME>) that users put there.
-import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { mkfifo, tryLockWrite } from '../os/native';
@@ -35,6 +35,7 @@ export class ControlDir {
       mkdirSync(path, 0o700);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (!statSync(path).isDirectory()) throw new ScanStartError(`${path} exists and is not a directory`, 100);
     }
     const lockFd = openSync(join(path, 'lock'), constants.O_RDWR | constants.O_CREAT, 0o600);
     if (!tryLockWrite(lockFd)) {

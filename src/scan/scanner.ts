@@ -3,10 +3,11 @@
 // orphans reaped, and an orderly shutdown. Everything here is driven by
 // events: control bytes, signals, supervisor exits, directory changes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync, type Stats } from 'node:fs';
+import { closeSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import nodeWatch from 'node-watch';
+import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
 import { procStat } from '../os/proc';
 import { ServiceDir } from '../servicedir/servicedir';
@@ -14,7 +15,7 @@ import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
 import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
-import { LogPipe, Service } from './service';
+import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
 
 export interface ScannerOptions {
   /** Absolute path of the scan directory. */
@@ -62,6 +63,8 @@ export class Scanner {
   private readonly strays = new Set<number>();
   private readonly strayRounds = new Set<number>();
   private strayTimer: NodeJS.Timeout | null = null;
+  /** Top-level entries the last scan could not stat. */
+  private failing = new Set<string>();
   private ending = false;
   private endedResolve!: () => void;
   /** Resolves once every supervisor is gone after a shutdown (at once on an abort). */
@@ -137,15 +140,20 @@ export class Scanner {
       return;
     }
     const seen = new Set<string>();
+    const failing = new Set<string>();
     for (const name of names.sort()) {
       if (name.startsWith('.')) continue;
-      const st = this.statEntry(name, true);
+      const st = this.statEntry(name, failing);
       if (!st?.isDirectory()) continue;
       const producer = this.found(name, st, false, seen);
-      const logSt = this.statEntry(join(name, 'log'), false);
+      const logSt = this.statEntry(join(name, 'log'));
       if (producer && logSt?.isDirectory()) {
         const logger = this.found(join(name, 'log'), logSt, true, seen);
-        if (logger && !this.pair(producer, logger)) {
+        const paired = logger && this.pair(producer, logger);
+        if (logger && paired === 'waiting') {
+          // Not started beside the old logger: found again once that one is gone.
+          this.services.delete(logger.key);
+        } else if (logger && !paired) {
           // No pipe (fds exhausted?): neither side starts without it; the next scan tries again.
           for (const svc of [producer, logger]) {
             if (svc.busy) continue;
@@ -159,6 +167,10 @@ export class Scanner {
     for (const svc of [...this.services.values()]) {
       if (!seen.has(svc.key)) this.deactivate(svc);
     }
+    // An entry that cannot be stat'ed now (a link into a file system mounted
+    // later) is tried again, as s6-svscan does, and reported once.
+    this.failing = failing;
+    if (failing.size > 0) this.rescanSoon();
     for (const svc of this.services.values()) {
       if (svc.active && !svc.busy && !svc.restartTimer) {
         if (this.trackReadiness) this.readiness?.track(svc.key, this.dirOf(svc));
@@ -167,13 +179,19 @@ export class Scanner {
     }
   }
 
-  /** stat() that follows symlinks; a failure is reported (dangling links) unless `quiet`. */
-  private statEntry(name: string, report: boolean): Stats | null {
+  /**
+   * stat() that follows symlinks. With `failing`, a top-level entry's
+   * failure (a dangling link) is recorded there and reported unless the last
+   * scan already did; a missing `log` is no failure.
+   */
+  private statEntry(name: string, failing?: Set<string>): Stats | null {
     try {
       return statSync(join(this.opts.scandir, name));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (report || code !== 'ENOENT') this.opts.warn(`unable to stat ${name}: ${code ?? err}; skipping it`);
+      if (!failing && code === 'ENOENT') return null;
+      failing?.add(name);
+      if (!this.failing.has(name)) this.opts.warn(`unable to stat ${name}: ${code ?? err}; skipping it${failing ? `, trying again in ${RESCAN_RETRY_MS / 1000} s` : ''}`);
       return null;
     }
   }
@@ -196,9 +214,20 @@ export class Scanner {
     return svc;
   }
 
-  /** Joins a service and its logger by a pipe; false if no pipe could be made. */
-  private pair(producer: Service, logger: Service): boolean {
+  /**
+   * Joins a service and its logger by a pipe; false if no pipe could be made.
+   * A replaced log directory waits ('waiting') while the old logger's
+   * supervisor runs: two loggers reading one pipe would split its lines.
+   */
+  private pair(producer: Service, logger: Service): boolean | 'waiting' {
     if (producer.peer === logger) return true;
+    const old = producer.peer;
+    if (old && old.busy && this.services.get(old.key) === old) {
+      if (!producer.loggerWaiting) this.opts.warn(`${logger.name}: a new logger directory; it starts once the old logger's supervisor has exited (svscanctl -n)`);
+      producer.loggerWaiting = true;
+      return 'waiting';
+    }
+    const hadPipe = producer.logPipe !== null;
     let logPipe: LogPipe;
     try {
       logPipe = producer.logPipe ?? logger.logPipe ?? new LogPipe();
@@ -210,7 +239,7 @@ export class Scanner {
     logger.peer = producer;
     producer.logPipe = logPipe;
     logger.logPipe = logPipe;
-    if (producer.running) {
+    if (producer.running && !hadPipe) {
       this.opts.warn(`${producer.name}: new logger; its output goes to it from the next start of its supervisor`);
     }
     return true;
@@ -232,8 +261,23 @@ export class Scanner {
 
   private forget(svc: Service): void {
     this.services.delete(svc.key);
-    // The pipe goes once neither side is known any more.
-    if (!svc.peer || !this.services.has(svc.peer.key)) svc.logPipe?.close();
+    const peer = svc.peer;
+    if (peer && this.services.get(peer.key) === peer && peer.active) {
+      // The old logger of a service that stays is gone: start the one that waited.
+      if (svc.isLogger && peer.loggerWaiting) {
+        peer.loggerWaiting = false;
+        setImmediate(() => this.scan());
+      }
+      return;
+    }
+    // The pipe goes once its other side is gone or leaving too: a logger
+    // told to drain sees EOF only when no write end is left, ours included.
+    svc.logPipe?.close();
+    for (const side of [svc, peer]) {
+      if (!side) continue;
+      side.logPipe = null;
+      side.peer = null;
+    }
   }
 
   private dirOf(svc: Service): string {
@@ -322,10 +366,15 @@ export class Scanner {
     const downSignal = config.downSignal();
     const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
     this.opts.warn(`${svc.name}: its supervisor died; stopping pid ${pid}, which it left running, with ${signalName(downSignal)} before starting a new supervisor`);
-    svc.orphanStop = { pid, killTimer: setTimeout(() => signalQuietly(pid, 'SIGKILL'), killMs) };
+    // Its process group too (run starts a session): a background child left
+    // holding the log pipe would keep the logger, and a shutdown, waiting.
+    const group = procStat(pid)?.pgid;
+    const targets = group !== undefined && group > 1 && group !== procStat(process.pid)?.pgid ? [pid, -group] : [pid];
+    const signalAll = (sig: NodeJS.Signals | number) => targets.forEach((p) => signalQuietly(p, sig));
+    svc.orphanStop = { pid, killTimer: setTimeout(() => signalAll('SIGKILL'), killMs) };
     reaper.watch(pid, () => this.orphanGone(svc, pid));
-    signalQuietly(pid, downSignal);
-    signalQuietly(pid, 'SIGCONT');
+    signalAll(downSignal);
+    signalAll('SIGCONT');
     reaper.reap(); // it may already be a zombie, whose SIGCHLD came before the watch
     return true;
   }
@@ -342,8 +391,20 @@ export class Scanner {
   /** -n, -N, -h, SIGHUP: stop the supervisors of services that left the tree. */
   private stopInactive(termLoggers: boolean): void {
     for (const svc of this.services.values()) {
-      if (!svc.active && svc.supervisor) this.signalSupervisor(svc, svc.isLogger && !termLoggers ? 'SIGHUP' : 'SIGTERM');
+      if (!svc.active && svc.supervisor) this.signalSupervisor(svc, this.drains(svc) && !termLoggers ? 'SIGHUP' : 'SIGTERM');
     }
+  }
+
+  /**
+   * Whether an inactive service's supervisor gets SIGHUP, to read its input
+   * to the end, rather than SIGTERM. A logger whose service stays cannot
+   * drain a pipe that is still written to; what it leaves unread stays in
+   * the pipe, which we hold, for the logger that follows it.
+   */
+  private drains(svc: Service): boolean {
+    if (!svc.drainsAtShutdown) return false;
+    const producer = svc.isLogger ? svc.peer : null;
+    return !(producer && producer.active && this.services.get(producer.key) === producer);
   }
 
   private signalSupervisor(svc: Service, sig: NodeJS.Signals): void {
@@ -361,17 +422,19 @@ export class Scanner {
   shutdown(mode: 'term' | 'quit'): void {
     if (this.stopping === 'term' && mode === 'quit') {
       this.stopping = 'quit';
-      for (const svc of this.services.values()) if (svc.isLogger) this.signalSupervisor(svc, 'SIGTERM');
+      for (const svc of this.services.values()) if (svc.drainsAtShutdown) this.signalSupervisor(svc, 'SIGTERM');
       return;
     }
     if (this.stopping !== 'no') return;
     this.stopping = mode;
     this.stopTriggers();
     for (const svc of this.services.values()) {
-      this.signalSupervisor(svc, svc.isLogger && mode === 'term' ? 'SIGHUP' : 'SIGTERM');
+      this.signalSupervisor(svc, svc.drainsAtShutdown && mode === 'term' ? 'SIGHUP' : 'SIGTERM');
     }
     // Our copies of the log pipes must go, or the loggers never see EOF.
     for (const svc of this.services.values()) svc.logPipe?.close();
+    // So must our own output, if the catch-all logger reads it (as in s6).
+    if ([...this.services.values()].some((svc) => svc.name === CATCH_ALL_LOGGER)) silenceOwnOutput(this.opts.warn);
     this.checkDone();
   }
 
@@ -461,6 +524,18 @@ export class Scanner {
 
 function basenameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** Points our stdout and stderr at /dev/null. */
+function silenceOwnOutput(warn: (message: string) => void): void {
+  try {
+    const fd = openSync('/dev/null', 'w');
+    dup2(fd, 1);
+    dup2(fd, 2);
+    closeSync(fd);
+  } catch (err) {
+    warn(`unable to point stdout and stderr at /dev/null: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
 }
 
 function signalQuietly(pid: number, sig: NodeJS.Signals | number): void {

@@ -38,6 +38,9 @@ export interface OrphanStop {
   killTimer: NodeJS.Timeout;
 }
 
+/** s6's name for the service that logs the scanner's own output. */
+export const CATCH_ALL_LOGGER = 's6-svscan-log';
+
 export class Service {
   /** The relative name in the scan directory: `foo`, or `foo/log` for a logger. */
   name: string;
@@ -54,6 +57,18 @@ export class Service {
 
   constructor(readonly key: string, name: string, readonly isLogger: boolean) {
     this.name = name;
+  }
+
+  /** A producer whose new log directory waits for its old logger to go (warned once). */
+  loggerWaiting = false;
+
+  /**
+   * Reads its input to the end when the tree stops (SIGHUP, not SIGTERM):
+   * loggers, and s6's catch-all logger `s6-svscan-log`, which holds the
+   * scanner's own output.
+   */
+  get drainsAtShutdown(): boolean {
+    return this.isLogger || this.name === CATCH_ALL_LOGGER;
   }
 
   get running(): boolean {
