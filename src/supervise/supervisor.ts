@@ -89,6 +89,9 @@ export class Supervisor {
   private lockFd = -1;
   private fixWatch: FSWatcher | undefined;
   private done = false;
+  /** Inside commands(): status writes wait for the end of the batch, or the next event. */
+  private batching = false;
+  private statusDirty = false;
   // Per instance: the pidfile parent we wait on, whether we are reading its pid file,
   // a `d` that came while no pid was known yet, and the groups the instance ran in.
   private adoption: { parent: MainProcess; pidfile: string } | undefined;
@@ -169,11 +172,22 @@ export class Supervisor {
 
   // ---- control bytes ------------------------------------------------------
 
-  /** Applies every byte in order; unknown bytes are ignored, as s6 does. */
+  /**
+   * Applies every byte in order; unknown bytes are ignored, as s6 does. The
+   * status is written once for the whole batch, and before any event it
+   * sends: a reader woken by an event still finds the status that goes with
+   * it, and a flood of `pc` costs one write, not one per byte.
+   */
   commands(bytes: string): void {
-    for (const byte of bytes) {
-      if (this.done) return;
-      this.command(byte);
+    this.batching = true;
+    try {
+      for (const byte of bytes) {
+        if (this.done) return;
+        this.command(byte);
+      }
+    } finally {
+      this.batching = false;
+      this.flushStatus();
     }
   }
 
@@ -720,8 +734,19 @@ export class Supervisor {
 
   // ---- files and events ----------------------------------------------------
 
-  /** Atomic: a failed write leaves the previous status whole. We warn and carry on. */
   private saveStatus(): void {
+    if (this.batching) this.statusDirty = true;
+    else this.writeStatus();
+  }
+
+  private flushStatus(): void {
+    if (!this.statusDirty) return;
+    this.statusDirty = false;
+    this.writeStatus();
+  }
+
+  /** Atomic: a failed write leaves the previous status whole. We warn and carry on. */
+  private writeStatus(): void {
     try {
       this.statusFile.write(encodeStatus(this.status));
     } catch (err) {
@@ -747,6 +772,7 @@ export class Supervisor {
   }
 
   private event(bytes: string): void {
+    this.flushStatus();
     try {
       notifyFifodir(this.eventDir, bytes);
     } catch (err) {

@@ -1,9 +1,10 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { childrenOf } from '../../src/os/proc';
+import { childrenOf, procStat } from '../../src/os/proc';
 import { type Teardown, alive, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
 import { killPidAtTeardown, lines, waitForLine, writeDaemons } from './fixtures';
+import { waitExit } from '../scan/lib';
 
 function setup(t: Teardown) {
   const dir = tempDir(t);
@@ -67,6 +68,9 @@ t.test('a daemon killed by a signal: 128+n', async (t) => {
   const pid = readPid(pidFile);
   killPidAtTeardown(t, pid);
   for (const c of childrenOf(pid)) killPidAtTeardown(t, c);
+  // Killed before PROG exits, the daemon would be PROG's to reap, and its status lost to us.
+  const parent = procStat(pid)?.ppid;
+  if (parent !== undefined && parent !== pp.pid) await waitExit(t, parent);
   process.kill(pid, 'SIGKILL');
   t.same(await exitOf(pp), { code: 137, signal: null });
 });
@@ -84,7 +88,8 @@ echo started $$ >> "$2"
 wait`);
   const launcher = join(dir, 'launcher.sh');
   writeScript(launcher, `"${churner}" "$1" "$2" </dev/null >/dev/null 2>&1 &
-echo $! > "$1"`);
+echo $! > "$1"
+echo $$ > "$1.launcher"`);
   for (let round = 0; round < 10; round++) {
     const pidFile = join(dir, `${round}.pid`);
     const log = join(dir, `${round}.log`);
@@ -92,6 +97,8 @@ echo $! > "$1"`);
     const pid = Number((await waitForLine(log, /^started /)).split(' ')[1]);
     killPidAtTeardown(t, pid);
     for (const c of childrenOf(pid)) killPidAtTeardown(t, c);
+    // Killed before PROG exits, the daemon would be PROG's to reap, and its status lost to us.
+    await waitExit(t, Number((await waitForLine(`${pidFile}.launcher`, /^\d+$/))));
     process.kill(pid, 'SIGKILL');
     t.same(await exitOf(pp), { code: 137, signal: null }, `round ${round}`);
   }

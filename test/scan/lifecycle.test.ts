@@ -5,7 +5,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
 import { HAVE_S6, S6_BIN, TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
-import { cmdlineOf, startScanner, statusPid, supervisorOf, waitExit, waitForLines, waitForPath } from './lib';
+import { startScanner, statusPid, supervisorOf, waitExit, waitForLines, waitForPath } from './lib';
 
 t.test('.s6-svscan/SIGTERM replaces the built-in action; .s6-svscan/finish runs at the end', async (t) => {
   const root = tempDir(t);
@@ -82,6 +82,16 @@ process.on('SIGUSR2', () => { throw new Error('injected fault'); });\n`);
   }
 });
 
+/** The pid of host process `pid` in its own (innermost) pid namespace. */
+function nsPidOf(pid: number): number | undefined {
+  try {
+    const m = /^NSpid:(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1].trim().split(/\s+/).pop()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A run script that logs its starts and its SIGTERM to `events`. */
 function recorder(events: string, ignoreTerm: boolean): string {
   return ignoreTerm
@@ -125,7 +135,7 @@ t.test('PID 1 under unshare: orphans are reaped, SIGTERM brings everything down'
   makeService(join(scandir, 'svc'), 'exec sleep 1000');
   makeService(join(scandir, 'svc', 'log'), `exec ${process.execPath} ${TETHER} log ./main`);
   // SIGUSR1 is diverted to a program that leaves two orphans behind.
-  writeScript(join(scandir, '.s6-svscan', 'SIGUSR1'), `#!/bin/sh\nsleep 1001 &\nsleep 1002 &\necho $$ > ${root}/spawner.tmp\nmv ${root}/spawner.tmp ${root}/spawner\n`);
+  writeScript(join(scandir, '.s6-svscan', 'SIGUSR1'), `#!/bin/sh\nsleep 1001 & a=$!\nsleep 1002 & b=$!\necho $$ $a $b > ${root}/spawner.tmp\nmv ${root}/spawner.tmp ${root}/spawner\n`);
   const sc = await startScanner(t, scandir, { prefix: ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, TETHER] });
   const [scanner] = childrenOf(sc.pid);
   t.match(readFileSync(`/proc/${scanner}/status`, 'latin1'), /^NSpid:\s+\d+\s+1$/m, 'the scanner is PID 1 in its namespace');
@@ -133,9 +143,11 @@ t.test('PID 1 under unshare: orphans are reaped, SIGTERM brings everything down'
 
   process.kill(scanner, 'SIGUSR1');
   await waitForPath(join(root, 'spawner'));
-  const spawner = childrenOf(scanner).find((p) => cmdlineOf(p).includes('SIGUSR1'));
+  // Pids as the namespace numbers them; an orphan may not have exec'd sleep yet, so go by pid.
+  const [spawnerNs, ...orphansNs] = readFileSync(join(root, 'spawner'), 'utf8').trim().split(' ').map(Number);
+  const spawner = childrenOf(scanner).find((p) => nsPidOf(p) === spawnerNs);
   if (spawner) await waitExit(t, spawner);
-  const orphans = childrenOf(scanner).filter((p) => /^sleep\x00100[12]\x00$/.test(cmdlineOf(p)));
+  const orphans = childrenOf(scanner).filter((p) => orphansNs.includes(nsPidOf(p) ?? 0));
   t.equal(orphans.length, 2, 'both orphans were re-parented to the scanner');
   for (const p of orphans) process.kill(p, 'SIGKILL');
   for (const p of orphans) await waitExit(t, p);

@@ -8,7 +8,8 @@ import { readDeathTally } from '../../src/wire/deathtally';
 import { STATUS_SIZE, readStatus } from '../../src/wire/status';
 import { tainToMs } from '../../src/wire/tain';
 import { SUPERVISE_COMMANDS } from '../../src/wire/control';
-import { alive, exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
+import { BOUND_MS, alive, bounded, exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
+import { FifodirListener } from '../../src/wire/fifodir';
 import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForPath } from './lib';
 
 const T = ['-T', '30000'];
@@ -123,13 +124,27 @@ t.test('a status file that cannot be written: warn, keep supervising, never torn
   // We run as root, so permissions do not stop us: a directory where status.new goes does.
   const blocker = join(dir, 'supervise', 'status.new');
   mkdirSync(blocker);
+  // Events still go out; each comes after its (failed) status write.
+  const events = FifodirListener.subscribe(join(dir, 'event'));
+  t.teardown(() => events.close());
+  let seen = '';
+  const upon = (e: string) => bounded(new Promise<void>((res) => {
+    const check = () => seen.includes(e) && res();
+    events.onEvents((ev) => { seen += ev; check(); });
+    check();
+  }), BOUND_MS, `event ${e}`);
+  const down = upon('d');
   await svc(dir, '-d');
   t.match(await sup.waitForStderr(/status/), /unable to write .*supervise\/status: EISDIR$/);
+  await down;
   t.equal(statSync(join(dir, 'supervise', 'status')).size, STATUS_SIZE, 'the old status is whole');
   t.equal(readStatus(dir).pid, pid, 'and still says what it said');
+  t.notOk(alive(pid), 'while the service went down');
   rmdirSync(blocker);
-  t.equal((await svc(dir, '-wu', ...T, '-u')).code, 0, 'svc -wu: works again once writable');
-  t.not(readStatus(dir).pid, pid);
+  const up = upon('u');
+  await svc(dir, '-u');
+  await up;
+  t.not(readStatus(dir).pid, pid, 'written again once writable');
   t.ok(readFileSync(join(dir, 'supervise', 'status')).length === STATUS_SIZE);
 });
 
