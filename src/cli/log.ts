@@ -71,6 +71,8 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => logger.stop());
   process.on('SIGHUP', () => {});
   process.on('SIGALRM', () => logger.rotate());
+  // Node would open its inspector on SIGUSR1: a logger has no use for one.
+  process.on('SIGUSR1', () => {});
   logger.start();
   await logger.finished;
   process.exit(0);

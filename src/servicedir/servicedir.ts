@@ -1,7 +1,7 @@
 // A service directory's configuration files. Like s6-supervise, tether reads
 // each file when it is used, not once at start-up, so an edit takes effect at
 // the next start, kill or death without restarting the supervisor.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseSignal, signalName } from '../wire/signals';
 import { DEFAULT_DEATH_TALLY, MAX_DEATH_TALLY } from '../wire/deathtally';
@@ -12,6 +12,14 @@ export type Warn = (message: string) => void;
 function show(raw: string): string {
   return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}...` : raw);
 }
+
+/**
+ * A timeout as a Node timer can hold it: up to 2^31-1 ms (24.8 days). A
+ * larger one would fire after 1 ms; s6 allows 2^32-1 ms (49.7 days), and
+ * either is "never" to a service.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timer = (ms: number): number => Math.min(ms, MAX_TIMER_MS);
 
 export class ServiceDir {
   constructor(readonly dir: string, private readonly warn: Warn = () => {}) {}
@@ -25,27 +33,35 @@ export class ServiceDir {
   }
 
   /**
-   * The file's content, or undefined if it does not exist. Most optional
-   * files are absent on most restarts: a stat that returns nothing is much
-   * cheaper than the exception (and its stack trace) a failed read makes.
+   * At most `maxBytes` of the file, or undefined if it does not exist. Most
+   * optional files are absent on most restarts: a stat that returns nothing
+   * is much cheaper than the exception (and its stack trace) a failed open
+   * makes. The open never blocks (a FIFO put there) and the read is bounded
+   * (a link to /dev/zero); any failure is one warning, and the default.
    */
-  private read(name: string): Buffer | undefined {
+  private read(name: string, maxBytes: number): Buffer | undefined {
     const p = this.path(name);
-    if (statSync(p, { throwIfNoEntry: false }) === undefined) return undefined;
+    let fd = -1;
     try {
-      return readFileSync(p);
+      if (statSync(p, { throwIfNoEntry: false }) === undefined) return undefined;
+      fd = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK);
+      const buf = Buffer.alloc(maxBytes);
+      const n = readSync(fd, buf, 0, maxBytes, null);
+      return buf.subarray(0, n);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') this.warn(`unable to read ${name}: ${code}`);
+      if (code !== 'ENOENT') this.warn(`unable to read ${name}: ${code ?? err}`);
       return undefined;
+    } finally {
+      if (fd >= 0) closeSync(fd);
     }
   }
 
   /** The file's first line, or undefined if the file does not exist. */
   private firstLine(name: string, maxBytes: number): string | undefined {
-    const raw = this.read(name);
+    const raw = this.read(name, maxBytes);
     if (raw === undefined) return undefined;
-    const text = raw.subarray(0, maxBytes).toString('latin1');
+    const text = raw.toString('latin1');
     const nl = text.indexOf('\n');
     return nl < 0 ? text : text.slice(0, nl);
   }
@@ -105,12 +121,12 @@ export class ServiceDir {
 
   /** ms after the down signal before SIGKILL; 0 means never. */
   timeoutKill(): number {
-    return this.uint('timeout-kill', 0);
+    return timer(this.uint('timeout-kill', 0));
   }
 
   /** ms finish may run; 0 means no limit. */
   timeoutFinish(): number {
-    return this.uint('timeout-finish', 5000);
+    return timer(this.uint('timeout-finish', 5000));
   }
 
   maxDeathTally(): number {
@@ -119,12 +135,12 @@ export class ServiceDir {
 
   /** ms the pidfile machinery waits for the parent to exit and the pid file to appear. */
   timeoutReady(): number {
-    return this.uint('timeout-ready', 5000);
+    return timer(this.uint('timeout-ready', 5000));
   }
 
   /** The absolute path named by the `pidfile` file, or undefined without one. */
   pidfile(): string | undefined {
-    const raw = this.read('pidfile');
+    const raw = this.read('pidfile', 1024);
     if (raw === undefined) return undefined;
     const text = raw.toString('utf8');
     const nl = text.indexOf('\n');

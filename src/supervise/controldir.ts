@@ -48,6 +48,7 @@ export function makeEventDir(path: string): void {
   } catch (err) {
     throw new SuperviseFatal(`unable to create ${path}: ${code(err)}`, 111);
   }
+  if (!statSync(path).isDirectory()) throw new SuperviseFatal(`${path} exists and is not a directory`, 100);
 }
 
 /** `supervise/`, mode 0700, created if missing; anything but a directory is refused. */

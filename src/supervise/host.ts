@@ -36,6 +36,11 @@ export class SuperviseHost {
       for (const sup of this.supervisors) sup.orphanReaped(pid, wstat);
     });
     for (const sig of HOST_SIGNALS) process.on(sig, () => this.dispatch(sig));
+    // Without a listener, SIGUSR1 opens Node's inspector: code execution for
+    // any local user who can signal us. A supervisor has no use for it.
+    process.on('SIGUSR1', () => this.log('tether supervise: warning: SIGUSR1 ignored'));
+    // A closed stderr (EPIPE) must not kill the supervisor: warnings are lost, nothing else.
+    process.stderr.on('error', () => {});
   }
 
   /** Starts supervising `dirArg`. Throws SuperviseFatal if it cannot. */

@@ -20,8 +20,9 @@ export interface MainProcess {
 export function sendSignal(pid: number, sig: number): void {
   try {
     process.kill(pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  } catch {
+    // ESRCH: gone already. EPERM (a service that made itself another
+    // user's, setuid): s6 ignores it too, and the supervisor carries on.
   }
 }
 

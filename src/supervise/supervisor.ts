@@ -104,7 +104,7 @@ export class Supervisor {
   private readonly reaped = new Map<number, number>();
   private readonly readyTimer: Deadline;
   private strays: StrayCleanup | undefined;
-  private startDeferred = false;
+  private startDeferred: false | 'once' | 'wantup' = false;
 
   /**
    * `dirArg` is the directory exactly as given: run and finish get it as
@@ -162,10 +162,11 @@ export class Supervisor {
     const now = this.clock.wall();
     this.status = {
       stamp: now, readystamp: now, pid: 0, wstat: 0,
-      // paused with no pid is the newest s6's "not started yet" marker; cleared at the first start.
+      // paused with no pid is the newest s6's "not started yet" marker: in the first write only.
       paused: true, finishing: false, wantup: !this.files.wantsDown(), ready: true,
     };
     this.saveStatus();
+    this.status.paused = false;
     this.event('s');
     this.timer.set(0, () => this.onDeadline());
   }
@@ -220,7 +221,7 @@ export class Supervisor {
         return;
       case 'o':
         this.setWantup(false);
-        if (this.state === 'DOWN') this.trystart();
+        if (this.state === 'DOWN') this.trystart(true);
         return;
       case 'u':
         this.downRequested = false;
@@ -392,11 +393,11 @@ export class Supervisor {
   // ---- starting run ------------------------------------------------------
 
   /** Spawns run now if nothing stops it; otherwise reports why and arranges a retry. */
-  private trystart(): void {
+  private trystart(once = false): void {
     this.timer.clear();
     if (this.strays?.active) {
       // A new instance never runs beside an old one: start once the strays are gone.
-      this.startDeferred = true;
+      this.startDeferred = once || this.startDeferred === 'once' ? 'once' : 'wantup';
       return;
     }
     const pidfile = this.files.pidfile();
@@ -642,10 +643,11 @@ export class Supervisor {
   private straysGone(cleanup: StrayCleanup): void {
     if (this.strays !== cleanup) return;
     this.strays = undefined;
-    if (this.startDeferred && this.state === 'DOWN' && !this.done) {
-      this.startDeferred = false;
-      this.trystart();
-    }
+    // A deferred start still wanted: `o` asked for one run; otherwise only
+    // while want-up holds (an `O` or `Q` meanwhile cancels it).
+    const wanted = this.startDeferred === 'once' || (this.startDeferred === 'wantup' && this.status.wantup);
+    this.startDeferred = false;
+    if (wanted && this.state === 'DOWN' && !this.done) this.trystart();
   }
 
   /** run (or the adopted daemon, or a pidfile start that failed) is gone. */

@@ -180,3 +180,36 @@ t.test('supervise and event as dangling symlinks: their targets are created', as
   t.ok(existsSync(join(root, 'run-state', 'supervise', 'lock')), 'supervise/ created at the link target');
   t.equal(statSync(join(root, 'event-target')).mode & 0o7777, 0o3730, 'event/ created at its target as a fifodir');
 });
+
+t.test('config files that are a symlink loop, a FIFO or /dev/zero: a warning and the default', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  symlinkSync('notification-fd', join(dir, 'notification-fd'));
+  await run('mkfifo', [join(dir, 'down-signal')]);
+  symlinkSync('/dev/zero', join(dir, 'timeout-kill'));
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0, 'the service starts');
+  t.match(await sup.waitForStderr(/notification-fd/), /unable to read notification-fd: ELOOP/);
+  const pid = statusPid(dir);
+  t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'svc -d brings it down, with SIGTERM');
+  t.notOk(alive(pid));
+  t.match(sup.stderr(), /invalid down-signal: "", using SIGTERM/);
+  t.match(sup.stderr(), /invalid timeout-kill: "\\u0000/);
+  t.equal(sup.child.exitCode, null, 'the supervisor is still running');
+});
+
+t.test('event that exists and is not a directory: exit 100', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  writeFileSync(join(dir, 'event'), 'hi\n');
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir, { waitStatus: false });
+  t.same(await exitOf(sup.child), { code: 100, signal: null });
+  t.match(sup.stderr(), /event exists and is not a directory/);
+});
+
+t.test('SIGUSR1 opens no inspector: it is ignored, with a warning', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  process.kill(sup.child.pid!, 'SIGUSR1');
+  t.match(await sup.waitForStderr(/SIGUSR1/), /warning: SIGUSR1 ignored/);
+  t.notMatch(sup.stderr(), /Debugger listening/);
+  t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'and it still supervises');
+});

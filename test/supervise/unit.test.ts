@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipe, spawnProgram, waitpidNohang } from '../../src/os/native';
 import { waitForContent, waitForProc } from './lib';
+import { ServiceDir } from '../../src/servicedir/servicedir';
 
 /** A clock whose time moves only when the test says so. */
 class FakeClock implements Clock {
@@ -159,3 +160,13 @@ function fdsOn(path: string): number {
     }
   }).length;
 }
+
+t.test('timeouts beyond what a Node timer holds are clamped to 2^31-1 ms, not fired at once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-sd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const name of ['timeout-kill', 'timeout-finish', 'timeout-ready']) writeFileSync(join(dir, name), '3000000000\n');
+  const sd = new ServiceDir(dir);
+  t.same([sd.timeoutKill(), sd.timeoutFinish(), sd.timeoutReady()], [2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1]);
+  writeFileSync(join(dir, 'timeout-kill'), '1500\n');
+  t.equal(sd.timeoutKill(), 1500);
+});
