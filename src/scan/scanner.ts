@@ -222,7 +222,7 @@ export class Scanner {
   private pair(producer: Service, logger: Service): boolean | 'waiting' {
     if (producer.peer === logger) return true;
     const old = producer.peer;
-    if (old && old.busy && this.services.get(old.key) === old) {
+    if (old && old.busy && this.known(old)) {
       if (!producer.loggerWaiting) this.opts.warn(`${logger.name}: a new logger directory; it starts once the old logger's supervisor has exited (svscanctl -n)`);
       producer.loggerWaiting = true;
       return 'waiting';
@@ -262,7 +262,7 @@ export class Scanner {
   private forget(svc: Service): void {
     this.services.delete(svc.key);
     const peer = svc.peer;
-    if (peer && this.services.get(peer.key) === peer && peer.active) {
+    if (peer && this.known(peer) && peer.active) {
       // The old logger of a service that stays is gone: start the one that waited.
       if (svc.isLogger && peer.loggerWaiting) {
         peer.loggerWaiting = false;
@@ -278,6 +278,11 @@ export class Scanner {
       side.logPipe = null;
       side.peer = null;
     }
+  }
+
+  /** Still this scanner's (not forgotten, nor replaced by a new directory with its name). */
+  private known(svc: Service): boolean {
+    return this.services.get(svc.key) === svc;
   }
 
   private dirOf(svc: Service): string {
@@ -404,7 +409,7 @@ export class Scanner {
   private drains(svc: Service): boolean {
     if (!svc.drainsAtShutdown) return false;
     const producer = svc.isLogger ? svc.peer : null;
-    return !(producer && producer.active && this.services.get(producer.key) === producer);
+    return !(producer && producer.active && this.known(producer));
   }
 
   private signalSupervisor(svc: Service, sig: NodeJS.Signals): void {

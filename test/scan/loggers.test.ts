@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
-import { BOUND_MS, TETHER, alive, bounded, exitOf, makeService, tempDir, tether, writeScript } from '../lib/harness';
+import { BOUND_MS, TETHER, type Teardown, alive, bounded, exitOf, makeService, tempDir, tether, writeScript } from '../lib/harness';
 import { cmdlineOf, startScanner, waitExit, waitForLines, waitForPath } from './lib';
 
 /** Prints "line N" twenty times a second. */
@@ -26,14 +26,19 @@ async function waitUp(dir: string): Promise<void> {
   if (r.code !== 0) throw new Error(`svwait -u ${dir}: ${r.code} ${r.stderr}`);
 }
 
-t.test('svscanctl -h on a removed service with a logger: both supervisors exit', async (t) => {
+/** A scanner on `foo` (CHATTY) and `foo/log` (CAT_LOGGER), once the first line is logged. */
+async function chattyPair(t: Teardown) {
   const root = tempDir(t);
   const scandir = join(root, 'scan');
   makeService(join(scandir, 'foo'), CHATTY);
   makeService(join(scandir, 'foo', 'log'), CAT_LOGGER);
   const sc = await startScanner(t, scandir);
-  await waitUp(join(scandir, 'foo', 'log'));
   await waitForLines(join(scandir, 'foo', 'log', 'out'), 1, /^line /);
+  return { root, scandir, sc };
+}
+
+t.test('svscanctl -h on a removed service with a logger: both supervisors exit', async (t) => {
+  const { root, scandir, sc } = await chattyPair(t);
   const [producer] = supervisorsOf(sc.pid, 'foo');
   const [logger] = supervisorsOf(sc.pid, 'foo/log');
   renameSync(join(scandir, 'foo'), join(root, 'foo'));
@@ -45,12 +50,7 @@ t.test('svscanctl -h on a removed service with a logger: both supervisors exit',
 });
 
 t.test('a replaced log directory: one logger at a time, the new one from -h on', async (t) => {
-  const root = tempDir(t);
-  const scandir = join(root, 'scan');
-  makeService(join(scandir, 'foo'), CHATTY);
-  makeService(join(scandir, 'foo', 'log'), CAT_LOGGER);
-  const sc = await startScanner(t, scandir);
-  await waitForLines(join(scandir, 'foo', 'log', 'out'), 1, /^line /);
+  const { root, scandir, sc } = await chattyPair(t);
   const [oldLogger] = supervisorsOf(sc.pid, 'foo/log');
   renameSync(join(scandir, 'foo', 'log'), join(root, 'old-log'));
   makeService(join(scandir, 'foo', 'log'), CAT_LOGGER);
