@@ -55,17 +55,22 @@ export function parsePid(text: string, opts: PidFileOptions = {}): number | null
 function readSmall(path: string): string {
   const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
-    let n = 0;
-    while (n < buf.length) {
-      const got = readSync(fd, buf, n, buf.length - n, n);
-      if (got === 0) break;
-      n += got;
-    }
-    return buf.toString('latin1', 0, n);
+    return readSmallFd(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Up to PIDFILE_MAX_BYTES of an open pid file, from its start. */
+export function readSmallFd(fd: number): string {
+  const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
+  let n = 0;
+  while (n < buf.length) {
+    const got = readSync(fd, buf, n, buf.length - n, n);
+    if (got === 0) break;
+    n += got;
+  }
+  return buf.toString('latin1', 0, n);
 }
 
 /**

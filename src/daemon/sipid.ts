@@ -3,12 +3,12 @@
 // beyond sipid, both against pid reuse: the "process" a pid file names counts
 // only if it started before the file was written, and once checked it is
 // held by a pidfd, so the signals reach that process and no later one.
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { isAlive, processStartMs } from '../os/proc';
 import { pidfdOpen, pidfdSendSignal, pollReadable, tryLockWrite } from '../os/native';
-import { PIDFILE_MAX_BYTES, parsePid, readPidFile } from './pidfile';
+import { parsePid, readPidFile, readSmallFd } from './pidfile';
 
 /**
  * How much later than the pid file's mtime a process may seem to have started
@@ -42,9 +42,7 @@ export function claimPidFile(pidFile: string, pid: number): Outcome {
   const fd = openSync(pidFile, fsc.O_RDWR | fsc.O_CREAT, 0o644);
   try {
     if (!tryLockWrite(fd)) return { ok: false, refused: `pid file ${pidFile} is locked by another process` };
-    const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const old = parsePid(buf.toString('latin1', 0, n), { lenient: true });
+    const old = parsePid(readSmallFd(fd), { lenient: true });
     if (old !== null && old !== pid && isOriginalProcess(old, fstatSync(fd).mtimeMs)) {
       return { ok: false, refused: `pid file ${pidFile} names pid ${old}, which is still running` };
     }
@@ -152,12 +150,10 @@ function snapshotPidFile(pidFile: string): PidFileSnapshot | null {
     throw err;
   }
   try {
-    const buf = Buffer.alloc(PIDFILE_MAX_BYTES);
     for (let tries = 0; ; tries++) {
       const before = fstatSync(fd, { bigint: true });
-      const n = readSync(fd, buf, 0, buf.length, 0);
+      const content = readSmallFd(fd);
       const after = fstatSync(fd, { bigint: true });
-      const content = buf.toString('latin1', 0, n);
       if ((before.ctimeNs === after.ctimeNs && before.size === after.size) || tries === 4) {
         return { pid: parsePid(content, { lenient: true }), content, mtimeMs: Number(after.mtimeNs / 1_000_000n) };
       }

@@ -48,6 +48,11 @@ export function makeEventDir(path: string): void {
   } catch (err) {
     throw new SuperviseFatal(`unable to create ${path}: ${code(err)}`, 111);
   }
+  mustBeDirectory(path);
+}
+
+/** s6's refusal (100) of a `supervise` or `event` that is a file. */
+function mustBeDirectory(path: string): void {
   if (!statSync(path).isDirectory()) throw new SuperviseFatal(`${path} exists and is not a directory`, 100);
 }
 
@@ -63,7 +68,7 @@ export function makeSuperviseDir(path: string): void {
       throw new SuperviseFatal(`unable to create ${path}: ${code(e)}`, 111);
     }
   }
-  if (!statSync(path).isDirectory()) throw new SuperviseFatal(`${path} exists and is not a directory`, 100);
+  mustBeDirectory(path);
 }
 
 /**

@@ -121,12 +121,24 @@ export function cmdlineOf(pid: number): string {
   }
 }
 
-/** The pid of the supervisor the scanner runs for `name` (argv ends with NAME). */
-export function supervisorOf(scannerPid: number, name: string): number | undefined {
-  return childrenOf(scannerPid).find((p) => {
+/** The supervisors the scanner runs for `name` (argv ends with NAME), by pid. */
+export function supervisorsOf(scannerPid: number, name: string): number[] {
+  return childrenOf(scannerPid).filter((p) => {
     const argv = cmdlineOf(p).split('\0').filter(Boolean);
     return argv[argv.length - 1] === name;
   });
+}
+
+/** The pid of the supervisor the scanner runs for `name`. */
+export function supervisorOf(scannerPid: number, name: string): number | undefined {
+  return supervisorsOf(scannerPid, name)[0];
+}
+
+/** Waits until a supervisor has started on `dir` and its service is up. */
+export async function waitUp(dir: string): Promise<void> {
+  await waitForFile(join(dir, 'supervise', 'status'), BOUND_MS);
+  const r = await tether(['svwait', '-u', '-t', String(BOUND_MS), dir]);
+  if (r.code !== 0) throw new Error(`svwait -u ${dir}: ${r.code} ${r.stderr}`);
 }
 
 export function statusPid(dir: string): number {

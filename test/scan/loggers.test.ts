@@ -7,24 +7,11 @@ import { chmodSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
 import { BOUND_MS, TETHER, type Teardown, alive, bounded, exitOf, makeService, tempDir, tether, writeScript } from '../lib/harness';
-import { cmdlineOf, startScanner, waitExit, waitForLines, waitForPath } from './lib';
+import { startScanner, supervisorsOf, waitExit, waitForLines, waitUp } from './lib';
 
 /** Prints "line N" twenty times a second. */
 const CHATTY = 'i=0\nwhile :; do i=$((i+1)); echo "line $i"; sleep 0.05; done';
 const CAT_LOGGER = 'exec cat >> out';
-
-/** The supervisors the scanner runs for `name`, by pid. */
-function supervisorsOf(scannerPid: number, name: string): number[] {
-  return childrenOf(scannerPid).filter((p) => {
-    const argv = cmdlineOf(p).split('\0').filter(Boolean);
-    return argv[argv.length - 1] === name;
-  });
-}
-
-async function waitUp(dir: string): Promise<void> {
-  const r = await tether(['svwait', '-u', '-t', String(BOUND_MS), dir]);
-  if (r.code !== 0) throw new Error(`svwait -u ${dir}: ${r.code} ${r.stderr}`);
-}
 
 /** A scanner on `foo` (CHATTY) and `foo/log` (CAT_LOGGER), once the first line is logged. */
 async function chattyPair(t: Teardown) {
@@ -92,7 +79,6 @@ t.test('an entry that cannot be stat\'ed is tried again', async (t) => {
   const sc = await startScanner(t, scandir);
   t.match(sc.output().stderr, /unable to stat later: ENOENT; skipping it, trying again in 3 s/);
   makeService(join(root, 'later'), 'exec sleep 1000');
-  await waitForPath(join(root, 'later', 'supervise', 'status'));
   await waitUp(join(scandir, 'later'));
   t.equal(supervisorsOf(sc.pid, 'later').length, 1, 'supervised once its target exists, with no svscanctl -a');
 });

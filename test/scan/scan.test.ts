@@ -5,19 +5,12 @@ import { mkdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFi
 import { join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
 import { HAVE_S6, S6_BIN, alive, exitOf, makeService, run, tempDir, tether, s6Restart } from '../lib/harness';
-import { startScanner, statusPid, supervisorOf, waitExit, waitForPath } from './lib';
+import { startScanner, statusPid, supervisorOf, waitExit, waitUp } from './lib';
 
 const SLEEP = 'exec sleep 1000';
 
 function s6(tool: string, args: string[]) {
   return run(join(S6_BIN, tool), args);
-}
-
-/** Waits until a supervisor has started on `dir` and its service is up. */
-async function waitUp(dir: string): Promise<void> {
-  await waitForPath(join(dir, 'supervise', 'status'));
-  const r = await tether(['svwait', '-u', '-t', '30000', dir]).catch(() => s6('s6-svwait', ['-u', '-t', '30000', dir]));
-  if (r.code !== 0) throw new Error(`svwait -u ${dir}: ${r.code} ${r.stderr}`);
 }
 
 t.test('a scan supervises every directory, skipping dot-names and files, following symlinks', async (t) => {
