@@ -10,7 +10,8 @@ export { svstat } from './client/status';
 export type { ServiceStatus } from './client/status';
 export type { WaitCondition } from './client/conditions';
 export type { SvcCommand } from './client/svc';
-export { ClientError } from './client/errors';
+// Every error a command or an API call reports carries s6's exit code for it.
+export { Failure, Failure as ClientError, EXIT_TIMEOUT, EXIT_USAGE, EXIT_NOT_SUPERVISED, EXIT_BAD_PIDFILE, EXIT_SYSTEM } from './base/exit';
 export { overview as serviceOverview } from './client/overview';
 export type { ServiceRow, ServiceState } from './client/overview';
 // Daemons, pid files and process trees (issue 5).

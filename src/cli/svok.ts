@@ -1,9 +1,11 @@
 // tether svok: exit 0 if a supervisor runs on DIR, 1 if not.
 import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand, soleDirOperand, type Command } from '../client/cli';
-import { ClientError, EXIT_SYSTEM, describe } from '../client/errors';
+import { runCommand, soleDirOperand, type Command } from './lib/program';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { describe } from '../base/errno';
 import { isLocked } from '../os/native';
+import { errnoOf } from '../base/errno';
 
 const cmd: Command = {
   name: 'svok',
@@ -13,14 +15,14 @@ const cmd: Command = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const dir = soleDirOperand(cmd, argv);
+    const dir = soleDirOperand(argv);
     if (dir === null) return 0;
     let fd: number;
     try {
       fd = openSync(join(dir, 'supervise', 'lock'), constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 1;
-      throw new ClientError(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
+      if (errnoOf(err) === 'ENOENT') return 1;
+      throw new Failure(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
     }
     try {
       // The same probe as s6-svok: F_GETLK for a read lock on the whole file.

@@ -2,7 +2,8 @@
 // every byte (at most 62, so the FIFO keeps it whole).
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM, describe } from './errors';
+import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM } from '../base/exit';
+import { describe } from '../base/errno';
 import { openControl, writeControlBytes } from '../wire/control';
 
 /** s6-svc's limit: a buffer of 63 bytes, one kept back. */

@@ -5,6 +5,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import { join } from 'node:path';
 
 import { loadNative } from '../os/lazy';
+import { errnoOf } from '../base/errno';
 
 export function lockPath(dir: string): string {
   return join(dir, 'supervise', 'lock');
@@ -19,7 +20,7 @@ export function isSupervised(dir: string, locks?: LockTable): boolean {
   try {
     fd = openSync(lockPath(dir), constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (errnoOf(err) === 'ENOENT') return false;
     throw err;
   }
   try {

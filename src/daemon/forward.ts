@@ -1,6 +1,7 @@
 // Signal forwarding for the wrappers (background-watch, pidproxy): what a
 // wrapper receives is meant for the process it wraps.
 import { constants } from 'node:os';
+import { errnoOf } from '../base/errno';
 
 /**
  * Every signal a wrapper passes on. Left out: KILL and STOP (uncatchable),
@@ -36,7 +37,7 @@ export function sendSignal(pid: number, signal: NodeJS.Signals | number): boolea
     process.kill(pid, signal);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    if (errnoOf(err) === 'ESRCH') return false;
     throw err;
   }
 }

@@ -5,9 +5,8 @@
 import { closeSync, existsSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { procStat } from '../os/proc';
+import { errnoOf } from '../base/errno';
 
-/** The exit code (s6's) for a pid file that is missing, malformed or names a stranger. */
-export const EXIT_BAD_PIDFILE = 104;
 /** How long to wait for a pid file written late, when nothing else bounds it (s6's timeout-ready default). */
 export const DEFAULT_PIDFILE_WAIT_MS = 5000;
 /** s6's limit for the `pidfile` file; a pid file is far smaller. */
@@ -35,7 +34,7 @@ export function readPidFile(path: string, opts: PidFileOptions = {}): PidFileRea
   try {
     text = readSmall(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { error: 'missing', content: '' };
+    if (errnoOf(err) === 'ENOENT') return { error: 'missing', content: '' };
     throw err;
   }
   const pid = parsePid(text, opts);

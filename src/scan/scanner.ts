@@ -16,6 +16,7 @@ import { signalName } from '../wire/signals';
 import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
+import { errnoOf, errnoText } from '../base/errno';
 
 export interface ScannerOptions {
   /** Absolute path of the scan directory. */
@@ -136,7 +137,7 @@ export class Scanner {
     try {
       names = readdirSync(this.opts.scandir);
     } catch (err) {
-      this.opts.warn(`unable to read ${this.opts.scandir}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      this.opts.warn(`unable to read ${this.opts.scandir}: ${errnoText(err)}`);
       return;
     }
     const seen = new Set<string>();
@@ -188,7 +189,7 @@ export class Scanner {
     try {
       return statSync(join(this.opts.scandir, name));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (!failing && code === 'ENOENT') return null;
       failing?.add(name);
       if (!this.failing.has(name)) this.opts.warn(`unable to stat ${name}: ${code ?? err}; skipping it${failing ? `, trying again in ${RESCAN_RETRY_MS / 1000} s` : ''}`);
@@ -232,7 +233,7 @@ export class Scanner {
     try {
       logPipe = producer.logPipe ?? logger.logPipe ?? new LogPipe();
     } catch (err) {
-      this.opts.warn(`unable to make a pipe for ${logger.name}: ${(err as NodeJS.ErrnoException).code ?? err}; retrying in ${RESCAN_RETRY_MS / 1000} s`);
+      this.opts.warn(`unable to make a pipe for ${logger.name}: ${errnoText(err)}; retrying in ${RESCAN_RETRY_MS / 1000} s`);
       return false;
     }
     producer.peer = logger;
@@ -539,7 +540,7 @@ function silenceOwnOutput(warn: (message: string) => void): void {
     dup2(fd, 2);
     closeSync(fd);
   } catch (err) {
-    warn(`unable to point stdout and stderr at /dev/null: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    warn(`unable to point stdout and stderr at /dev/null: ${errnoText(err)}`);
   }
 }
 

@@ -2,6 +2,7 @@
 import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative } from '../os/lazy';
+import { errnoOf } from '../base/errno';
 
 /** Every byte s6-supervise understands, in s6's own order. */
 export const SUPERVISE_COMMANDS = 'abqhkti12pcyrlPCKoduDUxOQ';
@@ -54,7 +55,7 @@ export function openControl(controlDir: string): number | Exclude<ControlResult,
   try {
     return openSync(join(controlDir, 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     if (code === 'ENXIO') return 'not-listening';
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
       return isDirectory(controlDir) ? 'bad-control' : 'not-supervised';
@@ -69,7 +70,7 @@ export function writeControlBytes(fd: number, bytes: string): void {
   try {
     writeSync(fd, buf);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    if (errnoOf(err) !== 'EAGAIN') throw err;
     // The reader is behind and its FIFO full: wait for room, as s6's clients do.
     loadNative().clearNonblock(fd);
     writeSync(fd, buf);

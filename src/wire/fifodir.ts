@@ -8,6 +8,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { mkfifo } from '../os/native';
 import { formatTain, tainNow } from './tain';
+import { errnoOf } from '../base/errno';
 
 const PREFIX = 'ftrig1:@';
 /** `ftrig1:@` + 24 hex digits + `:` + 6 random characters. */
@@ -26,7 +27,7 @@ export function makeFifodir(path: string): void {
   try {
     mkdirSync(path, 0o700);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    if (errnoOf(err) === 'EEXIST') return;
     throw err;
   }
   chownSync(path, -1, process.getegid?.() ?? -1);
@@ -52,14 +53,14 @@ function notifyOne(fifo: string, bytes: Buffer): void {
   try {
     fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENXIO') unlinkQuietly(fifo);
+    if (errnoOf(err) === 'ENXIO') unlinkQuietly(fifo);
     return;
   }
   try {
     writeSync(fd, bytes);
   } catch (err) {
     // EAGAIN: that listener is not reading; it loses this event, we never block.
-    if ((err as NodeJS.ErrnoException).code === 'EPIPE') unlinkQuietly(fifo);
+    if (errnoOf(err) === 'EPIPE') unlinkQuietly(fifo);
   } finally {
     closeSync(fd);
   }
@@ -79,7 +80,7 @@ export function cleanFifodir(path: string): void {
     try {
       closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENXIO') unlinkQuietly(fifo);
+      if (errnoOf(err) === 'ENXIO') unlinkQuietly(fifo);
     }
   }
 }
@@ -121,7 +122,7 @@ export class FifodirListener {
       try {
         mkfifo(hidden, 0o622);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        if (errnoOf(err) === 'EEXIST') continue;
         throw err;
       }
       try {
