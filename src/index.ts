@@ -17,7 +17,7 @@ export type { ServiceRow, ServiceState } from './client/overview';
 // Daemons, pid files and process trees (issue 5).
 export { spawnTree } from './daemon/tree';
 export type { SpawnTreeOptions, TreeHandle, TreeExit } from './daemon/tree';
-export { readPidFile, waitForPidFile, waitForFile, isOwnChild, parsePid, acceptDaemonPid, describePidFileError } from './daemon/pidfile';
-export type { PidFileRead, PidFileOptions, DaemonPid, AcceptOptions } from './daemon/pidfile';
+export { readPidFile, waitForPidFile, waitForFile, isOwnChild, parsePid, acceptDaemonPid, describePidFileError } from './os/pidfile';
+export type { PidFileRead, PidFileOptions, DaemonPid, AcceptOptions } from './os/pidfile';
 export { waitHealthy } from './daemon/health';
 export type { HealthOptions, HealthResult } from './daemon/health';

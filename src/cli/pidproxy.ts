@@ -1,5 +1,5 @@
 // tether pidproxy: supervisord's pidproxy, as a child subreaper.
-import { DEFAULT_PIDFILE_WAIT_MS } from '../daemon/pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS } from '../os/pidfile';
 import { PidProxy, type PidProxyOptions } from '../daemon/pidproxy';
 import { parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';

@@ -3,9 +3,8 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, soleDirOperand, type Command } from './lib/program';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
-import { describe } from '../base/errno';
+import { describe, errnoOf } from '../base/errno';
 import { isLocked } from '../os/native';
-import { errnoOf } from '../base/errno';
 
 const cmd: Command = {
   name: 'svok',

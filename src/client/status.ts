@@ -7,9 +7,8 @@ import { decodeStatus, isUp, notStartedYet, statusPath, type StatusRecord } from
 import { formatTain, secondsBetween, tainNow, type Tain } from '../wire/tain';
 import { signalName, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
-import { describe } from '../base/errno';
+import { describe, errnoOf } from '../base/errno';
 import { isSupervised } from './supervised';
-import { errnoOf } from '../base/errno';
 
 /** Everything `svstat -o` can print, typed; `null` where s6 prints -1 or NA. */
 export interface ServiceStatus {

@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { SUPERVISE_COMMANDS } from '../wire/control';
 import { ControlChannel, MAX_COMMANDS, isControlFailure, type ControlFailure } from './control';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
-import { describe } from '../base/errno';
+import { describe, errnoOf } from '../base/errno';
 import type { WaitCondition } from './conditions';
 import type { ServiceWatch, WaitOptions } from './listen';
-import { errnoOf } from '../base/errno';
 
 
 /** The control commands by name, for callers who prefer words to s6's letters. */

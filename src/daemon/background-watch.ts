@@ -7,10 +7,11 @@ import { closeSync, unlinkSync, writeSync } from 'node:fs';
 import { reaper } from '../os/reaper';
 import { setCloexec } from '../os/native';
 import { wstatToCode } from '../wire/signals';
-import { forwardSignals, sendSignal } from './forward';
+import { forwardSignals } from './forward';
+import { killQuietly } from '../os/signal';
 import { execFailureCode, startForeground } from './foreground';
 import { LoopHold } from './keepalive';
-import { DEFAULT_PIDFILE_WAIT_MS, acceptDaemonPid, describePidFileError } from './pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, acceptDaemonPid, describePidFileError } from '../os/pidfile';
 import { errnoText } from '../base/errno';
 import { EXIT_BAD_PIDFILE, EXIT_SYSTEM, Failure } from '../base/exit';
 import { Outcome } from './outcome';
@@ -80,16 +81,16 @@ export class BackgroundWatch {
 
   private forward(sig: NodeJS.Signals): void {
     const p = this.phase;
-    if (p.name === 'parent') sendSignal(p.parent, sig);
+    if (p.name === 'parent') killQuietly(p.parent, sig);
     else if (p.name === 'reading') this.pending.push(sig);
-    else sendSignal(p.pid, sig);
+    else killQuietly(p.pid, sig);
   }
 
   private parentTimedOut(): void {
     if (this.phase.name !== 'parent') return;
     this.opts.warn(`${this.opts.argv[0]} did not exit within ${this.opts.timeoutMs} ms: killing it`);
     this.timedOut = true;
-    sendSignal(this.phase.parent, 'SIGKILL');
+    killQuietly(this.phase.parent, 'SIGKILL');
   }
 
   private async parentExited(wstat: number): Promise<void> {
@@ -121,7 +122,7 @@ export class BackgroundWatch {
     this.phase = { name: 'daemon', pid };
     reaper.watch(pid, (_pid, wstat) => this.outcome.exit(wstatToCode(wstat)));
     this.notifyReady();
-    for (const sig of this.pending.splice(0)) sendSignal(pid, sig);
+    for (const sig of this.pending.splice(0)) killQuietly(pid, sig);
     // A death that raced the watch registration is reaped now.
     reaper.reap();
   }

@@ -15,7 +15,8 @@ import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { reaper } from '../os/reaper';
-import { allPids, procStat } from '../os/proc';
+import { descendantsOf } from '../os/proc';
+import { killQuietly } from '../os/signal';
 import { setCloexec, setParentDeathSignal } from '../os/native';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { errnoOf } from '../base/errno';
@@ -30,26 +31,6 @@ export interface KeeperOptions {
   /** The owner's pid: if our parent is already someone else, the owner died before we could ask to be told. */
   ownerPid: number;
   graceMs: number;
-}
-
-/** Every process below `root`, from one pass over /proc (ppid links). */
-export function descendantsOf(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const pid of allPids()) {
-    const st = procStat(pid);
-    if (st === null) continue;
-    const list = kids.get(st.ppid);
-    if (list) list.push(pid);
-    else kids.set(st.ppid, [pid]);
-  }
-  const out: number[] = [];
-  const queue = [...(kids.get(root) ?? [])];
-  while (queue.length) {
-    const pid = queue.shift() as number;
-    out.push(pid);
-    queue.push(...(kids.get(pid) ?? []));
-  }
-  return out;
 }
 
 /** `ended` settles with the exit code once no descendant is left. */
@@ -114,11 +95,11 @@ export class TreeKeeper {
     const all = descendantsOf(process.pid);
     if (all.length === 0) return this.exit();
     for (const pid of all) {
-      if (this.phase === 'killing') kill(pid, 'SIGKILL');
+      if (this.phase === 'killing') killQuietly(pid, 'SIGKILL');
       else if (!this.termed.has(pid)) {
         this.termed.add(pid);
-        kill(pid, 'SIGTERM');
-        kill(pid, 'SIGCONT');
+        killQuietly(pid, 'SIGTERM');
+        killQuietly(pid, 'SIGCONT');
       }
     }
   }
@@ -137,13 +118,5 @@ export class TreeKeeper {
     const done = () => this.outcome.exit(code);
     if (this.control.destroyed || this.control.writableLength === 0) done();
     this.control.once('drain', done).once('error', done).once('close', done);
-  }
-}
-
-function kill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // gone meanwhile
   }
 }

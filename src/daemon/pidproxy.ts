@@ -10,10 +10,11 @@
 import { reaper } from '../os/reaper';
 import { isAlive } from '../os/proc';
 import { wstatToCode } from '../wire/signals';
-import { forwardSignals, sendSignal } from './forward';
+import { forwardSignals } from './forward';
+import { killQuietly } from '../os/signal';
 import { execFailureCode, startForeground } from './foreground';
 import { LoopHold } from './keepalive';
-import { DEFAULT_PIDFILE_WAIT_MS, isOwnDescendant, readPidFile, waitForPidFile, type PidFileRead } from './pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, isOwnDescendant, readPidFile, waitForPidFile, type PidFileRead } from '../os/pidfile';
 import { errnoText } from '../base/errno';
 import { EXIT_BAD_PIDFILE, EXIT_SYSTEM, Failure } from '../base/exit';
 import { Outcome } from './outcome';
@@ -86,11 +87,11 @@ export class PidProxy {
     const pid = this.currentDaemon();
     if (pid !== null) {
       this.daemon = pid;
-      sendSignal(pid, sig);
+      killQuietly(pid, sig);
     } else if (this.progRunning()) {
-      sendSignal(this.prog, sig);
+      killQuietly(this.prog, sig);
     } else if (this.daemon !== null && isAlive(this.daemon) && isOwnDescendant(this.daemon)) {
-      sendSignal(this.daemon, sig);
+      killQuietly(this.daemon, sig);
     } else {
       this.opts.warn(`${sig}: no process to forward it to (${this.opts.pidFile} names none of ours)`);
     }

@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { isAlive, processStartMs } from '../os/proc';
 import { pidfdOpen, pidfdSendSignal, pollReadable, tryLockWrite } from '../os/native';
-import { parsePid, readPidFile, readSmallFd } from './pidfile';
+import { parsePid, readPidFile, readSmallFd } from '../os/pidfile';
 import { errnoOf } from '../base/errno';
 
 /**

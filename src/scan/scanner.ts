@@ -10,6 +10,7 @@ import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
 import { procStat } from '../os/proc';
+import { killGroupQuietly, killQuietly, separateGroupOf } from '../os/signal';
 import { ServiceDir } from '../servicedir/servicedir';
 import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
@@ -374,9 +375,11 @@ export class Scanner {
     this.opts.warn(`${svc.name}: its supervisor died; stopping pid ${pid}, which it left running, with ${signalName(downSignal)} before starting a new supervisor`);
     // Its process group too (run starts a session): a background child left
     // holding the log pipe would keep the logger, and a shutdown, waiting.
-    const group = procStat(pid)?.pgid;
-    const targets = group !== undefined && group > 1 && group !== procStat(process.pid)?.pgid ? [pid, -group] : [pid];
-    const signalAll = (sig: NodeJS.Signals | number) => targets.forEach((p) => signalQuietly(p, sig));
+    const group = separateGroupOf(pid);
+    const signalAll = (sig: NodeJS.Signals | number) => {
+      killQuietly(pid, sig);
+      if (group !== null) killGroupQuietly(group, sig);
+    };
     svc.orphanStop = { pid, killTimer: setTimeout(() => signalAll('SIGKILL'), killMs) };
     reaper.watch(pid, () => this.orphanGone(svc, pid));
     signalAll(downSignal);
@@ -415,7 +418,7 @@ export class Scanner {
 
   private signalSupervisor(svc: Service, sig: NodeJS.Signals): void {
     const pid = svc.supervisor?.pid;
-    if (pid !== undefined) signalQuietly(pid, sig);
+    if (pid !== undefined) killQuietly(pid, sig);
   }
 
   // ---- shutdown ----
@@ -491,11 +494,11 @@ export class Scanner {
         this.strays.delete(pid);
         this.checkDone();
       });
-      signalQuietly(pid, 'SIGTERM');
-      signalQuietly(pid, 'SIGCONT');
+      killQuietly(pid, 'SIGTERM');
+      killQuietly(pid, 'SIGCONT');
     }
     this.strayTimer = setTimeout(() => {
-      for (const pid of this.strays) signalQuietly(pid, 'SIGKILL');
+      for (const pid of this.strays) killQuietly(pid, 'SIGKILL');
     }, ORPHAN_KILL_MS);
     reaper.reap(); // some may be zombies already
     return this.strays.size > 0;
@@ -541,13 +544,5 @@ function silenceOwnOutput(warn: (message: string) => void): void {
     closeSync(fd);
   } catch (err) {
     warn(`unable to point stdout and stderr at /dev/null: ${errnoText(err)}`);
-  }
-}
-
-function signalQuietly(pid: number, sig: NodeJS.Signals | number): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
   }
 }

@@ -5,7 +5,7 @@
 // pid cannot be reused, which closes the race s6 calls unavoidable. The pid
 // file rules are the ones tether background-watch uses (src/daemon/pidfile).
 import { unlinkSync } from 'node:fs';
-import { acceptDaemonPid, describePidFileError } from '../daemon/pidfile';
+import { acceptDaemonPid, describePidFileError } from '../os/pidfile';
 import { EXIT_BAD_PIDFILE } from '../base/exit';
 import { errnoOf, errnoText } from '../base/errno';
 
