@@ -59,17 +59,3 @@ export class ControlChannel {
 export function isControlFailure(x: ControlChannel | ControlFailure): x is ControlFailure {
   return !(x instanceof ControlChannel);
 }
-
-/** Sends `bytes` to one directory; returns null on success, else the failure. */
-export function sendControl(dir: string, bytes: string): ControlFailure | null {
-  const ch = ControlChannel.open(dir);
-  if (isControlFailure(ch)) return ch;
-  try {
-    ch.send(bytes);
-    return null;
-  } catch (err) {
-    return { dir, exitCode: EXIT_SYSTEM, message: `unable to control ${dir}: ${describe(err)}` };
-  } finally {
-    ch.close();
-  }
-}

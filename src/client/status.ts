@@ -147,8 +147,3 @@ export function formatField(st: ServiceStatus, field: StatusField): string {
   if (v === null) return field === 'signal' ? 'NA' : '-1';
   return String(v);
 }
-
-/** The status as JSON keeps it: the -o fields, typed, plus the two markers. */
-export function statusJson(st: ServiceStatus): string {
-  return JSON.stringify(st);
-}

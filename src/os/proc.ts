@@ -52,11 +52,6 @@ export function processStartMs(pid: number): number | null {
   return st === null ? null : bootTimeMs() + (st.starttime * 1000) / CLK_TCK;
 }
 
-/** Every pid on the system (this pid namespace, given a private /proc). */
-export function allPids(): number[] {
-  return readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number);
-}
-
 /** The direct children of `pid`, from its main thread's children list. */
 export function childrenOf(pid: number): number[] {
   try {

@@ -33,9 +33,6 @@ export const GROUP_SIGNAL_COMMANDS: Readonly<Record<string, NodeJS.Signals>> = {
 /** The bytes s6-svscan understands. */
 export const SVSCAN_COMMANDS = 'zabhitqnN';
 
-/** The most bytes one write may carry and stay atomic on the FIFO. */
-export const MAX_CONTROL_WRITE = 62;
-
 export type ControlResult =
   /** The bytes were written. */
   | 'sent'
