@@ -1,6 +1,6 @@
 // tether supervise DIR: s6-supervise, in TypeScript.
 import { SuperviseHost } from '../supervise/host';
-import { collectStartupGarbage } from '../os/heap';
+import { collectStartupGarbage, noIdleHeapTimers } from '../os/heap';
 import { parseOptions } from '../base/getopt';
 import { usageError } from '../base/exit';
 import { dieOn, dieUsage, exitOnInternalError, printHelp, setProgram, type Command } from './lib/program';
@@ -16,6 +16,7 @@ on a system error or an internal one.`,
 };
 
 export function main(argv: string[]): void {
+  noIdleHeapTimers();
   setProgram(cmd);
   let dir: string;
   try {
