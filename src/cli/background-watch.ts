@@ -3,7 +3,7 @@ import { fstatSync } from 'node:fs';
 import { BackgroundWatch, type BackgroundWatchOptions } from '../daemon/background-watch';
 import { parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { dieOn, exitOnInternalError, exitWhen, printHelp, setProgram, warn, type Command } from './lib/program';
+import { printHelp, runUntilEnded, warn, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'background-watch',
@@ -23,14 +23,10 @@ fails; 104 bad, missing or foreign PIDFILE; 126/127 PROG cannot be run;
 };
 
 export function main(argv: string[]): void {
-  setProgram(cmd);
-  exitOnInternalError();
-  try {
+  runUntilEnded(cmd, () => {
     const opts = parse(argv);
-    if (opts) exitWhen(new BackgroundWatch(opts).ended);
-  } catch (err) {
-    dieOn(err);
-  }
+    return opts && new BackgroundWatch(opts).ended;
+  });
 }
 
 function parse(argv: string[]): BackgroundWatchOptions | null {

@@ -3,7 +3,7 @@ import { DEFAULT_PIDFILE_WAIT_MS } from '../os/pidfile';
 import { PidProxy, type PidProxyOptions } from '../daemon/pidproxy';
 import { parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { dieOn, exitOnInternalError, exitWhen, printHelp, setProgram, warn, type Command } from './lib/program';
+import { printHelp, runUntilEnded, warn, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'pidproxy',
@@ -23,14 +23,10 @@ run; 100 usage; 111 system error.`,
 };
 
 export function main(argv: string[]): void {
-  setProgram(cmd);
-  exitOnInternalError();
-  try {
+  runUntilEnded(cmd, () => {
     const opts = parse(argv);
-    if (opts) exitWhen(new PidProxy(opts).ended);
-  } catch (err) {
-    dieOn(err);
-  }
+    return opts && new PidProxy(opts).ended;
+  });
 }
 
 function parse(argv: string[]): PidProxyOptions | null {

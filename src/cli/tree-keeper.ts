@@ -3,7 +3,7 @@
 import { DEFAULT_GRACE_MS, TreeKeeper, type KeeperOptions } from '../daemon/keeper';
 import { parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { dieOn, exitOnInternalError, exitWhen, printHelp, setProgram, type Command } from './lib/program';
+import { printHelp, runUntilEnded, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'tree-keeper',
@@ -15,14 +15,10 @@ its parent (PID) dies, sends TERM to every descendant, KILL after --grace ms
 };
 
 export function main(argv: string[]): void {
-  setProgram(cmd);
-  exitOnInternalError();
-  try {
+  runUntilEnded(cmd, () => {
     const opts = parse(argv);
-    if (opts) exitWhen(new TreeKeeper(opts).ended);
-  } catch (err) {
-    dieOn(err);
-  }
+    return opts && new TreeKeeper(opts).ended;
+  });
 }
 
 function parse(argv: string[]): KeeperOptions | null {

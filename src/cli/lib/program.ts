@@ -135,9 +135,19 @@ export function unsubscribeOnSignals(): void {
   }
 }
 
-/** For a long-running command: exit with the code `ended` brings, or as its Failure says. */
-export function exitWhen(ended: Promise<number>): void {
-  ended.then((code) => process.exit(code), dieOn);
+/**
+ * Runs a long-running command: `start` returns the promise of its exit code
+ * (or null once the help is printed); the process exits with that code, or
+ * as what `start` throws or the promise rejects with says.
+ */
+export function runUntilEnded(cmd: Command, start: () => Promise<number> | null): void {
+  setProgram(cmd);
+  exitOnInternalError();
+  try {
+    start()?.then((code) => process.exit(code), dieOn);
+  } catch (err) {
+    dieOn(err);
+  }
 }
 
 /** A Command from a help text that begins `usage: tether NAME SYNOPSIS`, then a blank line. */
