@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM } from '../base/exit';
 import { describe } from '../base/errno';
 import { openControl, writeControlBytes } from '../wire/control';
+import { isSupervised } from './supervised';
 
 /** s6-svc's limit: a buffer of 63 bytes, one kept back. */
 export const MAX_COMMANDS = 62;
@@ -38,6 +39,8 @@ export class ControlChannel {
       case 'not-supervised':
         return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: not supervised` };
       case 'bad-control':
+        // A supervisor holds the lock but its FIFO is gone: nobody can hear us, as the newest s6-svc says.
+        if (lockHeld(dir)) return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: supervisor not listening` };
         return { dir, exitCode: 1, message: `something is wrong with the ${supervise} directory: no control FIFO` };
       default:
         return new ControlChannel(dir, fd);
@@ -58,4 +61,12 @@ export class ControlChannel {
 
 export function isControlFailure(x: ControlChannel | ControlFailure): x is ControlFailure {
   return !(x instanceof ControlChannel);
+}
+
+function lockHeld(dir: string): boolean {
+  try {
+    return isSupervised(dir);
+  } catch {
+    return false; // the lock cannot be looked at: the FIFO's absence is what we report
+  }
 }
