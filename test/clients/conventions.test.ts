@@ -60,13 +60,21 @@ interface LongRunning {
   cleanup?: () => void;
 }
 
-/** A pid file writer whose daemon is a `sleep`; the daemon's pid is read back for the clean-up. */
+/**
+ * A pid file writer whose daemon is a `sleep`. The pid file appears whole
+ * (written aside, then renamed), so once it exists it names the daemon,
+ * which the clean-up kills by that pid, and only if it is a real one: a
+ * kill(0) would hit the test's own process group.
+ */
 function daemonizing(pidFile: string): { prog: string[]; cleanup: () => void } {
   return {
-    prog: ['/bin/sh', '-c', `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}`],
+    prog: ['/bin/sh', '-c', `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}`],
     cleanup: () => {
+      const m = /^([0-9]+)\n$/.exec(readFileSync(pidFile, 'utf8'));
+      const pid = m ? Number(m[1]) : 0;
+      if (pid <= 1) throw new Error(`${pidFile} holds no pid`);
       try {
-        process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // gone already
       }
