@@ -16,6 +16,7 @@ import { formatTain, tainFromMs } from '../wire/tain';
 import { Input } from './input';
 import { FILE_MODE, Logdir } from './logdir';
 import { OutBuffer } from './outbuf';
+import { localStamp } from './timefmt';
 import { STAMP_LOCAL, STAMP_TAI, type Action, type Script } from './script';
 
 /**
@@ -42,16 +43,6 @@ export interface LoggerOptions {
 }
 
 const NEWLINE = 10;
-
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
-}
-
-/** skalibs' localtmn_fmt: `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`, local time. */
-export function localStamp(ms: number, nano: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1, 2)}-${pad(d.getDate(), 2)} ${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad(nano, 9)}`;
-}
 
 /** Standard output for the `1` action: non-blocking for pipes, as s6-log's is. */
 class Stdout {
@@ -266,7 +257,7 @@ export class Logger {
     this.stampMs = ms;
     const t = tainFromMs(ms);
     this.taiStamp = Buffer.from(`${formatTain(t)} `, 'latin1');
-    this.localStampBuf = Buffer.from(`${localStamp(ms, t.nano)}  `, 'latin1');
+    this.localStampBuf = Buffer.from(`${localStamp(t)}  `, 'latin1');
   }
 
   private decorate(out: OutBuffer, a: Action): void {
