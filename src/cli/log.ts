@@ -1,6 +1,6 @@
 // tether log: s6-log's interface, script language and on-disk format, for a
 // service's log/run. It reads lines on stdin and runs them through the script.
-import { fstatSync } from 'node:fs';
+import { fstatSync, readlinkSync } from 'node:fs';
 import { printHelp, type Command } from '../client/cli';
 import { UsageError } from '../client/errors';
 import { getopt, parseUint } from '../client/getopt';
@@ -98,11 +98,15 @@ function parseArgs(argv: string[]): LogArgs | null {
 function notificationFd(arg: string): number {
   const fd = parseUint(arg, 'notification fd');
   if (fd < 3) throw new UsageError('notification fd must be 3 or more');
+  let target = '';
   try {
     fstatSync(fd);
+    target = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     throw new UsageError(`invalid notification fd: ${fd}`);
   }
+  // Node's own event loop fds (epoll, eventfd) are open too, but were not given to us.
+  if (target.startsWith('anon_inode:')) throw new UsageError(`invalid notification fd: ${fd}`);
   return fd;
 }
 
