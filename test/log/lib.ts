@@ -69,3 +69,19 @@ export function layout(dir: string): string[] {
     return `${ARCHIVE.test(n) ? `@TAI64N${n.slice(25)}` : n}${x ? '*' : ''}`;
   }).sort();
 }
+
+/** Resolves once `ready()` holds, checking at each change in `dir` (inotify, no polling). */
+export function waitInDir(dir: string, ready: () => boolean, what: string, ms = BOUND_MS): Promise<void> {
+  return bounded(new Promise<void>((res) => {
+    const w = require('node:fs').watch(dir, () => {
+      if (ready()) {
+        w.close();
+        res();
+      }
+    });
+    if (ready()) {
+      w.close();
+      res();
+    }
+  }), ms, what);
+}
