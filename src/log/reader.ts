@@ -8,7 +8,7 @@
 //   readHistory(sources, {lines, since, until}) -> { records, cursors }
 //   followLogs(cursors, onRecords, onError)    -> { close() }
 //   records: { ts: Tain | null, service, line: Buffer, raw: Buffer }
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { unpackTain, type Tain } from '../wire/tain';
 import { ARCHIVE_NAME } from './logdir';
@@ -296,7 +296,7 @@ export function closeCursors(cursors: readonly LogCursor[]): void {
   for (const c of cursors) closeSync(c.fd);
 }
 
-function statOrNull(path: string): ReturnType<typeof statSync> | null {
+function statOrNull(path: string): Stats | null {
   try {
     return statSync(path);
   } catch {
@@ -372,55 +372,83 @@ class Follower {
     this.emit(splitLines(buf).map((raw) => parseLine(Buffer.from(raw), this.c.source.service)));
   }
 
-  /** Drains `current`; if it was rotated, drains it to its end, then the archives after it, then the new `current`. */
+  /**
+   * Drains `current`; once it has been rotated (`current` is another file),
+   * drains the old file to its end, then every file rotated after it, then
+   * goes on with the new `current`.
+   */
   private check(): void {
     for (;;) {
       this.drain();
-      let st;
-      try {
-        st = statSync(join(this.c.source.dir, 'current'));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // between the rename and the new file
-        throw err;
-      }
-      if (st.ino === this.c.ino) return;
-      // Rotated: nothing more is written to the old file once it is renamed.
+      const st = statOrNull(join(this.c.source.dir, 'current'));
+      // No current: between a rotation's rename and its new file; the creation wakes us.
+      if (!st || st.ino === this.c.ino) return;
+      // Nothing more is written to a file once it is renamed.
       this.drain();
-      // Another file is between its rename and its archive: its lines come before the new current's.
-      const previous = statOrNull(join(this.c.source.dir, 'previous'));
-      if (previous && previous.ino !== this.c.ino) return;
-      this.done.push(this.c.ino);
-      if (this.done.length > 64) this.done.shift();
-      this.readArchivesAfter();
-      const fd = openSync(join(this.c.source.dir, 'current'), 'r');
-      closeSync(this.c.fd);
-      this.c.fd = fd;
-      this.c.ino = fstatSync(fd).ino;
-      this.c.offset = 0;
+      if (!this.switchFile()) return;
     }
   }
 
-  /** Files rotated while we were still on an older one (the stream outran us): read whole, in order. */
-  private readArchivesAfter(): void {
+  /**
+   * Opens the new `current`, then reads the files rotated between the old
+   * one and it. A rotation renames `current` to `previous` before it creates
+   * the new file, and links the archive before it unlinks `previous`: so once
+   * the new file is open, each file rotated before it is either `previous`
+   * still (wait for it) or an archive already.
+   */
+  private switchFile(): boolean {
+    remember(this.done, this.c.ino);
+    let fd: number;
+    try {
+      fd = openSync(join(this.c.source.dir, 'current'), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    const ino = fstatSync(fd).ino;
+    const previous = statOrNull(join(this.c.source.dir, 'previous'));
+    if (previous && !this.done.includes(Number(previous.ino))) {
+      closeSync(fd);
+      return false;
+    }
+    this.readArchivesBefore(ino);
+    closeSync(this.c.fd);
+    this.c.fd = fd;
+    this.c.ino = ino;
+    this.c.offset = 0;
+    return true;
+  }
+
+  /** Archives newer than the last one seen, up to the file `stop` (itself rotated already): read whole, in order. */
+  private readArchivesBefore(stop: number): void {
     const newer = archiveNames(this.c.source.dir).filter((n) => n.slice(1, 25) > this.c.lastArchive.slice(1, 25));
     for (const name of newer) {
-      this.c.lastArchive = name;
       let fd: number;
       try {
         fd = openSync(join(this.c.source.dir, name), 'r');
       } catch {
-        continue;
+        this.c.lastArchive = name;
+        continue; // trimmed meanwhile
       }
       try {
         const st = fstatSync(fd);
-        this.done.push(st.ino);
-        if (this.done.includes(st.ino)) continue; // already read through its fd
+        if (st.ino === stop) return;
+        this.c.lastArchive = name;
+        if (this.done.includes(st.ino)) continue; // read through its fd as current
+        remember(this.done, st.ino);
         this.emit(linesOf({ fd, end: st.size, name }).map((raw) => parseLine(Buffer.from(raw), this.c.source.service)));
       } finally {
         closeSync(fd);
       }
     }
   }
+}
+
+/** Keeps the last inodes read to their end. */
+function remember(list: number[], ino: number): void {
+  if (list.includes(ino)) return;
+  list.push(ino);
+  if (list.length > 64) list.shift();
 }
 
 /**
