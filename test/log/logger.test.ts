@@ -4,12 +4,12 @@
 // readiness; the processor protocol; the old `-n -s DIR` form.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, readSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { TETHER, exitOf, tempDir } from '../lib/harness';
+import { TETHER, exitOf, tempDir, waitForFile } from '../lib/harness';
 import { waitForLines } from '../scan/lib';
 import { archives, logdirBytes, stampedLines, tetherLog, waitInDir } from './lib';
-import { pipe } from '../../src/os/native';
+import { pipe, pollReadable } from '../../src/os/native';
 
 t.test('stamps each line, ends a partial last line at EOF with a newline, exits 0', async (t) => {
   const dir = join(tempDir(t), 'log');
@@ -156,5 +156,47 @@ t.test('SIGALRM rotates now; a second logger on a locked logdir exits 111', asyn
   t.equal((await exitOf(child)).code, 0);
   t.equal(readFileSync(join(dir, archives(dir)[0]), 'latin1').slice(26), 'before\n');
   t.equal(readFileSync(join(dir, 'current'), 'latin1').slice(26), 'after\n');
+  closeSync(r);
+});
+
+t.test('R rotates on a timer; -p ignores SIGTERM, SIGHUP still ends it', async (t) => {
+  const dir = join(tempDir(t), 'log');
+  const [r, w] = pipe();
+  const child = spawn(process.execPath, [TETHER, 'log', '-p', 'R1', 't', dir], { stdio: [r, 'ignore', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  writeSync(w, 'first\n');
+  await waitForLines(join(dir, 'current'), 1);
+  await waitInDir(dir, () => archives(dir).length >= 1, 'the R1 rotation');
+  t.equal(readFileSync(join(dir, archives(dir)[0]), 'latin1').slice(26), 'first\n', 'R1: rotated after a second');
+  child.kill('SIGTERM');
+  writeSync(w, 'still logging\n');
+  await waitForLines(join(dir, 'current'), 1, /still logging/);
+  t.equal(child.exitCode, null, '-p: SIGTERM ignored');
+  child.kill('SIGHUP');
+  t.equal((await exitOf(child)).code, 0, 'SIGHUP ends it');
+  for (const fd of [r, w]) closeSync(fd);
+});
+
+t.test('-b: nothing is read while a logdir cannot write (a processor runs)', async (t) => {
+  const root = tempDir(t);
+  const dir = join(root, 'log');
+  const [r, w] = pipe();
+  // The processor waits for a file the test creates: the rotation is held up until then.
+  const child = spawn(process.execPath, [TETHER, 'log', '-b', 's4096', `?while [ ! -e ../go ]; do sleep 0.05; done; cat`, 't', dir], { stdio: [r, 'ignore', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  writeSync(w, `${'a'.repeat(2100)}\n`); // past s - l: a rotation, held by the processor
+  await waitForFile(join(dir, 'current'));
+  await waitInDir(dir, () => existsSync(join(dir, 'processed')), 'the processor');
+  writeSync(w, 'waits in the pipe\n');
+  // Still unread: with -b the logger reads again only once the logdir can write. The test
+  // holds the read end too, so it can look: the line is there for it to take.
+  t.ok(pollReadable(r, 0), 'the line is still in the pipe');
+  const buf = Buffer.alloc(100);
+  t.equal(buf.toString('latin1', 0, readSync(r, buf, 0, 100, null)), 'waits in the pipe\n', 'unread by the logger');
+  writeSync(w, 'and this\n');
+  require('node:fs').writeFileSync(join(root, 'go'), '');
+  closeSync(w);
+  t.equal((await exitOf(child)).code, 0);
+  t.same(stampedLines(dir).slice(-1), ['and this'], 'read and written once the rotation finished');
   closeSync(r);
 });
