@@ -2,7 +2,7 @@
 // (`-t 500` or `-t500`), plus tether's long ones.
 import { join } from 'node:path';
 
-export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [--watch] [--supervisor PROG] SCANDIR
+export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [--watch] [--shared | --supervisor PROG] SCANDIR
 
 Supervises every service directory in SCANDIR (s6-svscan compatible).
   -t ms              rescan every ms milliseconds (default 0: never)
@@ -10,6 +10,8 @@ Supervises every service directory in SCANDIR (s6-svscan compatible).
                      has a supervisor listening
   -C max             supervise at most max services, loggers included (default 1000)
   --watch            rescan as soon as an entry is added to or removed from SCANDIR
+  --shared           supervise every service inside this one process (density)
+                     instead of one "tether supervise NAME" process each (isolation)
   --supervisor PROG  run "PROG NAME" as each service's supervisor instead of
                      "tether supervise NAME" (for example /usr/bin/s6-supervise)
   -h, --help         show this help
@@ -23,6 +25,7 @@ export interface SvscanArgs {
   maxServices: number;
   watch: boolean;
   supervisor: string[] | undefined;
+  shared: boolean;
   help: boolean;
 }
 
@@ -34,7 +37,7 @@ export function defaultSupervisor(cliDir: string): string[] {
 }
 
 export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
-  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, watch: false, supervisor: undefined, help: false };
+  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, watch: false, supervisor: undefined, shared: false, help: false };
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -49,6 +52,7 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
     }
     if (arg === '-h' || arg === '--help') out.help = true;
     else if (arg === '--watch') out.watch = true;
+    else if (arg === '--shared') out.shared = true;
     else if (arg === '--supervisor') out.supervisor = [value()];
     else if (arg.startsWith('--supervisor=')) out.supervisor = [arg.slice('--supervisor='.length)];
     else if (/^-[tdCc]/.test(arg)) {
@@ -67,6 +71,7 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
     else rest.push(arg);
   }
   if (out.help) return out;
+  if (out.shared && out.supervisor) throw new UsageError('--shared and --supervisor exclude each other');
   if (rest.length !== 1) throw new UsageError(rest.length === 0 ? 'missing SCANDIR' : `one SCANDIR expected, got ${rest.length}`);
   out.scandir = rest[0];
   return out;

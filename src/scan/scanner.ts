@@ -2,20 +2,21 @@
 // logger joined to its service by a pipe we hold, dead supervisors restarted,
 // orphans reaped, and an orderly shutdown. Everything here is driven by
 // events: control bytes, signals, supervisor exits, directory changes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
-import { procStat } from '../os/proc';
+import { isAlive, procStat } from '../os/proc';
 import { ServiceDir } from '../servicedir/servicedir';
 import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
 import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
+import type { SupervisorEnd, SupervisorHandle, SupervisorLauncher } from './handle';
 
 export interface ScannerOptions {
   /** Absolute path of the scan directory. */
@@ -26,8 +27,8 @@ export interface ScannerOptions {
   maxServices: number;
   /** Rescan when an entry is added to or removed from the scan directory. */
   watch: boolean;
-  /** The supervisor command; the service's relative name is appended. */
-  supervisor: readonly string[];
+  /** Runs each service's supervisor: as a process, or inside this one (shared mode). */
+  launcher: SupervisorLauncher;
   /** Called once when every service present at start-up has a listening supervisor. */
   onStartupReady?: () => void;
   warn: (message: string) => void;
@@ -78,8 +79,9 @@ export class Scanner {
   start(): void {
     this.control = ControlDir.open(this.opts.scandir);
     reaper.start({ subreaper: true });
-    // Orphans are reaped by the reaper itself; nothing else to do for them.
+    // Orphans are reaped by the reaper itself; in shared mode, supervisors hear of them.
     reaper.onOrphan(() => {});
+    this.opts.launcher.start?.();
     this.installSignals();
     this.control.onCommand((byte) => this.command(byte));
     if (this.opts.onStartupReady) this.readiness = new StartupReadiness(this.opts.onStartupReady, this.opts.warn);
@@ -302,34 +304,26 @@ export class Scanner {
       }, wait);
       return;
     }
-    if (this.stopOrphan(svc)) return;
+    if (this.stopOrphan(svc) || this.stopLeftovers(svc)) return;
     this.spawnSupervisor(svc);
   }
 
   private spawnSupervisor(svc: Service): void {
-    const [command, ...args] = this.opts.supervisor;
-    const logIn = svc.isLogger ? svc.logPipe?.read ?? null : null;
-    const logOut = !svc.isLogger ? svc.logPipe?.write ?? null : null;
     svc.lastStart = performance.now();
-    let child: ChildProcess;
+    let handle: SupervisorHandle;
     try {
-      // Its own session: a terminal's ^C reaches only the scanner, which then stops everything in order.
-      child = reaper.leaveToLibuv(spawn(command, [...args, svc.name], {
-        cwd: this.opts.scandir,
-        stdio: [logIn ?? 'inherit', logOut ?? 'inherit', 'inherit'],
-        detached: true,
-      }));
+      handle = this.opts.launcher.launch({
+        name: svc.name,
+        key: svc.key,
+        stdin: svc.isLogger ? svc.logPipe?.read ?? null : null,
+        stdout: !svc.isLogger ? svc.logPipe?.write ?? null : null,
+      });
     } catch (err) {
       this.spawnFailed(svc, err as Error);
       return;
     }
-    svc.supervisor = child;
-    child.once('error', (err) => {
-      if (svc.supervisor !== child) return;
-      svc.supervisor = null;
-      this.spawnFailed(svc, err);
-    });
-    child.once('exit', (code, signal) => this.supervisorExited(svc, child, code, signal));
+    svc.supervisor = handle;
+    handle.onEnd((end) => this.supervisorEnded(svc, handle, end));
   }
 
   private spawnFailed(svc: Service, err: Error): void {
@@ -341,12 +335,13 @@ export class Scanner {
     }, SPAWN_RETRY_MS);
   }
 
-  private supervisorExited(svc: Service, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (svc.supervisor !== child) return;
+  private supervisorEnded(svc: Service, handle: SupervisorHandle, end: SupervisorEnd): void {
+    if (svc.supervisor !== handle) return;
     svc.supervisor = null;
+    if (end.kind === 'error') return this.spawnFailed(svc, end.error);
     if (this.stopping !== 'no') return this.checkDone();
     if (!svc.active) return this.forget(svc);
-    if (code !== 0) this.opts.warn(`supervisor for ${svc.name} ${signal ? `killed by ${signal}` : `exited ${code}`}; restarting it`);
+    if (end.code !== 0 && !end.reported) this.opts.warn(`supervisor for ${svc.name} ${end.signal ? `killed by ${end.signal}` : `exited ${end.code}`}; restarting it`);
     this.startSupervisor(svc);
   }
 
@@ -384,6 +379,37 @@ export class Scanner {
     return true;
   }
 
+  /**
+   * Shared mode, after the previous host was killed: its instance of the
+   * service still runs, and is nobody's child here. It gets the down-signal
+   * and SIGCONT (its process groups too), SIGKILL after timeout-kill, and the
+   * new supervisor starts once none of it is left. Not our children, so
+   * their deaths are watched on /proc, during this stop only.
+   */
+  private stopLeftovers(svc: Service): boolean {
+    const dir = this.dirOf(svc);
+    const pids = this.opts.launcher.leftovers?.({ name: svc.name, key: svc.key, stdin: null, stdout: null }, dir) ?? [];
+    if (pids.length === 0) return false;
+    const config = new ServiceDir(dir, (m) => this.opts.warn(`${svc.name}: ${m}`));
+    const downSignal = config.downSignal();
+    const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
+    this.opts.warn(`${svc.name}: its previous host died; stopping its processes ${pids.join(' ')} with ${signalName(downSignal)} before starting it again`);
+    const ourGroup = procStat(process.pid)?.pgid;
+    const groups = new Set(pids.map((p) => procStat(p)?.pgid).filter((g): g is number => g !== undefined && g > 1 && g !== ourGroup));
+    const signalAll = (sig: NodeJS.Signals | number) => [...pids, ...[...groups].map((g) => -g)].forEach((p) => signalQuietly(p, sig));
+    const pid = pids[0];
+    svc.orphanStop = { pid, killTimer: setTimeout(() => signalAll('SIGKILL'), killMs) };
+    signalAll(downSignal);
+    signalAll('SIGCONT');
+    const check = (delay: number) => {
+      if (svc.orphanStop?.pid !== pid) return;
+      if (pids.every((p) => !isAlive(p))) return this.orphanGone(svc, pid);
+      setTimeout(() => check(Math.min(delay * 2, 100)), delay);
+    };
+    check(5);
+    return true;
+  }
+
   private orphanGone(svc: Service, pid: number): void {
     if (svc.orphanStop?.pid !== pid) return;
     clearTimeout(svc.orphanStop.killTimer);
@@ -412,9 +438,8 @@ export class Scanner {
     return !(producer && producer.active && this.known(producer));
   }
 
-  private signalSupervisor(svc: Service, sig: NodeJS.Signals): void {
-    const pid = svc.supervisor?.pid;
-    if (pid !== undefined) signalQuietly(pid, sig);
+  private signalSupervisor(svc: Service, sig: 'SIGTERM' | 'SIGHUP'): void {
+    svc.supervisor?.signal(sig);
   }
 
   // ---- shutdown ----

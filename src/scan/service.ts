@@ -1,7 +1,7 @@
 // What the scanner knows about one service directory it found: its identity,
 // the supervisor process it runs for it, and the log pipe it may share with
 // its logger.
-import type { ChildProcess } from 'node:child_process';
+import type { SupervisorHandle } from './handle';
 import { closeSync } from 'node:fs';
 import { pipe } from '../os/native';
 
@@ -46,7 +46,7 @@ export class Service {
   name: string;
   /** Still found by the last scan. */
   active = true;
-  supervisor: ChildProcess | null = null;
+  supervisor: SupervisorHandle | null = null;
   /** When the last supervisor was spawned (ms, monotonic); 0 if never. */
   lastStart = 0;
   restartTimer: NodeJS.Timeout | null = null;

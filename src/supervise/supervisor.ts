@@ -18,7 +18,7 @@ import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionRe
 import { ReapedChild, type MainProcess } from './mainprocess';
 import { StrayCleanup } from './strays';
 import { procStat } from '../os/proc';
-import { spawnInSession } from './spawn';
+import { spawnInSession, type ServiceIo } from './spawn';
 import { RestartThrottle } from './throttle';
 import { ReplacedFile } from './replacedfile';
 
@@ -38,6 +38,22 @@ export interface SupervisorHooks {
   adoptedChildren(): number[];
   /** Every child of the process, ours or libuv's: a cheap emptiness check before a scan. */
   children(): number[];
+  /**
+   * Runs one call into this supervisor (a control byte, a timer, a death):
+   * a host of many catches a throw here and brings only this service down.
+   * Without it, a throw ends the process, as in per-process mode.
+   */
+  guard?(fn: () => void): void;
+  /** fds 0-2 for run and finish; ours when absent. */
+  stdio?(): ReadonlyMap<number, number>;
+  /** The environment run and finish get, as `NAME=value` strings; ours when absent. */
+  environment?(): readonly string[];
+}
+
+export interface SupervisorOptions {
+  clock?: Clock;
+  /** What a relative service directory is taken from; the process's cwd by default. */
+  base?: string;
 }
 
 /** After a failed spawn, retry this late, unless the directory changes or `u` comes first. s6 waits 60 s. */
@@ -110,12 +126,17 @@ export class Supervisor {
    * `dirArg` is the directory exactly as given: run and finish get it as
    * their argument, as under s6 (under a scanner it is the service's name).
    */
+  private readonly clock: Clock;
+
   constructor(
     readonly dirArg: string,
     private readonly hooks: SupervisorHooks,
-    private readonly clock: Clock = systemClock,
+    opts: SupervisorOptions = {},
   ) {
-    this.dir = resolve(dirArg);
+    const clock = opts.clock ?? systemClock;
+    // Timers are calls into us like any other: through the host's guard.
+    this.clock = { wall: clock.wall, monoMs: clock.monoMs, after: (ms, fn) => clock.after(ms, () => this.guarded(fn)) };
+    this.dir = resolve(opts.base ?? '.', dirArg);
     try {
       this.dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
     } catch (err) {
@@ -127,12 +148,23 @@ export class Supervisor {
     this.superviseDir = join(this.root, 'supervise');
     this.statusFile = new ReplacedFile(statusPath(this.root));
     this.deathTallyFile = new ReplacedFile(deathTallyPath(this.root));
-    this.timer = new Deadline(clock);
-    this.readyTimer = new Deadline(clock);
+    this.timer = new Deadline(this.clock);
+    this.readyTimer = new Deadline(this.clock);
+  }
+
+  /** One entry into the state machine from outside (an event, not a call from the host). */
+  private guarded(fn: () => void): void {
+    if (this.hooks.guard) this.hooks.guard(fn);
+    else fn();
   }
 
   get currentState(): State {
     return this.state;
+  }
+
+  /** The process groups (and sessions) the current instance ran in: run's own, and a pidfile daemon's. */
+  get processGroups(): readonly number[] {
+    return this.instanceGroups;
   }
 
   /** The pid of run (or of the adopted daemon) while the service is up. */
@@ -156,7 +188,7 @@ export class Supervisor {
       // Name the directory as given, not the /proc path we reach it through.
       throw new SuperviseFatal(this.shown(err.message), err.exitCode);
     }
-    this.control.onBytes((bytes) => this.commands(bytes.toString('latin1')));
+    this.control.onBytes((bytes) => this.guarded(() => this.commands(bytes.toString('latin1'))));
     cleanFifodir(this.eventDir);
     this.saveDeathTally([]);
     const now = this.clock.wall();
@@ -427,7 +459,7 @@ export class Supervisor {
         notifyRead = r;
         extra.set(notifyFd, w);
       }
-      const main = spawnInSession(this.root, 'run', [this.dirArg], extra, (reason) => {
+      const main = spawnInSession(this.root, 'run', [this.dirArg], extra, this.io(), (reason) => {
         this.startBlocked(`unable to spawn ${join(this.root, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
       });
       if (!main) {
@@ -460,11 +492,15 @@ export class Supervisor {
     this.state = this.state === 'DOWN' ? 'UP' : this.state;
     this.throttle.started(this.clock.monoMs());
     Object.assign(this.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
-    main.onExit((wstat) => this.onMainExit(main, wstat));
+    main.onExit((wstat) => this.guarded(() => this.onMainExit(main, wstat)));
     this.saveStatus();
     this.event('u');
     // Nothing can be read before we are back in the event loop: announce the start first.
     if (notifyRead !== undefined) this.watchReadiness(notifyRead);
+  }
+
+  private io(): ServiceIo {
+    return { stdio: this.hooks.stdio?.(), env: this.hooks.environment?.() };
   }
 
   /** An fd number the child can have: below our open-files limit. */
@@ -508,11 +544,11 @@ export class Supervisor {
     this.timer.set(SPAWN_RETRY_MS, () => this.onDeadline());
     if (this.fixWatch) return;
     try {
-      this.fixWatch = watch(this.root, () => {
+      this.fixWatch = watch(this.root, () => this.guarded(() => {
         if (this.state === 'DOWN' && this.status.wantup) {
           this.timer.set(Math.max(FIX_DEBOUNCE_MS, this.throttle.delay(this.clock.monoMs())), () => this.onDeadline());
         }
-      });
+      }));
       this.fixWatch.on('error', () => this.stopFixWatch());
     } catch {
       // No inotify left: the timer alone will retry.
@@ -528,10 +564,10 @@ export class Supervisor {
   private watchReadiness(fd: number): void {
     const sock = new Socket({ fd, readable: true, writable: false });
     this.notifyPipe = sock;
-    sock.on('data', (chunk: Buffer) => {
+    sock.on('data', (chunk: Buffer) => this.guarded(() => {
       if (!chunk.includes(0x0a) || this.notifyPipe !== sock) return;
       this.becomeReady();
-    });
+    }));
     sock.on('end', () => {
       if (this.notifyPipe === sock) this.closeNotifyPipe();
     });
@@ -577,9 +613,9 @@ export class Supervisor {
     const serial = this.instanceSerial;
     const wait = new AbortController();
     this.adoptionWait = wait;
-    void adoptFromPidFile(pidfile, this.files.timeoutReady(), this.reaped, wait.signal).then((result) => {
+    void adoptFromPidFile(pidfile, this.files.timeoutReady(), this.reaped, wait.signal).then((result) => this.guarded(() => {
       if (serial === this.instanceSerial && !this.done && this.adopting) this.daemonFound(parent.pid, result);
-    });
+    }));
   }
 
   private daemonFound(parentPid: number, result: AdoptionResult): void {
@@ -602,7 +638,7 @@ export class Supervisor {
     // With a notification-fd, an accepted pid means ready, unless the daemon said so already.
     if (this.withNotification && !this.status.ready) this.becomeReady();
     else this.saveStatus();
-    daemon.onExit((wstat) => this.onMainExit(daemon, wstat));
+    daemon.onExit((wstat) => this.guarded(() => this.onMainExit(daemon, wstat)));
   }
 
   /** The parent must fork and exit within timeout-ready; one that does not has failed to start. */
@@ -669,7 +705,7 @@ export class Supervisor {
     this.finish = finish;
     this.state = this.state === 'LASTUP' ? 'LASTFINISH' : 'FINISH';
     Object.assign(this.status, { pid: finish.pid, finishing: true });
-    finish.onExit((fstat) => this.onFinishExit(finish, fstat));
+    finish.onExit((fstat) => this.guarded(() => this.onFinishExit(finish, fstat)));
     this.saveStatus();
     this.event('d');
     const timeoutFinish = this.files.timeoutFinish();
@@ -681,7 +717,7 @@ export class Supervisor {
     if (!this.files.has('finish')) return undefined;
     const exit = wstatSignaled(wstat) ? 256 : wstatExitCode(wstat);
     const args = [String(exit), String(wstatTermsig(wstat)), this.dirArg, String(pid)];
-    return spawnInSession(this.root, 'finish', args, new Map(), (reason) => {
+    return spawnInSession(this.root, 'finish', args, new Map(), this.io(), (reason) => {
       this.warn(`unable to spawn ${join(this.root, 'finish')}: ${reason}`);
     });
   }
@@ -716,22 +752,47 @@ export class Supervisor {
   /** Sends `x` and lets go of everything; the service, if still running, is left alone. */
   private exit(): void {
     if (this.done) return;
-    this.done = true;
-    this.timer.clear();
-    this.readyTimer.clear();
-    this.adoptionWait?.abort();
-    this.strays?.abandon();
-    this.stopFixWatch();
-    this.closeNotifyPipe();
-    this.control?.close();
-    this.event('x');
-    this.statusFile.close();
-    this.deathTallyFile.close();
-    if (this.lockFd >= 0) closeSync(this.lockFd);
-    this.lockFd = -1;
-    closeSync(this.dirFd);
-    this.dirFd = -1;
+    this.release(() => this.event('x'));
     this.hooks.exited(this);
+  }
+
+  /**
+   * What a dead supervisor process leaves: the lock, the control FIFO and
+   * every fd let go, no event sent, the service left running. A host calls
+   * it when this supervisor threw; a new one then takes the service over.
+   */
+  abandon(): void {
+    if (this.done) return;
+    const quietly = (fn: () => void) => {
+      try {
+        fn();
+      } catch {
+        // half-built or half-closed already: the rest still goes
+      }
+    };
+    this.release(() => {}, quietly);
+  }
+
+  private release(lastWords: () => void, step: (fn: () => void) => void = (fn) => fn()): void {
+    this.done = true;
+    step(() => this.timer.clear());
+    step(() => this.readyTimer.clear());
+    step(() => this.adoptionWait?.abort());
+    step(() => this.strays?.abandon());
+    step(() => this.stopFixWatch());
+    step(() => this.closeNotifyPipe());
+    step(() => this.control?.close());
+    step(lastWords);
+    step(() => this.statusFile.close());
+    step(() => this.deathTallyFile.close());
+    step(() => {
+      if (this.lockFd >= 0) closeSync(this.lockFd);
+      this.lockFd = -1;
+    });
+    step(() => {
+      if (this.dirFd >= 0) closeSync(this.dirFd);
+      this.dirFd = -1;
+    });
   }
 
   // ---- files and events ----------------------------------------------------
