@@ -57,6 +57,7 @@ export class HostedSupervisor {
       closeStdio: () => this.closeStdio(),
       exited: () => this.endLater(0),
       adoptedChildren: () => this.orphans(),
+      strayRoots: () => this.orphans(),
       children: () => reaper.children(),
       guard: (fn) => this.guard(fn),
       stdio: () => this.stdio,
@@ -102,10 +103,16 @@ export class HostedSupervisor {
     }
   }
 
-  /** Orphans of this service among the process's children: by group or session, or by its marker. */
+  /**
+   * Orphans of this service among the process's children: by group or
+   * session, or by its marker. Every service's run and finish are children
+   * too; they are known without a look at /proc, so a stop reads /proc only
+   * for true orphans.
+   */
   private orphans(): number[] {
     const groups = this.sup?.processGroups ?? [];
-    return reaper.adoptedChildren().filter((pid) => attribute(pid, this.service.key, groups) !== undefined);
+    const known = this.host.knownPids();
+    return reaper.adoptedChildren().filter((pid) => !known.has(pid) && attribute(pid, this.service.key, groups) !== undefined);
   }
 
   /** `x` or SIGHUP: the service's later processes get /dev/null, and our pipe copies go. */
@@ -158,6 +165,17 @@ export class SharedHost {
     this.hosted.add(h);
     h.start(clock);
     return h;
+  }
+
+  /** Every hosted service's run (or adopted daemon) and finish. */
+  knownPids(): Set<number> {
+    const out = new Set<number>();
+    for (const h of this.hosted) {
+      const sup = h.supervisor;
+      if (sup?.mainPid !== undefined) out.add(sup.mainPid);
+      if (sup?.finishPid !== undefined) out.add(sup.finishPid);
+    }
+    return out;
   }
 
   forget(h: HostedSupervisor): void {

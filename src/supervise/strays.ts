@@ -17,6 +17,8 @@ export interface StrayOptions {
   groups: readonly number[];
   /** Our live children that libuv did not spawn: orphans adopted through the subreaper. */
   adopted: () => number[];
+  /** Where to look for the instance's processes; every descendant of ours when absent. */
+  roots?: () => number[];
   downSignal: number;
   /** ms before SIGKILL. */
   timeoutKill: number;
@@ -92,7 +94,7 @@ export class StrayCleanup {
     const adopted = new Set(this.opts.adopted());
     const groups = new Set(this.opts.groups);
     const out: number[] = [];
-    const queue = childrenOf(process.pid);
+    const queue = this.opts.roots ? this.opts.roots() : childrenOf(process.pid);
     const seen = new Set<number>();
     while (queue.length > 0) {
       const pid = queue.pop()!;

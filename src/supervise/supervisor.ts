@@ -39,6 +39,12 @@ export interface SupervisorHooks {
   /** Every child of the process, ours or libuv's: a cheap emptiness check before a scan. */
   children(): number[];
   /**
+   * Where stray cleanup looks: a host of many services gives this service's
+   * orphans, so that a stop costs what this service has, not what the
+   * whole process has. By default, every descendant of the process.
+   */
+  strayRoots?(): number[];
+  /**
    * Runs one call into this supervisor (a control byte, a timer, a death):
    * a host of many catches a throw here and brings only this service down.
    * Without it, a throw ends the process, as in per-process mode.
@@ -165,6 +171,11 @@ export class Supervisor {
   /** The process groups (and sessions) the current instance ran in: run's own, and a pidfile daemon's. */
   get processGroups(): readonly number[] {
     return this.instanceGroups;
+  }
+
+  /** The pid of finish while it runs. */
+  get finishPid(): number | undefined {
+    return this.finish?.pid;
   }
 
   /** The pid of run (or of the adopted daemon) while the service is up. */
@@ -667,6 +678,7 @@ export class Supervisor {
       groups: [...this.instanceGroups],
       // finish (and, later, the next run) are ours too, but no strays.
       adopted: () => this.hooks.adoptedChildren().filter((pid) => pid !== this.finish?.pid && pid !== this.main?.pid),
+      roots: this.hooks.strayRoots && (() => this.hooks.strayRoots!()),
       downSignal: this.files.downSignal(),
       timeoutKill: this.files.timeoutKill() || STRAY_TIMEOUT_KILL_MS,
       clock: this.clock,

@@ -129,7 +129,7 @@ export async function startSupervisor(t: Teardown, kind: SupervisorKind, dir: st
   });
   t.teardown(() => stopKind(child, dir));
   if (opts.waitStatus !== false) await waitForPath(join(dir, 'supervise', 'status'));
-  const waitForStderr = (re: RegExp, ms = BOUND_MS) => bounded(new Promise<string>((res) => {
+  const stderrLine = (re: RegExp) => new Promise<string>((res) => {
     const check = () => {
       const hit = err.split('\n').find((l) => re.test(l));
       if (hit !== undefined) {
@@ -139,15 +139,28 @@ export async function startSupervisor(t: Teardown, kind: SupervisorKind, dir: st
     };
     listeners.add(check);
     check();
-  }), ms, `stderr matching ${re}`);
+  });
+  const waitForStderr = (re: RegExp, ms = BOUND_MS) => bounded(stderrLine(re), ms, `stderr matching ${re}`);
   let ended: () => Promise<Exit> = () => exitOf(child);
   if (scandirs.has(child)) {
-    // Subscribed now: an `x` may come before the test asks.
-    const byEvent = opts.waitStatus !== false ? endOf(child, dir) : new Promise<Exit>(() => {});
-    byEvent.catch(() => {});
-    const byReport = waitForStderr(/supervisor for .* exited \d+/).then((line) => ({ code: Number(/exited (\d+)/.exec(line)![1]), signal: null }));
-    byReport.catch(() => {});
-    ended = () => bounded(Promise.race([byEvent, byReport]), BOUND_MS, 'the hosted supervisor to end');
+    // Subscribed now, since an `x` may come before the test asks; the bound starts when it asks.
+    const events = opts.waitStatus !== false ? FifodirListener.subscribe(join(dir, 'event')) : undefined;
+    t.teardown(() => events?.close());
+    let sawX = false;
+    const xListeners = new Set<() => void>();
+    events?.onEvents((bytes) => {
+      if (!bytes.includes('x')) return;
+      sawX = true;
+      for (const l of xListeners) l();
+    });
+    const byEvent = new Promise<Exit>((res) => {
+      if (sawX) res({ code: 0, signal: null });
+      else xListeners.add(() => res({ code: 0, signal: null }));
+    });
+    ended = () => {
+      const byReport = stderrLine(/supervisor for .* exited \d+/).then((line) => ({ code: Number(/exited (\d+)/.exec(line)![1]), signal: null }));
+      return bounded(Promise.race([byEvent, byReport]), BOUND_MS, 'the hosted supervisor to end');
+    };
   }
   const scandir = scandirs.get(child);
   const shown = scandir === undefined ? dir : join(scandir, basename(dir));
