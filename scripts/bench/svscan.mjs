@@ -15,7 +15,7 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, median, privateMiB } from './lib.mjs';
+import { cpuTicks, median, privateMiB, saveRows } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -210,6 +210,7 @@ async function neighbourDelay(scanner) {
 }
 
 export async function run(report) {
+  const first = report.rows.length;
   const sizes = [10, 100, BIG];
   const r = { process: {}, shared: {}, s6: {} };
   for (const n of sizes) {
@@ -238,4 +239,5 @@ export async function run(report) {
   console.log(`(healthy restart alone: shared ${n.alone.toFixed(2)} ms, s6 ${s.alone.toFixed(2)} ms; beside a crash loop and a flood: shared ${n.beside.toFixed(2)} ms, s6 ${s.beside.toFixed(2)} ms)`);
   report.row('shared: delay a crash-looping + flooded neighbour adds to a restart', n.delay, s.delay, 'ms',
     { text: '< 50 ms', test: (a) => a < 50 });
+  saveRows('svscan', report.rows.slice(first));
 }

@@ -56,8 +56,14 @@ export interface SupervisorHooks {
   environment?(): readonly string[];
 }
 
+/** How run and finish are started: spawnInSession's shape, injectable for state-machine tests. */
+export type Spawner = (
+  cwd: string, file: string, args: readonly string[], extra: ReadonlyMap<number, number>, io: ServiceIo, onFailure: (reason: string) => void,
+) => MainProcess | undefined;
+
 export interface SupervisorOptions {
   clock?: Clock;
+  spawn?: Spawner;
   /** What a relative service directory is taken from; the process's cwd by default. */
   base?: string;
 }
@@ -133,6 +139,7 @@ export class Supervisor {
    * their argument, as under s6 (under a scanner it is the service's name).
    */
   private readonly clock: Clock;
+  private readonly spawn: Spawner;
 
   constructor(
     readonly dirArg: string,
@@ -140,8 +147,9 @@ export class Supervisor {
     opts: SupervisorOptions = {},
   ) {
     const clock = opts.clock ?? systemClock;
+    this.spawn = opts.spawn ?? spawnInSession;
     // Timers are calls into us like any other: through the host's guard.
-    this.clock = { wall: clock.wall, monoMs: clock.monoMs, after: (ms, fn) => clock.after(ms, () => this.guarded(fn)) };
+    this.clock = { wall: () => clock.wall(), monoMs: () => clock.monoMs(), after: (ms, fn) => clock.after(ms, () => this.guarded(fn)) };
     this.dir = resolve(opts.base ?? '.', dirArg);
     try {
       this.dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -470,7 +478,7 @@ export class Supervisor {
         notifyRead = r;
         extra.set(notifyFd, w);
       }
-      const main = spawnInSession(this.root, 'run', [this.dirArg], extra, this.io(), (reason) => {
+      const main = this.spawn(this.root, 'run', [this.dirArg], extra, this.io(), (reason) => {
         this.startBlocked(`unable to spawn ${join(this.root, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
       });
       if (!main) {
@@ -729,7 +737,7 @@ export class Supervisor {
     if (!this.files.has('finish')) return undefined;
     const exit = wstatSignaled(wstat) ? 256 : wstatExitCode(wstat);
     const args = [String(exit), String(wstatTermsig(wstat)), this.dirArg, String(pid)];
-    return spawnInSession(this.root, 'finish', args, new Map(), this.io(), (reason) => {
+    return this.spawn(this.root, 'finish', args, new Map(), this.io(), (reason) => {
       this.warn(`unable to spawn ${join(this.root, 'finish')}: ${reason}`);
     });
   }
