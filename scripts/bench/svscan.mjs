@@ -26,8 +26,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const SCANNERS = {
   process: { name: 'tether', cmd: process.execPath, args: [TETHER, 'svscan'], ctl: [process.execPath, TETHER, 'svscanctl'] },
-  shared: { name: 'tether --shared', cmd: process.execPath, args: [TETHER, 'svscan', '--shared'], ctl: [process.execPath, TETHER, 'svscanctl'] },
-  s6: { name: 's6', cmd: '/usr/bin/s6-svscan', args: [], ctl: ['/usr/bin/s6-svscanctl'] },
+  // Room for the big tree: s6-svscan 2.11 supervises at most 500 services unless told (-c).
+  shared: { name: 'tether --shared', cmd: process.execPath, args: [TETHER, 'svscan', '--shared', '-C', String(2 * BIG)], ctl: [process.execPath, TETHER, 'svscanctl'] },
+  s6: { name: 's6', cmd: '/usr/bin/s6-svscan', args: ['-c', String(2 * BIG)], ctl: ['/usr/bin/s6-svscanctl'] },
 };
 
 function writeRun(dir, body) {

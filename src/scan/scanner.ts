@@ -10,6 +10,8 @@ import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
 import { isAlive, procStat } from '../os/proc';
+import { systemClock } from '../supervise/clock';
+import { ProcessStop } from '../supervise/stop';
 import { ServiceDir } from '../servicedir/servicedir';
 import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
@@ -61,9 +63,8 @@ export class Scanner {
   private readiness: StartupReadiness | null = null;
   private trackReadiness = true;
   /** Left-behind processes being stopped at shutdown, and every pid ever signalled so. */
-  private readonly strays = new Set<number>();
+  private leftBehind: ProcessStop | null = null;
   private readonly strayRounds = new Set<number>();
-  private strayTimer: NodeJS.Timeout | null = null;
   /** Top-level entries the last scan could not stat. */
   private failing = new Set<string>();
   private ending = false;
@@ -369,12 +370,21 @@ export class Scanner {
     // Its process group too (run starts a session): a background child left
     // holding the log pipe would keep the logger, and a shutdown, waiting.
     const group = procStat(pid)?.pgid;
-    const targets = group !== undefined && group > 1 && group !== procStat(process.pid)?.pgid ? [pid, -group] : [pid];
-    const signalAll = (sig: NodeJS.Signals | number) => targets.forEach((p) => signalQuietly(p, sig));
-    svc.orphanStop = { pid, killTimer: setTimeout(() => signalAll('SIGKILL'), killMs) };
-    reaper.watch(pid, () => this.orphanGone(svc, pid));
-    signalAll(downSignal);
-    signalAll('SIGCONT');
+    let reaped = false;
+    const stop = new ProcessStop({
+      members: () => (reaped ? [] : [pid]),
+      groups: group !== undefined && group > 1 && group !== procStat(process.pid)?.pgid ? [group] : [],
+      downSignal,
+      timeoutKill: killMs,
+      clock: systemClock,
+      onGone: () => this.orphanGone(svc, pid),
+    });
+    svc.orphanStop = { pid, stop };
+    reaper.watch(pid, () => {
+      reaped = true;
+      stop.recheck();
+    });
+    stop.begin();
     reaper.reap(); // it may already be a zombie, whose SIGCHLD came before the watch
     return true;
   }
@@ -396,23 +406,29 @@ export class Scanner {
     this.opts.warn(`${svc.name}: its previous host died; stopping its processes ${pids.join(' ')} with ${signalName(downSignal)} before starting it again`);
     const ourGroup = procStat(process.pid)?.pgid;
     const groups = new Set(pids.map((p) => procStat(p)?.pgid).filter((g): g is number => g !== undefined && g > 1 && g !== ourGroup));
-    const signalAll = (sig: NodeJS.Signals | number) => [...pids, ...[...groups].map((g) => -g)].forEach((p) => signalQuietly(p, sig));
     const pid = pids[0];
-    svc.orphanStop = { pid, killTimer: setTimeout(() => signalAll('SIGKILL'), killMs) };
-    signalAll(downSignal);
-    signalAll('SIGCONT');
-    const check = (delay: number) => {
-      if (svc.orphanStop?.pid !== pid) return;
-      if (pids.every((p) => !isAlive(p))) return this.orphanGone(svc, pid);
-      setTimeout(() => check(Math.min(delay * 2, 100)), delay);
+    const stop = new ProcessStop({
+      members: () => pids.filter(isAlive),
+      groups: [...groups],
+      downSignal,
+      timeoutKill: killMs,
+      clock: systemClock,
+      onGone: () => this.orphanGone(svc, pid),
+    });
+    svc.orphanStop = { pid, stop };
+    stop.begin();
+    const look = (delay: number) => {
+      if (svc.orphanStop?.stop !== stop) return;
+      stop.recheck();
+      if (stop.active) setTimeout(() => look(Math.min(delay * 2, 100)), delay);
     };
-    check(5);
+    look(5);
     return true;
   }
 
   private orphanGone(svc: Service, pid: number): void {
     if (svc.orphanStop?.pid !== pid) return;
-    clearTimeout(svc.orphanStop.killTimer);
+    svc.orphanStop.stop.abandon();
     svc.orphanStop = null;
     if (this.stopping !== 'no') return this.checkDone();
     if (!svc.active) return this.forget(svc);
@@ -502,33 +518,35 @@ export class Scanner {
    * re-parented during the previous one.
    */
   private stopStrays(): boolean {
-    if (this.strays.size > 0) return true;
-    if (this.strayTimer) clearTimeout(this.strayTimer);
-    this.strayTimer = null;
+    if (this.leftBehind?.active) return true;
     const pids = reaper.adoptedChildren().filter((pid) => !this.strayRounds.has(pid));
     if (pids.length === 0) return false;
     this.opts.warn(`stopping ${pids.length} process(es) left behind by services: ${pids.join(' ')}`);
+    const live = new Set(pids);
+    const stop = new ProcessStop({
+      members: () => [...live],
+      downSignal: 15, // SIGTERM
+      timeoutKill: ORPHAN_KILL_MS,
+      clock: systemClock,
+      onGone: () => this.checkDone(),
+    });
+    this.leftBehind = stop;
     for (const pid of pids) {
-      this.strays.add(pid);
       this.strayRounds.add(pid);
       reaper.watch(pid, () => {
-        this.strays.delete(pid);
-        this.checkDone();
+        live.delete(pid);
+        stop.recheck();
       });
-      signalQuietly(pid, 'SIGTERM');
-      signalQuietly(pid, 'SIGCONT');
     }
-    this.strayTimer = setTimeout(() => {
-      for (const pid of this.strays) signalQuietly(pid, 'SIGKILL');
-    }, ORPHAN_KILL_MS);
+    stop.begin();
     reaper.reap(); // some may be zombies already
-    return this.strays.size > 0;
+    return stop.active;
   }
 
   private end(): void {
     if (this.ending) return;
     this.ending = true;
-    if (this.strayTimer) clearTimeout(this.strayTimer);
+    this.leftBehind?.abandon();
     this.control?.close();
     this.endedResolve();
   }
@@ -565,13 +583,5 @@ function silenceOwnOutput(warn: (message: string) => void): void {
     closeSync(fd);
   } catch (err) {
     warn(`unable to point stdout and stderr at /dev/null: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-}
-
-function signalQuietly(pid: number, sig: NodeJS.Signals | number): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
   }
 }

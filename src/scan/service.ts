@@ -4,6 +4,7 @@
 import type { SupervisorHandle } from './handle';
 import { closeSync } from 'node:fs';
 import { pipe } from '../os/native';
+import type { ProcessStop } from '../supervise/stop';
 
 /**
  * The pipe between a service and its logger. The scanner holds both ends for
@@ -35,7 +36,7 @@ export class LogPipe {
 /** An orphaned service whose supervisor died: brought down before a new supervisor starts. */
 export interface OrphanStop {
   pid: number;
-  killTimer: NodeJS.Timeout;
+  stop: ProcessStop;
 }
 
 /** s6's name for the service that logs the scanner's own output. */

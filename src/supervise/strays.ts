@@ -1,16 +1,11 @@
 // Stray cleanup: once a service's main process is dead, whatever its instance
 // left behind (the process groups it ran in, and every process that landed on
-// us through the subreaper) gets the down-signal and SIGCONT, then SIGKILL
-// after timeout-kill. systemd calls this KillMode=control-group; it is what
-// keeps an old child from holding the port the next instance needs.
+// us through the subreaper) is stopped (ProcessStop). systemd calls this
+// KillMode=control-group; it is what keeps an old child from holding the port
+// the next instance needs.
 import { childrenOf, procStat } from '../os/proc';
-import type { Clock, TimerHandle } from './clock';
-import { sendSignal } from './mainprocess';
-
-const SIGCONT = 18;
-const SIGKILL = 9;
-/** Repeat SIGKILL this often for a stray that outlives it (stopped in D state, say). */
-const KILL_REPEAT_MS = 5000;
+import type { Clock } from './clock';
+import { ProcessStop } from './stop';
 
 export interface StrayOptions {
   /** Process groups of the instance: run's own, and the adopted daemon's if it made one. */
@@ -27,84 +22,37 @@ export interface StrayOptions {
   onClean: () => void;
 }
 
-export class StrayCleanup {
-  private readonly signalled = new Set<number>();
-  private killing = false;
-  private timer: TimerHandle | undefined;
-  private finished = false;
+/** Stops the instance's strays; `recheck()` on every SIGCHLD. */
+export function strayCleanup(opts: StrayOptions): ProcessStop {
+  return new ProcessStop({
+    members: () => instanceProcesses(opts),
+    downSignal: opts.downSignal,
+    timeoutKill: opts.timeoutKill,
+    clock: opts.clock,
+    onGone: opts.onClean,
+  });
+}
 
-  constructor(private readonly opts: StrayOptions) {}
-
-  get active(): boolean {
-    return !this.finished;
+/**
+ * Live processes of the instance: the adopted orphans, and every process
+ * in one of its groups. As a subreaper we are an ancestor of all of them,
+ * so walking our own descendants finds them without reading all of /proc.
+ * Zombies are already dead and only wait for their parent.
+ */
+function instanceProcesses(opts: StrayOptions): number[] {
+  const adopted = new Set(opts.adopted());
+  const groups = new Set(opts.groups);
+  const out: number[] = [];
+  const queue = opts.roots ? opts.roots() : childrenOf(process.pid);
+  const seen = new Set<number>();
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const st = procStat(pid);
+    if (st === null) continue;
+    if (st.state !== 'Z' && st.state !== 'X' && (adopted.has(pid) || groups.has(st.pgid))) out.push(pid);
+    queue.push(...childrenOf(pid));
   }
-
-  /** Signals what is left, and finishes at once if nothing is. */
-  begin(): void {
-    this.recheck();
-    if (!this.finished) this.timer = this.opts.clock.after(this.opts.timeoutKill, () => this.escalate());
-  }
-
-  /**
-   * Call whenever a process may have gone or appeared (every SIGCHLD): new
-   * strays (re-parented since) get signalled too; none left means done.
-   */
-  recheck(): void {
-    if (this.finished) return;
-    const strays = this.scan();
-    if (strays.length === 0) return this.finish();
-    for (const pid of strays) {
-      if (this.signalled.has(pid) && !this.killing) continue;
-      this.signalled.add(pid);
-      if (this.killing) {
-        sendSignal(pid, SIGKILL);
-      } else {
-        sendSignal(pid, this.opts.downSignal);
-        sendSignal(pid, SIGCONT);
-      }
-    }
-  }
-
-  /** Stops without waiting: the supervisor is exiting. */
-  abandon(): void {
-    this.timer?.cancel();
-    this.finished = true;
-  }
-
-  private escalate(): void {
-    if (this.finished) return;
-    this.killing = true;
-    this.recheck();
-    if (!this.finished) this.timer = this.opts.clock.after(KILL_REPEAT_MS, () => this.escalate());
-  }
-
-  private finish(): void {
-    this.timer?.cancel();
-    this.finished = true;
-    this.opts.onClean();
-  }
-
-  /**
-   * Live processes of the instance: the adopted orphans, and every process
-   * in one of its groups. As a subreaper we are an ancestor of all of them,
-   * so walking our own descendants finds them without reading all of /proc.
-   * Zombies are already dead and only wait for their parent.
-   */
-  private scan(): number[] {
-    const adopted = new Set(this.opts.adopted());
-    const groups = new Set(this.opts.groups);
-    const out: number[] = [];
-    const queue = this.opts.roots ? this.opts.roots() : childrenOf(process.pid);
-    const seen = new Set<number>();
-    while (queue.length > 0) {
-      const pid = queue.pop()!;
-      if (seen.has(pid)) continue;
-      seen.add(pid);
-      const st = procStat(pid);
-      if (st === null) continue;
-      if (st.state !== 'Z' && st.state !== 'X' && (adopted.has(pid) || groups.has(st.pgid))) out.push(pid);
-      queue.push(...childrenOf(pid));
-    }
-    return out;
-  }
+  return out;
 }

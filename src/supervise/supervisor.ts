@@ -16,7 +16,8 @@ import { Deadline, systemClock, type Clock } from './clock';
 import { ControlFifo, SuperviseFatal, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
 import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
 import { ReapedChild, type MainProcess } from './mainprocess';
-import { StrayCleanup } from './strays';
+import { strayCleanup } from './strays';
+import type { ProcessStop } from './stop';
 import { procStat } from '../os/proc';
 import { spawnInSession, type ServiceIo } from './spawn';
 import { RestartThrottle } from './throttle';
@@ -131,7 +132,7 @@ export class Supervisor {
   private instanceSerial = 0;
   private readonly reaped = new Map<number, number>();
   private readonly readyTimer: Deadline;
-  private strays: StrayCleanup | undefined;
+  private strays: ProcessStop | undefined;
   private startDeferred: false | 'once' | 'wantup' = false;
 
   /**
@@ -682,7 +683,7 @@ export class Supervisor {
   private beginStrayCleanup(): void {
     // Every stray descends from us (we are a subreaper): with no child left, there is none.
     if (this.hooks.children().length === 0 || this.files.has('flag-keep-strays')) return;
-    const cleanup: StrayCleanup = new StrayCleanup({
+    const cleanup: ProcessStop = strayCleanup({
       groups: [...this.instanceGroups],
       // finish (and, later, the next run) are ours too, but no strays.
       adopted: () => this.hooks.adoptedChildren().filter((pid) => pid !== this.finish?.pid && pid !== this.main?.pid),
@@ -696,7 +697,7 @@ export class Supervisor {
     cleanup.begin();
   }
 
-  private straysGone(cleanup: StrayCleanup): void {
+  private straysGone(cleanup: ProcessStop): void {
     if (this.strays !== cleanup) return;
     this.strays = undefined;
     // A deferred start still wanted: `o` asked for one run; otherwise only
