@@ -10,6 +10,7 @@ const areas = ['supervise', 'svscan'].map((a) => JSON.parse(readFileSync(join(ro
 
 const fmt = (v, unit) => {
   if (v === null || v === undefined || Number.isNaN(v)) return '-';
+  if (unit === 'ticks') return `${Math.round(v)} ${unit}`;
   const n = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
   return `${n} ${unit}`;
 };

@@ -7,21 +7,20 @@ import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipe, tryLockWrite } from '../os/native';
 import { ServiceDir } from '../servicedir/servicedir';
-import { appendDeath, deathFromWstat, deathTallyPath, encodeDeathTally, readDeathTally, type DeathRecord } from '../wire/deathtally';
-import { cleanFifodir, notifyFifodir } from '../wire/fifodir';
+import { deathFromWstat } from '../wire/deathtally';
+import { cleanFifodir } from '../wire/fifodir';
 import { GROUP_SIGNAL_COMMANDS, SIGNAL_COMMANDS } from '../wire/control';
 import { parseSignal, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
-import { encodeStatus, statusPath, type StatusRecord } from '../wire/status';
 import { Deadline, systemClock, type Clock } from './clock';
 import { ControlFifo, SuperviseFatal, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
 import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
 import { ReapedChild, type MainProcess } from './mainprocess';
 import { strayCleanup } from './strays';
+import { Instance } from './instance';
 import type { ProcessStop } from './stop';
-import { procStat } from '../os/proc';
 import { spawnInSession, type ServiceIo } from './spawn';
 import { RestartThrottle } from './throttle';
-import { ReplacedFile } from './replacedfile';
+import { ServiceRecord } from './record';
 
 export type State = 'DOWN' | 'UP' | 'FINISH' | 'LASTUP' | 'LASTFINISH';
 
@@ -77,8 +76,6 @@ const KILL_REPEAT_MS = 5000;
 const FIX_DEBOUNCE_MS = 20;
 /** Strays get this long between the down-signal and SIGKILL when timeout-kill is unset. */
 const STRAY_TIMEOUT_KILL_MS = 5000;
-/** The orphans remembered per instance (a daemon may die before we read its pid). */
-const MAX_REAPED_REMEMBERED = 1024;
 /** finish exiting with this code means "permanent failure": wantup is cleared. */
 const PERMANENT_FAILURE = 125;
 
@@ -107,30 +104,15 @@ export class Supervisor {
   private readonly superviseDir: string;
   private readonly timer: Deadline;
   private readonly throttle = new RestartThrottle();
-  private readonly statusFile: ReplacedFile;
-  private readonly deathTallyFile: ReplacedFile;
+  private readonly record: ServiceRecord;
   private state: State = 'DOWN';
-  private status!: StatusRecord;
-  private main: MainProcess | undefined;
+  /** The current run of the service, from its spawn until the next one. */
+  private current: Instance | undefined;
   private finish: MainProcess | undefined;
-  private notifyPipe: Socket | undefined;
   private control: ControlFifo | undefined;
   private lockFd = -1;
   private fixWatch: FSWatcher | undefined;
   private done = false;
-  /** Inside commands(): status writes wait for the end of the batch, or the next event. */
-  private batching = false;
-  private statusDirty = false;
-  // Per instance: the pidfile parent we wait on, whether we are reading its pid file,
-  // a `d` that came while no pid was known yet, and the groups the instance ran in.
-  private adoption: { parent: MainProcess; pidfile: string } | undefined;
-  private adopting = false;
-  private adoptionWait: AbortController | undefined;
-  private downRequested = false;
-  private withNotification = false;
-  private instanceGroups: number[] = [];
-  private instanceSerial = 0;
-  private readonly reaped = new Map<number, number>();
   private readonly readyTimer: Deadline;
   private strays: ProcessStop | undefined;
   private startDeferred: false | 'once' | 'wantup' = false;
@@ -161,8 +143,7 @@ export class Supervisor {
     this.files = new ServiceDir(this.root, (m) => this.warn(m));
     this.eventDir = join(this.root, 'event');
     this.superviseDir = join(this.root, 'supervise');
-    this.statusFile = new ReplacedFile(statusPath(this.root));
-    this.deathTallyFile = new ReplacedFile(deathTallyPath(this.root));
+    this.record = new ServiceRecord(this.root, (m) => this.warn(m));
     this.timer = new Deadline(this.clock);
     this.readyTimer = new Deadline(this.clock);
   }
@@ -179,7 +160,7 @@ export class Supervisor {
 
   /** The process groups (and sessions) the current instance ran in: run's own, and a pidfile daemon's. */
   get processGroups(): readonly number[] {
-    return this.instanceGroups;
+    return this.current?.groups ?? [];
   }
 
   /** The pid of finish while it runs. */
@@ -190,6 +171,11 @@ export class Supervisor {
   /** The pid of run (or of the adopted daemon) while the service is up. */
   get mainPid(): number | undefined {
     return this.main?.pid;
+  }
+
+  /** run, or the adopted daemon, while there is one. */
+  private get main(): MainProcess | undefined {
+    return this.current?.main;
   }
 
   /**
@@ -210,16 +196,16 @@ export class Supervisor {
     }
     this.control.onBytes((bytes) => this.guarded(() => this.commands(bytes.toString('latin1'))));
     cleanFifodir(this.eventDir);
-    this.saveDeathTally([]);
+    this.record.resetDeaths();
     const now = this.clock.wall();
-    this.status = {
+    this.record.status = {
       stamp: now, readystamp: now, pid: 0, wstat: 0,
       // paused with no pid is the newest s6's "not started yet" marker: in the first write only.
       paused: true, finishing: false, wantup: !this.files.wantsDown(), ready: true,
     };
-    this.saveStatus();
-    this.status.paused = false;
-    this.event('s');
+    this.record.save();
+    this.record.status.paused = false;
+    this.record.event('s');
     this.timer.set(0, () => this.onDeadline());
   }
 
@@ -232,16 +218,12 @@ export class Supervisor {
    * it, and a flood of `pc` costs one write, not one per byte.
    */
   commands(bytes: string): void {
-    this.batching = true;
-    try {
+    this.record.batch(() => {
       for (const byte of bytes) {
         if (this.done) return;
         this.command(byte);
       }
-    } finally {
-      this.batching = false;
-      this.flushStatus();
-    }
+    });
   }
 
   private command(byte: string): void {
@@ -276,7 +258,7 @@ export class Supervisor {
         if (this.state === 'DOWN') this.trystart(true);
         return;
       case 'u':
-        this.downRequested = false;
+        if (this.current) this.current.downRequested = false;
         this.setWantup(true);
         if (this.state === 'DOWN') this.trystart();
         return;
@@ -311,23 +293,24 @@ export class Supervisor {
   }
 
   private setPaused(paused: boolean): void {
-    this.status.paused = paused;
-    this.saveStatus();
+    this.record.status.paused = paused;
+    this.record.save();
   }
 
   private setWantup(wantup: boolean): void {
-    this.status.wantup = wantup;
-    this.saveStatus();
+    this.record.status.wantup = wantup;
+    this.record.save();
   }
 
   /** `d`: want down and, if run is up, the down sequence; one status write. */
   private goDown(): void {
-    this.status.wantup = false;
+    this.record.status.wantup = false;
     this.startDeferred = false;
     // A pidfile parent may still exit 0 after its down-signal: the daemon then goes down too.
-    if (this.adoption !== undefined || this.adopting) this.downRequested = true;
+    const run = this.current;
+    if (run && (run.adoption !== undefined || run.adopting)) run.downRequested = true;
     if (this.isUp()) this.downSequence();
-    this.saveStatus();
+    this.record.save();
   }
 
   /** down-signal and SIGCONT to the pid (never the group), and the kill timeout. */
@@ -335,7 +318,7 @@ export class Supervisor {
     const main = this.main!;
     main.kill(this.files.downSignal());
     main.kill(SIGCONT);
-    this.status.paused = false;
+    this.record.status.paused = false;
     const timeoutKill = this.files.timeoutKill();
     if (timeoutKill > 0) this.timer.set(timeoutKill, () => this.onDeadline());
   }
@@ -412,7 +395,7 @@ export class Supervisor {
   private onDeadline(): void {
     switch (this.state) {
       case 'DOWN':
-        if (this.status.wantup) this.trystart();
+        if (this.record.status.wantup) this.trystart();
         return;
       case 'UP':
       case 'LASTUP':
@@ -499,24 +482,17 @@ export class Supervisor {
 
   private started(main: MainProcess, notifyRead: number | undefined, pidfile: string | undefined): void {
     this.stopFixWatch();
-    this.main = main;
-    this.instanceSerial++;
-    this.instanceGroups = [main.pid];
-    this.reaped.clear();
-    this.withNotification = notifyRead !== undefined;
-    this.downRequested = false;
-    if (pidfile !== undefined) {
-      this.adoption = { parent: main, pidfile };
-      this.readyTimer.set(this.files.timeoutReady(), () => this.parentTimeout(main));
-    }
+    const run = new Instance(main, notifyRead !== undefined, pidfile);
+    this.current = run;
+    if (pidfile !== undefined) this.readyTimer.set(this.files.timeoutReady(), () => this.parentTimeout(run, main));
     this.state = this.state === 'DOWN' ? 'UP' : this.state;
     this.throttle.started(this.clock.monoMs());
-    Object.assign(this.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
-    main.onExit((wstat) => this.guarded(() => this.onMainExit(main, wstat)));
-    this.saveStatus();
-    this.event('u');
+    Object.assign(this.record.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
+    main.onExit((wstat) => this.guarded(() => this.onMainExit(run, main, wstat)));
+    this.record.save();
+    this.record.event('u');
     // Nothing can be read before we are back in the event loop: announce the start first.
-    if (notifyRead !== undefined) this.watchReadiness(notifyRead);
+    if (notifyRead !== undefined) this.watchReadiness(run, notifyRead);
   }
 
   private io(): ServiceIo {
@@ -565,7 +541,7 @@ export class Supervisor {
     if (this.fixWatch) return;
     try {
       this.fixWatch = watch(this.root, () => this.guarded(() => {
-        if (this.state === 'DOWN' && this.status.wantup) {
+        if (this.state === 'DOWN' && this.record.status.wantup) {
           this.timer.set(Math.max(FIX_DEBOUNCE_MS, this.throttle.delay(this.clock.monoMs())), () => this.onDeadline());
         }
       }));
@@ -581,44 +557,38 @@ export class Supervisor {
   }
 
   /** Any chunk with a newline on the notification pipe means ready, once per instance. */
-  private watchReadiness(fd: number): void {
+  private watchReadiness(run: Instance, fd: number): void {
     const sock = new Socket({ fd, readable: true, writable: false });
-    this.notifyPipe = sock;
+    run.notifyPipe = sock;
     sock.on('data', (chunk: Buffer) => this.guarded(() => {
-      if (!chunk.includes(0x0a) || this.notifyPipe !== sock) return;
-      this.becomeReady();
+      if (!chunk.includes(0x0a) || run.notifyPipe !== sock) return;
+      this.becomeReady(run);
     }));
-    sock.on('end', () => {
-      if (this.notifyPipe === sock) this.closeNotifyPipe();
-    });
-    sock.on('error', () => {
-      if (this.notifyPipe === sock) this.closeNotifyPipe();
-    });
+    const gone = () => {
+      if (run.notifyPipe === sock) run.closeNotifyPipe();
+    };
+    sock.on('end', gone);
+    sock.on('error', gone);
   }
 
-  private becomeReady(): void {
-    this.closeNotifyPipe();
+  private becomeReady(run: Instance): void {
+    run.closeNotifyPipe();
     this.throttle.ready(this.clock.monoMs());
-    this.status.ready = true;
-    this.status.readystamp = this.clock.wall();
-    this.saveStatus();
-    this.event('U');
-  }
-
-  private closeNotifyPipe(): void {
-    this.notifyPipe?.destroy();
-    this.notifyPipe = undefined;
+    this.record.status.ready = true;
+    this.record.status.readystamp = this.clock.wall();
+    this.record.save();
+    this.record.event('U');
   }
 
   // ---- death of run, finish ----------------------------------------------
 
-  private onMainExit(main: MainProcess, wstat: number): void {
-    if (this.main !== main || this.done) return;
-    if (this.adoption?.parent === main) {
-      const { pidfile } = this.adoption;
-      this.adoption = undefined;
+  private onMainExit(run: Instance, main: MainProcess, wstat: number): void {
+    if (run !== this.current || run.main !== main || this.done) return;
+    if (run.adoption?.parent === main) {
+      const { pidfile } = run.adoption;
+      run.adoption = undefined;
       this.readyTimer.clear();
-      if (wstat === 0) return this.awaitDaemon(main, pidfile);
+      if (wstat === 0) return this.awaitDaemon(run, main, pidfile);
     }
     this.serviceDied(main.pid, wstat);
   }
@@ -626,54 +596,49 @@ export class Supervisor {
   // ---- pidfile adoption ----------------------------------------------------
 
   /** The parent exited 0: the daemon's pid is in the pid file, maybe a little later. */
-  private awaitDaemon(parent: MainProcess, pidfile: string): void {
-    this.main = undefined;
+  private awaitDaemon(run: Instance, parent: MainProcess, pidfile: string): void {
+    run.main = undefined;
     this.timer.clear();
-    this.adopting = true;
-    const serial = this.instanceSerial;
     const wait = new AbortController();
-    this.adoptionWait = wait;
-    void adoptFromPidFile(pidfile, this.files.timeoutReady(), this.reaped, wait.signal).then((result) => this.guarded(() => {
-      if (serial === this.instanceSerial && !this.done && this.adopting) this.daemonFound(parent.pid, result);
+    run.adoptionWait = wait;
+    void adoptFromPidFile(pidfile, this.files.timeoutReady(), run.reaped, wait.signal).then((result) => this.guarded(() => {
+      if (run === this.current && run.adoptionWait === wait && !this.done) this.daemonFound(run, parent.pid, result);
     }));
   }
 
-  private daemonFound(parentPid: number, result: AdoptionResult): void {
-    this.adopting = false;
-    this.adoptionWait = undefined;
+  private daemonFound(run: Instance, parentPid: number, result: AdoptionResult): void {
+    run.adoptionWait = undefined;
     if (result.kind === 'refused') {
       this.warn(`${result.reason}: the service failed (exit code ${EXIT_BAD_PIDFILE})`);
       return this.serviceDied(parentPid, EXIT_BAD_PIDFILE << 8);
     }
-    this.status.pid = result.pid;
+    this.record.status.pid = result.pid;
     if (result.kind === 'died') return this.serviceDied(result.pid, result.wstat);
     const daemon = new ReapedChild(result.pid, true);
-    this.main = daemon;
-    const pgid = procStat(result.pid)?.pgid;
-    if (pgid !== undefined && pgid > 1 && !this.instanceGroups.includes(pgid)) this.instanceGroups.push(pgid);
-    if (this.downRequested) {
-      this.downRequested = false;
+    run.main = daemon;
+    run.addGroupOf(result.pid);
+    if (run.downRequested) {
+      run.downRequested = false;
       this.downSequence();
     }
     // With a notification-fd, an accepted pid means ready, unless the daemon said so already.
-    if (this.withNotification && !this.status.ready) this.becomeReady();
-    else this.saveStatus();
-    daemon.onExit((wstat) => this.guarded(() => this.onMainExit(daemon, wstat)));
+    if (run.withNotification && !this.record.status.ready) this.becomeReady(run);
+    else this.record.save();
+    daemon.onExit((wstat) => this.guarded(() => this.onMainExit(run, daemon, wstat)));
   }
 
   /** The parent must fork and exit within timeout-ready; one that does not has failed to start. */
-  private parentTimeout(parent: MainProcess): void {
-    if (this.main !== parent || this.adoption?.parent !== parent) return;
+  private parentTimeout(run: Instance, parent: MainProcess): void {
+    if (run !== this.current || run.main !== parent || run.adoption?.parent !== parent) return;
     this.warn(`run (pid ${parent.pid}) did not exit within timeout-ready: killing it; the start failed`);
-    this.adoption = undefined;
+    run.adoption = undefined;
     parent.killGroup(SIGKILL);
     parent.kill(SIGKILL);
   }
 
   /** Remembers orphans the reaper collected: a daemon may die before we read its pid. */
   orphanReaped(pid: number, wstat: number): void {
-    if (this.reaped.size >= MAX_REAPED_REMEMBERED) this.reaped.clear();
-    this.reaped.set(pid, wstat);
+    this.current?.rememberReaped(pid, wstat);
     this.strays?.recheck();
   }
 
@@ -684,7 +649,7 @@ export class Supervisor {
     // Every stray descends from us (we are a subreaper): with no child left, there is none.
     if (this.hooks.children().length === 0 || this.files.has('flag-keep-strays')) return;
     const cleanup: ProcessStop = strayCleanup({
-      groups: [...this.instanceGroups],
+      groups: [...(this.current?.groups ?? [])],
       // finish (and, later, the next run) are ours too, but no strays.
       adopted: () => this.hooks.adoptedChildren().filter((pid) => pid !== this.finish?.pid && pid !== this.main?.pid),
       roots: this.hooks.strayRoots && (() => this.hooks.strayRoots!()),
@@ -702,33 +667,29 @@ export class Supervisor {
     this.strays = undefined;
     // A deferred start still wanted: `o` asked for one run; otherwise only
     // while want-up holds (an `O` or `Q` meanwhile cancels it).
-    const wanted = this.startDeferred === 'once' || (this.startDeferred === 'wantup' && this.status.wantup);
+    const wanted = this.startDeferred === 'once' || (this.startDeferred === 'wantup' && this.record.status.wantup);
     this.startDeferred = false;
     if (wanted && this.state === 'DOWN' && !this.done) this.trystart();
   }
 
   /** run (or the adopted daemon, or a pidfile start that failed) is gone. */
   private serviceDied(pid: number, wstat: number): void {
-    this.main = undefined;
-    this.adopting = false;
-    this.adoptionWait?.abort();
-    this.adoptionWait = undefined;
+    this.current?.ended();
     this.readyTimer.clear();
     this.timer.clear();
-    this.closeNotifyPipe();
     const now = this.clock.wall();
-    Object.assign(this.status, { wstat, paused: false, ready: false, stamp: now });
+    Object.assign(this.record.status, { wstat, paused: false, ready: false, stamp: now });
     // Before finish runs, so that finish (s6-permafailon) sees this death.
-    this.saveDeathTally(appendDeath(this.loadDeathTally(), deathFromWstat(now, wstat), this.files.maxDeathTally()));
+    this.record.recordDeath(deathFromWstat(now, wstat), this.files.maxDeathTally());
     this.beginStrayCleanup();
     const finish = this.spawnFinish(pid, wstat);
     if (!finish) return this.downAndReady('dD');
     this.finish = finish;
     this.state = this.state === 'LASTUP' ? 'LASTFINISH' : 'FINISH';
-    Object.assign(this.status, { pid: finish.pid, finishing: true });
+    Object.assign(this.record.status, { pid: finish.pid, finishing: true });
     finish.onExit((fstat) => this.guarded(() => this.onFinishExit(finish, fstat)));
-    this.saveStatus();
-    this.event('d');
+    this.record.save();
+    this.record.event('d');
     const timeoutFinish = this.files.timeoutFinish();
     if (timeoutFinish > 0) this.timer.set(timeoutFinish, () => this.onDeadline());
   }
@@ -748,7 +709,7 @@ export class Supervisor {
     this.finish = undefined;
     this.timer.clear();
     if (!wstatSignaled(wstat) && wstatExitCode(wstat) === PERMANENT_FAILURE) {
-      this.status.wantup = false;
+      this.record.status.wantup = false;
       return this.downAndReady('OD');
     }
     this.downAndReady('D');
@@ -757,12 +718,12 @@ export class Supervisor {
   /** The service is down and finish is done: the state clients wait for with -D. */
   private downAndReady(events: string): void {
     const last = this.state === 'LASTUP' || this.state === 'LASTFINISH';
-    Object.assign(this.status, { pid: 0, finishing: false, ready: true, readystamp: this.clock.wall() });
+    Object.assign(this.record.status, { pid: 0, finishing: false, ready: true, readystamp: this.clock.wall() });
     this.state = 'DOWN';
-    this.saveStatus();
-    this.event(events);
+    this.record.save();
+    this.record.event(events);
     if (last) return this.exit();
-    if (!this.status.wantup) return;
+    if (!this.record.status.wantup) return;
     const delay = this.throttle.delay(this.clock.monoMs());
     if (delay === 0) this.trystart();
     else this.timer.set(delay, () => this.onDeadline());
@@ -773,7 +734,7 @@ export class Supervisor {
   /** Sends `x` and lets go of everything; the service, if still running, is left alone. */
   private exit(): void {
     if (this.done) return;
-    this.release(() => this.event('x'));
+    this.release(() => this.record.event('x'));
     this.hooks.exited(this);
   }
 
@@ -798,14 +759,12 @@ export class Supervisor {
     this.done = true;
     step(() => this.timer.clear());
     step(() => this.readyTimer.clear());
-    step(() => this.adoptionWait?.abort());
+    step(() => this.current?.ended());
     step(() => this.strays?.abandon());
     step(() => this.stopFixWatch());
-    step(() => this.closeNotifyPipe());
     step(() => this.control?.close());
     step(lastWords);
-    step(() => this.statusFile.close());
-    step(() => this.deathTallyFile.close());
+    step(() => this.record.close());
     step(() => {
       if (this.lockFd >= 0) closeSync(this.lockFd);
       this.lockFd = -1;
@@ -816,53 +775,7 @@ export class Supervisor {
     });
   }
 
-  // ---- files and events ----------------------------------------------------
-
-  private saveStatus(): void {
-    if (this.batching) this.statusDirty = true;
-    else this.writeStatus();
-  }
-
-  private flushStatus(): void {
-    if (!this.statusDirty) return;
-    this.statusDirty = false;
-    this.writeStatus();
-  }
-
-  /** Atomic: a failed write leaves the previous status whole. We warn and carry on. */
-  private writeStatus(): void {
-    try {
-      this.statusFile.write(encodeStatus(this.status));
-    } catch (err) {
-      this.warn(`unable to write ${join(this.superviseDir, 'status')}: ${errCode(err)}`);
-    }
-  }
-
-  private loadDeathTally() {
-    try {
-      return readDeathTally(this.root);
-    } catch (err) {
-      this.warn(`unable to read ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
-      return [];
-    }
-  }
-
-  private saveDeathTally(records: readonly DeathRecord[]): void {
-    try {
-      this.deathTallyFile.write(encodeDeathTally(records));
-    } catch (err) {
-      this.warn(`unable to write ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
-    }
-  }
-
-  private event(bytes: string): void {
-    this.flushStatus();
-    try {
-      notifyFifodir(this.eventDir, bytes);
-    } catch (err) {
-      this.warn(`unable to notify ${this.eventDir}: ${errCode(err)}`);
-    }
-  }
+  // ---- messages ----------------------------------------------------------
 
   /** Messages name the directory as given, not the /proc path we reach it through. */
   private warn(message: string): void {
