@@ -172,3 +172,9 @@ t.test('a hard open-files limit too low for the tree: one clear line and 111 bef
   t.match(r.stderr, /^tether svscan: fatal: the open files limit \(500\) is too low for 100 services in one process .*\n$/);
   t.notOk(existsSync(join(scandir, 's0', 'supervise')), 'no service was started');
 });
+
+t.test('--shared and --supervisor exclude each other: usage error, 100', async (t) => {
+  const r = await run(process.execPath, [TETHER, 'svscan', '--shared', '--supervisor', '/usr/bin/s6-supervise', tempDir(t)]);
+  t.equal(r.code, 100);
+  t.match(r.stderr, /^tether svscan: usage error: --shared and --supervisor exclude each other\n/);
+});
