@@ -1,6 +1,8 @@
 // npm start: build if needed, then supervise servicedirs-example in the
 // foreground with `tether svscan --watch`. The scanner runs in this very
 // process, so Ctrl-C (SIGINT) reaches it and stops every service in order.
+// Extra arguments go to svscan: `npm start -- --shared` hosts every
+// supervisor inside this process.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +21,8 @@ if (!needed.every((f) => existsSync(f))) {
 const here = relative(process.cwd(), root) || '.';
 const tether = `node ${join(here, 'bin', 'tether.js')}`;
 const tree = relative(process.cwd(), scandir);
-console.error(`tether: supervising ${tree} (tether svscan --watch). Ctrl-C stops everything in order.
+const extra = process.argv.slice(2);
+console.error(`tether: supervising ${tree} (tether svscan --watch${extra.map((a) => ` ${a}`).join('')}). Ctrl-C stops everything in order.
 
   status:    ${tether} status ${tree}        (or: npx tether status ${tree})
   web:       curl http://127.0.0.1:8177/       logs: tail -f ${join(tree, 'web', 'log', 'main', 'current')}
@@ -29,4 +32,4 @@ console.error(`tether: supervising ${tree} (tether svscan --watch). Ctrl-C stops
 `);
 
 const require = createRequire(import.meta.url);
-await require(join(root, 'build', 'cli', 'svscan.js')).main(['--watch', scandir]);
+await require(join(root, 'build', 'cli', 'svscan.js')).main(['--watch', ...extra, scandir]);

@@ -1,6 +1,6 @@
 // Shared bench plumbing: a report that prints each figure beside s6's, with
 // the ratio and the goal, and small measuring helpers.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 export class Report {
   rows = [];
@@ -49,4 +49,16 @@ export function cpuTicks(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(f[11]) + Number(f[12]);
+}
+
+/**
+ * Keeps an area's rows of this run in build/bench/AREA.json, with the date
+ * and the machine's load: scripts/readme-bench.mjs writes README tables
+ * from them, so no figure there is typed by hand.
+ */
+export function saveRows(area, rows) {
+  const dir = new URL('../../build/bench/', import.meta.url).pathname;
+  mkdirSync(dir, { recursive: true });
+  const load = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
+  writeFileSync(`${dir}${area}.json`, `${JSON.stringify({ date: new Date().toISOString(), load, rows }, null, 1)}\n`);
 }

@@ -4,17 +4,19 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync,
+  chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, median, privateMiB } from './lib.mjs';
+import { cpuTicks, median, privateMiB, saveRows } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
 const SUPERVISORS = [
   { name: 'tether', cmd: process.execPath, args: [TETHER, 'supervise'] },
+  // Shared mode: a `tether svscan --shared` whose scan directory holds only a link to the service.
+  { name: 'shared', cmd: process.execPath, args: [TETHER, 'svscan', '--shared'], shared: true },
   { name: 's6', cmd: '/usr/bin/s6-supervise', args: [] },
 ];
 const RESTARTS = 21;
@@ -89,7 +91,13 @@ async function startSupervisor(kind, dir) {
   const listener = new EventListener(dir);
   try {
     const up = listener.next('u', 60_000);
-    const child = spawn(kind.cmd, [...kind.args, dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    let target = dir;
+    if (kind.shared) {
+      target = mkdtempSync(join(tmpdir(), 'tether-bench-shared-'));
+      symlinkSync(dir, join(target, 'svc'));
+    }
+    const child = spawn(kind.cmd, [...kind.args, target], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (kind.shared) child.scandir = target;
     await up;
     return child;
   } finally {
@@ -99,10 +107,13 @@ async function startSupervisor(kind, dir) {
 
 async function stopSupervisors(children, dirs) {
   for (const dir of dirs) spawnSync('/usr/bin/s6-svc', ['-dx', dir]);
+  // A shared scanner would start a new supervisor after x: it stops as a tree.
+  for (const c of children) if (c.scandir && c.exitCode === null) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((res) => {
     const timer = setTimeout(() => { c.kill('SIGKILL'); res(); }, 15_000);
     c.once('exit', () => { clearTimeout(timer); res(); });
   }))));
+  for (const c of children) if (c.scandir) rmSync(c.scandir, { recursive: true, force: true });
   for (const dir of dirs) {
     try {
       const pid = statusPid(dir);
@@ -196,6 +207,7 @@ async function memoryAndIdle(kind, root) {
 
 export async function run(report) {
   const root = mkdtempSync(join(tmpdir(), 'tether-bench-supervise-'));
+  const first = report.rows.length;
   try {
     const readyRestart = await restartLatencies(root, true);
     const plainRestart = await restartLatencies(root, false);
@@ -206,11 +218,19 @@ export async function run(report) {
         readyRestart: readyRestart[kind.name],
         plainRestart: plainRestart[kind.name],
         svc: svc[kind.name],
-        mem: await memoryAndIdle(kind, root),
+        // Shared mode's memory is the scanner's: scripts/bench/svscan.mjs measures it by tree size.
+        mem: kind.shared ? null : await memoryAndIdle(kind, root),
       };
     }
     const t = results.tether;
+    const h = results.shared;
     const s = results.s6;
+    report.row('shared: restart after crash, ready service (median)', h.readyRestart, s.readyRestart, 'ms',
+      { text: '<= 1.25x s6', test: (a, b) => a <= 1.25 * b });
+    report.row('shared: restart after crash, plain service (median)', h.plainRestart, s.plainRestart, 'ms',
+      { text: '<= 50 ms (s6 2.11 waits 1 s)', test: (a) => a <= 50 });
+    report.row('shared: s6-svc -wd -d round trip (median)', h.svc.down, s.svc.down, 'ms');
+    report.row('shared: s6-svc -wu -u round trip (median)', h.svc.up, s.svc.up, 'ms');
     report.row('restart after crash, ready service (median)', t.readyRestart, s.readyRestart, 'ms',
       { text: '<= 1.5x s6', test: (a, b) => a <= 1.5 * b });
     report.row('restart after crash, plain service (median)', t.plainRestart, s.plainRestart, 'ms',
@@ -221,6 +241,7 @@ export async function run(report) {
       { text: '<= 8 MiB', test: (a) => a <= 8 });
     report.row('idle CPU ticks, 100 supervisors, 10 s (after 30 s)', t.mem.idleTicks, s.mem.idleTicks, 'ticks',
       { text: '0', test: (a) => a === 0 });
+    saveRows('supervise', report.rows.slice(first));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,7 +1,12 @@
-// tether svscan beside Debian's s6-svscan, in the same run, on the same kind
-// of tree: the time to bring 100 services up from cold, and the private
-// memory of the scanner plus its supervisors. Run alone with
-// `node scripts/bench.mjs svscan` (SVSCAN_BENCH_SERVICES=n to change the size).
+// Whole trees: tether svscan in both modes (a `tether supervise` process per
+// service, or every supervisor inside the scanner with --shared) beside
+// Debian's s6-svscan, in the same run, on the same kind of tree. Measures the
+// time until all services are up from cold, private memory by tree size and
+// per added service, idle CPU of a 1000-service tree, and the delay that a
+// crash-looping or control-flooded neighbour adds to a healthy service's
+// restart. Per-process tether stops at 100 services (1000 Node processes do
+// not fit). Run alone with `node scripts/bench.mjs svscan`; SVSCAN_BENCH_BIG=n
+// changes the big tree's size (1000).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -10,35 +15,44 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { privateMiB } from './lib.mjs';
+import { cpuTicks, median, privateMiB, saveRows } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
-const COUNT = Number(process.env.SVSCAN_BENCH_SERVICES || 100);
-const BOUND_MS = 120_000;
-const SCANNERS = [
-  { name: 'tether', cmd: process.execPath, args: [TETHER, 'svscan'], ctl: [process.execPath, TETHER, 'svscanctl'] },
-  { name: 's6', cmd: '/usr/bin/s6-svscan', args: [], ctl: ['/usr/bin/s6-svscanctl'] },
-];
+const BIG = Number(process.env.SVSCAN_BENCH_BIG || 1000);
+const BOUND_MS = 300_000;
+const RESTARTS = 11;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A fresh tree of COUNT services, each with its event fifodir made beforehand so we can subscribe first. */
-function makeTree() {
+const SCANNERS = {
+  process: { name: 'tether', cmd: process.execPath, args: [TETHER, 'svscan'], ctl: [process.execPath, TETHER, 'svscanctl'] },
+  // Room for the big tree: s6-svscan 2.11 supervises at most 500 services unless told (-c).
+  shared: { name: 'tether --shared', cmd: process.execPath, args: [TETHER, 'svscan', '--shared', '-C', String(2 * BIG)], ctl: [process.execPath, TETHER, 'svscanctl'] },
+  s6: { name: 's6', cmd: '/usr/bin/s6-svscan', args: ['-c', String(2 * BIG)], ctl: ['/usr/bin/s6-svscanctl'] },
+};
+
+function writeRun(dir, body) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'run'), `#!/bin/sh\n${body}\n`);
+  chmodSync(join(dir, 'run'), 0o755);
+  mkdirSync(join(dir, 'event'));
+  chmodSync(join(dir, 'event'), 0o3730);
+}
+
+/** A fresh tree of `count` services, each with its event fifodir made beforehand so we can subscribe first. */
+function makeTree(count) {
   const scandir = mkdtempSync(join(tmpdir(), 'tether-bench-svscan-'));
   const dirs = [];
-  for (let i = 0; i < COUNT; i++) {
-    const dir = join(scandir, `svc${String(i).padStart(3, '0')}`);
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'run'), '#!/bin/sh\nexec sleep 100000\n');
-    chmodSync(join(dir, 'run'), 0o755);
-    mkdirSync(join(dir, 'event'));
-    chmodSync(join(dir, 'event'), 0o3730);
+  for (let i = 0; i < count; i++) {
+    const dir = join(scandir, `svc${String(i).padStart(4, '0')}`);
+    writeRun(dir, 'exec sleep 100000');
     dirs.push(dir);
   }
   return { scandir, dirs };
 }
 
-/** Resolves with the time the service's supervisor reports `u` (up) on its event fifodir. */
-function upEvent(dir) {
+/** A subscription to a service's event fifodir; `next(ev)` resolves with the time `ev` arrives. */
+function subscribe(dir) {
   const name = `ftrig1:@${randomBytes(12).toString('hex')}:${randomBytes(3).toString('hex')}`;
   const hidden = join(dir, 'event', `.${name}`);
   spawnSync('mkfifo', ['-m', '0622', hidden]);
@@ -46,15 +60,20 @@ function upEvent(dir) {
   const keepFd = openSync(hidden, constants.O_WRONLY | constants.O_NONBLOCK);
   renameSync(hidden, join(dir, 'event', name));
   const socket = new Socket({ fd: readFd, readable: true, writable: false });
-  return new Promise((resolve) => {
-    socket.on('data', (chunk) => {
-      if (!chunk.toString('latin1').includes('u')) return;
-      const at = performance.now();
+  const waiters = [];
+  socket.on('data', (chunk) => {
+    const at = performance.now();
+    const text = chunk.toString('latin1');
+    for (const w of [...waiters]) if (text.includes(w.ev)) waiters.splice(waiters.indexOf(w), 1) && w.res(at);
+  });
+  return {
+    next: (ev) => new Promise((res) => waiters.push({ ev, res })),
+    close: () => {
       socket.destroy();
       closeSync(keepFd);
-      resolve(at);
-    });
-  });
+      rmSync(join(dir, 'event', name), { force: true });
+    },
+  };
 }
 
 function bounded(p, ms, what) {
@@ -70,43 +89,156 @@ function childrenOf(pid) {
   }
 }
 
-async function measure(scanner) {
-  const { scandir, dirs } = makeTree();
-  const ups = dirs.map(upEvent);
+function comm(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The scanner and its supervisor processes (in shared mode, the scanner's children are services). */
+function supervisionPids(scannerPid) {
+  return [scannerPid, ...childrenOf(scannerPid).filter((p) => ['node', 's6-supervise'].includes(comm(p)))];
+}
+
+function statusPid(dir) {
+  return Number(readFileSync(join(dir, 'supervise', 'status')).readBigUInt64BE(24));
+}
+
+/** Starts `scanner` on `scandir`; resolves once every dir in `watched` has sent `u`. */
+async function startTree(scanner, scandir, watched) {
+  const subs = watched.map(subscribe);
+  const ups = subs.map((s) => s.next('u'));
   const t0 = performance.now();
   const child = spawn(scanner.cmd, [...scanner.args, scandir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((res) => child.once('exit', res));
-  let supervisors = [];
   try {
-    const last = Math.max(...(await bounded(Promise.all(ups), BOUND_MS, `${COUNT} services up under ${scanner.name}`)));
-    const upMs = last - t0;
-    // Confirm with s6-svstat, the reference client.
-    const notUp = dirs.filter((d) => !/^up /.test(spawnSync('/usr/bin/s6-svstat', [d], { encoding: 'utf8' }).stdout));
-    if (notUp.length) throw new Error(`${notUp.length} services not reported up by s6-svstat under ${scanner.name}`);
-    supervisors = childrenOf(child.pid);
-    const scannerMiB = privateMiB(child.pid);
-    const totalMiB = supervisors.reduce((sum, p) => sum + privateMiB(p), scannerMiB);
-    return { upMs, scannerMiB, totalMiB, supervisors: supervisors.length };
+    const last = Math.max(...(await bounded(Promise.all(ups), BOUND_MS, `${watched.length} services up under ${scanner.name}`)));
+    return { child, exited, upMs: last - t0 };
   } finally {
-    spawnSync(scanner.ctl[0], [...scanner.ctl.slice(1), '-t', scandir]);
-    await bounded(exited, BOUND_MS, `${scanner.name} scanner exit`).catch(() => child.kill('SIGKILL'));
-    for (const p of supervisors) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // gone, as expected
-      }
+    for (const s of subs) s.close();
+  }
+}
+
+async function stopTree(scanner, tree, started) {
+  const pids = started ? supervisionPids(started.child.pid) : [];
+  if (started) {
+    spawnSync(scanner.ctl[0], [...scanner.ctl.slice(1), '-t', tree.scandir]);
+    await bounded(started.exited, BOUND_MS, `${scanner.name} scanner exit`).catch(() => started.child.kill('SIGKILL'));
+  }
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone, as expected
     }
-    rmSync(scandir, { recursive: true, force: true });
+  }
+  rmSync(tree.scandir, { recursive: true, force: true });
+}
+
+/** Cold start to all up, private memory, and (with `idle`) CPU ticks over 10 s from 2 s after all are up. */
+async function measureTree(scanner, count, { idle = false } = {}) {
+  const tree = makeTree(count);
+  let started;
+  try {
+    started = await startTree(scanner, tree.scandir, tree.dirs);
+    const notUp = tree.dirs.filter((d) => !/^up /.test(spawnSync('/usr/bin/s6-svstat', [d], { encoding: 'utf8' }).stdout));
+    if (notUp.length) throw new Error(`${notUp.length} services not reported up by s6-svstat under ${scanner.name}`);
+    // After the one start-up garbage collection tether schedules a second after it starts.
+    await sleep(2000);
+    const pids = supervisionPids(started.child.pid);
+    const mib = pids.reduce((sum, p) => sum + privateMiB(p), 0);
+    let idleTicks;
+    if (idle) {
+      const before = pids.reduce((sum, p) => sum + cpuTicks(p), 0);
+      await sleep(10_000);
+      idleTicks = pids.reduce((sum, p) => sum + cpuTicks(p), 0) - before;
+    }
+    return { upMs: started.upMs, mib, idleTicks, processes: pids.length };
+  } finally {
+    await stopTree(scanner, tree, started);
+  }
+}
+
+/**
+ * Median ms from SIGKILL of a healthy service to its new `u`, alone and
+ * then beside a neighbour that crash-loops and one whose control FIFO gets
+ * a megabyte of NUL bytes (unknown commands) after another.
+ */
+async function neighbourDelay(scanner) {
+  const scandir = mkdtempSync(join(tmpdir(), 'tether-bench-neighbour-'));
+  const healthy = join(scandir, 'healthy');
+  writeRun(healthy, 'exec sleep 100000');
+  const looper = join(scandir, 'looper');
+  writeRun(looper, 'exit 1');
+  writeFileSync(join(looper, 'down'), '');
+  const flooded = join(scandir, 'flooded');
+  writeRun(flooded, 'exec sleep 100000');
+  const tree = { scandir };
+  let started;
+  let flood;
+  const restarts = async (sub) => {
+    const samples = [];
+    for (let i = 0; i < RESTARTS; i++) {
+      await sleep(1100);
+      const up = sub.next('u');
+      const t0 = performance.now();
+      process.kill(statusPid(healthy), 'SIGKILL');
+      samples.push((await bounded(up, 30_000, 'healthy restart')) - t0);
+    }
+    return median(samples);
+  };
+  try {
+    started = await startTree(scanner, scandir, [healthy, flooded]);
+    const sub = subscribe(healthy);
+    try {
+      const alone = await restarts(sub);
+      spawnSync('/usr/bin/s6-svc', ['-u', looper]);
+      flood = spawn('/bin/sh', ['-c', 'while :; do head -c 1048576 /dev/zero > "$1" || exit; done', 'sh', join(flooded, 'supervise', 'control')], { stdio: 'ignore' });
+      const beside = await restarts(sub);
+      return { alone, beside, delay: beside - alone };
+    } finally {
+      sub.close();
+    }
+  } finally {
+    if (flood) {
+      flood.kill('SIGKILL');
+      await new Promise((res) => (flood.exitCode !== null ? res() : flood.once('exit', res)));
+    }
+    await stopTree(scanner, tree, started);
   }
 }
 
 export async function run(report) {
-  const results = {};
-  for (const scanner of SCANNERS) results[scanner.name] = await measure(scanner);
-  const { tether, s6 } = results;
-  console.log(`(${tether.supervisors} tether supervisors, ${s6.supervisors} s6-supervise, ${COUNT} services)`);
-  report.row(`${COUNT} services up from cold (all 'u')`, tether.upMs, s6.upMs, 'ms');
-  report.row('scanner private memory', tether.scannerMiB, s6.scannerMiB, 'MiB');
-  report.row(`scanner + ${COUNT} supervisors private memory`, tether.totalMiB, s6.totalMiB, 'MiB');
+  const first = report.rows.length;
+  const sizes = [10, 100, BIG];
+  const r = { process: {}, shared: {}, s6: {} };
+  for (const n of sizes) {
+    for (const mode of ['process', 'shared', 's6']) {
+      if (mode === 'process' && n > 100) continue;
+      r[mode][n] = await measureTree(SCANNERS[mode], n, { idle: n === BIG && mode !== 'process' });
+      console.log(`(${SCANNERS[mode].name}, ${n} services: ${r[mode][n].processes} supervision processes, up in ${r[mode][n].upMs.toFixed(0)} ms, ${r[mode][n].mib.toFixed(1)} MiB)`);
+    }
+  }
+  const per = (m, a, b) => (r[m][b].mib - r[m][a].mib) / (b - a);
+  for (const n of [100, BIG]) {
+    report.row(`shared: ${n} services up from cold (all 'u')`, r.shared[n].upMs, r.s6[n].upMs, 'ms',
+      n === 100 ? { text: '<= 2x s6', test: (a, b) => a <= 2 * b } : { text: '< 5 s', test: (a) => a < 5000 });
+  }
+  report.row(`per-process: 100 services up from cold (all 'u')`, r.process[100].upMs, r.s6[100].upMs, 'ms');
+  for (const n of sizes) report.row(`shared: scanner private memory, ${n} services`, r.shared[n].mib, r.s6[n].mib, 'MiB');
+  for (const n of [10, 100]) report.row(`per-process: scanner + supervisors memory, ${n} services`, r.process[n].mib, r.s6[n].mib, 'MiB');
+  report.row(`shared: private memory per added service (100->${BIG})`, per('shared', 100, BIG), per('s6', 100, BIG), 'MiB',
+    { text: '<= 0.5 MiB', test: (a) => a <= 0.5 });
+  report.row('per-process: private memory per added service (10->100)', per('process', 10, 100), per('s6', 10, 100), 'MiB');
+  report.row(`shared: idle CPU, ${BIG} services, 10 s from 2 s after up`, r.shared[BIG].idleTicks, r.s6[BIG].idleTicks, 'ticks',
+    { text: '0', test: (a) => a === 0 });
+  for (const [mode, label] of [['shared', 'shared'], ['s6', 's6']]) r[mode].neighbour = await neighbourDelay(SCANNERS[mode]);
+  const n = r.shared.neighbour;
+  const s = r.s6.neighbour;
+  console.log(`(healthy restart alone: shared ${n.alone.toFixed(2)} ms, s6 ${s.alone.toFixed(2)} ms; beside a crash loop and a flood: shared ${n.beside.toFixed(2)} ms, s6 ${s.beside.toFixed(2)} ms)`);
+  report.row('shared: delay a crash-looping + flooded neighbour adds to a restart', n.delay, s.delay, 'ms',
+    { text: '< 50 ms', test: (a) => a < 50 });
+  saveRows('svscan', report.rows.slice(first));
 }

@@ -9,6 +9,10 @@ import { reaper } from '../os/reaper';
 import { CONTROL_DIR } from '../scan/controldir';
 import { SVSCAN_USAGE, defaultSupervisor, parseSvscanArgs } from '../scan/options';
 import { Scanner } from '../scan/scanner';
+import { InProcessLauncher, ProcessLauncher } from '../scan/handle';
+import { fdBudgetProblem } from '../scan/fdbudget';
+import { ensureStdFds } from '../supervise/host';
+import { collectStartupGarbage } from '../os/heap';
 import { constants as osConstants } from 'node:os';
 import { EXIT_SYSTEM, EXIT_USAGE, Failure } from '../base/exit';
 import { commandFromHelp, die, dieOn, dieSystem, exitOnInternalError, printHelp, setProgram, warn } from './lib/program';
@@ -46,18 +50,29 @@ export async function main(argv: string[]): Promise<void> {
   cloexecStrayFds();
   exitOnInternalError(() => crash(scandir));
 
+  const launcher = args.shared
+    ? new InProcessLauncher(scandir, warn)
+    // A relative PROG is taken from here, not from SCANDIR where supervisors start.
+    : new ProcessLauncher(args.supervisor?.map((p) => (p.includes('/') ? resolve(p) : p)) ?? defaultSupervisor(__dirname), scandir);
+  if (args.shared) {
+    const problem = fdBudgetProblem(scandir);
+    if (problem) dieSystem(problem);
+    // Services inherit fds 0-2 from us directly: each must be open.
+    ensureStdFds();
+    process.stderr.on('error', () => {});
+  }
   const scanner = new Scanner({
     scandir,
     rescanMs: args.rescanMs,
     maxServices: args.maxServices,
     watch: args.watch,
-    // A relative PROG is taken from here, not from SCANDIR where supervisors start.
-    supervisor: args.supervisor?.map((p) => (p.includes('/') ? resolve(p) : p)) ?? defaultSupervisor(__dirname),
+    launcher,
     onStartupReady: readinessFd === undefined ? undefined : () => announceReady(readinessFd),
     warn,
   });
   try {
     scanner.start();
+    if (launcher instanceof InProcessLauncher) collectStartupGarbage();
   } catch (err) {
     if (err instanceof Failure) dieOn(err);
     dieSystem(`unable to start on ${args.scandir}: ${(err as Error).message}`);

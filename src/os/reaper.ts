@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { openSync, readSync } from 'node:fs';
 import { becomeChildSubreaper, waitpidNohang } from './native';
+import { exitedChild } from './waitid';
 
 export type ReapListener = (pid: number, wstat: number) => void;
 
@@ -106,24 +107,40 @@ export class Reaper {
     return text === '' ? [] : text.split(' ').map(Number);
   }
 
-  /** Reaps every exited child libuv does not own. Safe to call at any time. */
+  /**
+   * Reaps every exited child libuv does not own. Safe to call at any time.
+   * While libuv has no child of ours, the dead are found by peeking
+   * (waitid WNOWAIT): one SIGCHLD costs the children that died, not all of
+   * them (a shared scanner has one per service). Otherwise each child not
+   * libuv's is asked in turn, so a dead libuv child is left to libuv.
+   */
   reap(): void {
-    for (const pid of this.adoptedChildren()) {
-      let wstat: number | null;
-      try {
-        wstat = waitpidNohang(pid);
-      } catch {
-        continue; // ECHILD: already reaped elsewhere, or not our child after all
+    if (this.spawned.size === 0) {
+      for (let pid = exitedChild(); pid > 0 && this.spawned.size === 0; pid = exitedChild()) {
+        if (!this.reapOne(pid)) break;
       }
-      if (wstat === null) continue;
-      const watchers = this.watchers.get(pid);
-      if (watchers) {
-        this.watchers.delete(pid);
-        for (const w of watchers) w(pid, wstat);
-      } else {
-        for (const l of this.orphanListeners) l(pid, wstat);
-      }
+      if (this.spawned.size === 0) return;
     }
+    for (const pid of this.adoptedChildren()) this.reapOne(pid);
+  }
+
+  /** waitpid(pid, WNOHANG) and the listeners; false if `pid` had not exited (or was not ours to wait). */
+  private reapOne(pid: number): boolean {
+    let wstat: number | null;
+    try {
+      wstat = waitpidNohang(pid);
+    } catch {
+      return false; // ECHILD: already reaped elsewhere, or not our child after all
+    }
+    if (wstat === null) return false;
+    const watchers = this.watchers.get(pid);
+    if (watchers) {
+      this.watchers.delete(pid);
+      for (const w of watchers) w(pid, wstat);
+    } else {
+      for (const l of this.orphanListeners) l(pid, wstat);
+    }
+    return true;
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { usageError } from '../base/exit';
 import { parseOptions, parseUint } from '../base/getopt';
 
-export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [--watch] [--supervisor PROG] SCANDIR
+export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [--watch] [--shared | --supervisor PROG] SCANDIR
 
 Supervises every service directory in SCANDIR (s6-svscan compatible).
   -t ms              rescan every ms milliseconds (default 0: never)
@@ -12,6 +12,8 @@ Supervises every service directory in SCANDIR (s6-svscan compatible).
                      has a supervisor listening
   -C max             supervise at most max services, loggers included (default 1000)
   --watch            rescan as soon as an entry is added to or removed from SCANDIR
+  --shared           supervise every service inside this one process (density)
+                     instead of one "tether supervise NAME" process each (isolation)
   --supervisor PROG  run "PROG NAME" as each service's supervisor instead of
                      "tether supervise NAME" (for example /usr/bin/s6-supervise)
   -h, --help         show this help
@@ -25,6 +27,7 @@ export interface SvscanArgs {
   maxServices: number;
   watch: boolean;
   supervisor: string[] | undefined;
+  shared: boolean;
   help: boolean;
 }
 
@@ -35,10 +38,11 @@ export function defaultSupervisor(cliDir: string): string[] {
 
 /** Throws a usage Failure (100) for a wrong command line. */
 export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
-  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, watch: false, supervisor: undefined, help: false };
+  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, watch: false, supervisor: undefined, shared: false, help: false };
   const { options, operands } = parseOptions(argv, {
     help: { short: 'h', value: false },
     watch: { value: false },
+    shared: { value: false },
     supervisor: { value: true },
     t: { short: 't', value: true },
     d: { short: 'd', value: true },
@@ -47,6 +51,7 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
   }, 'anywhere');
   out.help = options.has('help');
   out.watch = options.has('watch');
+  out.shared = options.has('shared');
   const supervisor = options.get('supervisor');
   if (typeof supervisor === 'string') out.supervisor = [supervisor];
   const t = options.get('t');
@@ -63,6 +68,7 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
     if (out.maxServices < 4 || out.maxServices > 160000) throw usageError(`-${opt} must be between 4 and 160000`);
   }
   if (out.help) return out;
+  if (out.shared && out.supervisor) throw usageError('--shared and --supervisor exclude each other');
   if (operands.length !== 1) throw usageError(operands.length === 0 ? 'missing SCANDIR' : `one SCANDIR expected, got ${operands.length}`);
   out.scandir = operands[0];
   return out;

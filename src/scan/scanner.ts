@@ -2,21 +2,24 @@
 // logger joined to its service by a pipe we hold, dead supervisors restarted,
 // orphans reaped, and an orderly shutdown. Everything here is driven by
 // events: control bytes, signals, supervisor exits, directory changes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
-import { procStat } from '../os/proc';
-import { killGroupQuietly, killQuietly, separateGroupOf } from '../os/signal';
+import { isAlive, procStat } from '../os/proc';
+import { separateGroupOf } from '../os/signal';
+import { systemClock } from '../supervise/clock';
+import { ProcessStop } from '../supervise/stop';
 import { ServiceDir } from '../servicedir/servicedir';
 import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
 import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
+import type { SupervisorEnd, SupervisorHandle, SupervisorLauncher } from './handle';
 import { errnoOf, errnoText } from '../base/errno';
 
 export interface ScannerOptions {
@@ -28,8 +31,8 @@ export interface ScannerOptions {
   maxServices: number;
   /** Rescan when an entry is added to or removed from the scan directory. */
   watch: boolean;
-  /** The supervisor command; the service's relative name is appended. */
-  supervisor: readonly string[];
+  /** Runs each service's supervisor: as a process, or inside this one (shared mode). */
+  launcher: SupervisorLauncher;
   /** Called once when every service present at start-up has a listening supervisor. */
   onStartupReady?: () => void;
   warn: (message: string) => void;
@@ -62,9 +65,8 @@ export class Scanner {
   private readiness: StartupReadiness | null = null;
   private trackReadiness = true;
   /** Left-behind processes being stopped at shutdown, and every pid ever signalled so. */
-  private readonly strays = new Set<number>();
+  private leftBehind: ProcessStop | null = null;
   private readonly strayRounds = new Set<number>();
-  private strayTimer: NodeJS.Timeout | null = null;
   /** Top-level entries the last scan could not stat. */
   private failing = new Set<string>();
   private ending = false;
@@ -80,8 +82,9 @@ export class Scanner {
   start(): void {
     this.control = ControlDir.open(this.opts.scandir);
     reaper.start({ subreaper: true });
-    // Orphans are reaped by the reaper itself; nothing else to do for them.
+    // Orphans are reaped by the reaper itself; in shared mode, supervisors hear of them.
     reaper.onOrphan(() => {});
+    this.opts.launcher.start?.();
     this.installSignals();
     this.control.onCommand((byte) => this.command(byte));
     if (this.opts.onStartupReady) this.readiness = new StartupReadiness(this.opts.onStartupReady, this.opts.warn);
@@ -304,34 +307,26 @@ export class Scanner {
       }, wait);
       return;
     }
-    if (this.stopOrphan(svc)) return;
+    if (this.stopOrphan(svc) || this.stopLeftovers(svc)) return;
     this.spawnSupervisor(svc);
   }
 
   private spawnSupervisor(svc: Service): void {
-    const [command, ...args] = this.opts.supervisor;
-    const logIn = svc.isLogger ? svc.logPipe?.read ?? null : null;
-    const logOut = !svc.isLogger ? svc.logPipe?.write ?? null : null;
     svc.lastStart = performance.now();
-    let child: ChildProcess;
+    let handle: SupervisorHandle;
     try {
-      // Its own session: a terminal's ^C reaches only the scanner, which then stops everything in order.
-      child = reaper.leaveToLibuv(spawn(command, [...args, svc.name], {
-        cwd: this.opts.scandir,
-        stdio: [logIn ?? 'inherit', logOut ?? 'inherit', 'inherit'],
-        detached: true,
-      }));
+      handle = this.opts.launcher.launch({
+        name: svc.name,
+        key: svc.key,
+        stdin: svc.isLogger ? svc.logPipe?.read ?? null : null,
+        stdout: !svc.isLogger ? svc.logPipe?.write ?? null : null,
+      });
     } catch (err) {
       this.spawnFailed(svc, err as Error);
       return;
     }
-    svc.supervisor = child;
-    child.once('error', (err) => {
-      if (svc.supervisor !== child) return;
-      svc.supervisor = null;
-      this.spawnFailed(svc, err);
-    });
-    child.once('exit', (code, signal) => this.supervisorExited(svc, child, code, signal));
+    svc.supervisor = handle;
+    handle.onEnd((end) => this.supervisorEnded(svc, handle, end));
   }
 
   private spawnFailed(svc: Service, err: Error): void {
@@ -343,12 +338,13 @@ export class Scanner {
     }, SPAWN_RETRY_MS);
   }
 
-  private supervisorExited(svc: Service, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (svc.supervisor !== child) return;
+  private supervisorEnded(svc: Service, handle: SupervisorHandle, end: SupervisorEnd): void {
+    if (svc.supervisor !== handle) return;
     svc.supervisor = null;
+    if (end.kind === 'error') return this.spawnFailed(svc, end.error);
     if (this.stopping !== 'no') return this.checkDone();
     if (!svc.active) return this.forget(svc);
-    if (code !== 0) this.opts.warn(`supervisor for ${svc.name} ${signal ? `killed by ${signal}` : `exited ${code}`}; restarting it`);
+    if (end.code !== 0 && !end.reported) this.opts.warn(`supervisor for ${svc.name} ${end.signal ? `killed by ${end.signal}` : `exited ${end.code}`}; restarting it`);
     this.startSupervisor(svc);
   }
 
@@ -376,21 +372,64 @@ export class Scanner {
     // Its process group too (run starts a session): a background child left
     // holding the log pipe would keep the logger, and a shutdown, waiting.
     const group = separateGroupOf(pid);
-    const signalAll = (sig: NodeJS.Signals | number) => {
-      killQuietly(pid, sig);
-      if (group !== null) killGroupQuietly(group, sig);
-    };
-    svc.orphanStop = { pid, killTimer: setTimeout(() => signalAll('SIGKILL'), killMs) };
-    reaper.watch(pid, () => this.orphanGone(svc, pid));
-    signalAll(downSignal);
-    signalAll('SIGCONT');
+    let reaped = false;
+    const stop = new ProcessStop({
+      members: () => (reaped ? [] : [pid]),
+      groups: group === null ? [] : [group],
+      downSignal,
+      timeoutKill: killMs,
+      clock: systemClock,
+      onGone: () => this.orphanGone(svc, pid),
+    });
+    svc.orphanStop = { pid, stop };
+    reaper.watch(pid, () => {
+      reaped = true;
+      stop.recheck();
+    });
+    stop.begin();
     reaper.reap(); // it may already be a zombie, whose SIGCHLD came before the watch
+    return true;
+  }
+
+  /**
+   * Shared mode, after the previous host was killed: its instance of the
+   * service still runs, and is nobody's child here. It gets the down-signal
+   * and SIGCONT (its process groups too), SIGKILL after timeout-kill, and the
+   * new supervisor starts once none of it is left. Not our children, so
+   * their deaths are watched on /proc, during this stop only.
+   */
+  private stopLeftovers(svc: Service): boolean {
+    const dir = this.dirOf(svc);
+    const pids = this.opts.launcher.leftovers?.({ name: svc.name, key: svc.key, stdin: null, stdout: null }, dir) ?? [];
+    if (pids.length === 0) return false;
+    const config = new ServiceDir(dir, (m) => this.opts.warn(`${svc.name}: ${m}`));
+    const downSignal = config.downSignal();
+    const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
+    this.opts.warn(`${svc.name}: its previous host died; stopping its processes ${pids.join(' ')} with ${signalName(downSignal)} before starting it again`);
+    const groups = new Set(pids.map(separateGroupOf).filter((g): g is number => g !== null));
+    const pid = pids[0];
+    const stop = new ProcessStop({
+      members: () => pids.filter(isAlive),
+      groups: [...groups],
+      downSignal,
+      timeoutKill: killMs,
+      clock: systemClock,
+      onGone: () => this.orphanGone(svc, pid),
+    });
+    svc.orphanStop = { pid, stop };
+    stop.begin();
+    const look = (delay: number) => {
+      if (svc.orphanStop?.stop !== stop) return;
+      stop.recheck();
+      if (stop.active) setTimeout(() => look(Math.min(delay * 2, 100)), delay);
+    };
+    look(5);
     return true;
   }
 
   private orphanGone(svc: Service, pid: number): void {
     if (svc.orphanStop?.pid !== pid) return;
-    clearTimeout(svc.orphanStop.killTimer);
+    svc.orphanStop.stop.abandon();
     svc.orphanStop = null;
     if (this.stopping !== 'no') return this.checkDone();
     if (!svc.active) return this.forget(svc);
@@ -416,9 +455,8 @@ export class Scanner {
     return !(producer && producer.active && this.known(producer));
   }
 
-  private signalSupervisor(svc: Service, sig: NodeJS.Signals): void {
-    const pid = svc.supervisor?.pid;
-    if (pid !== undefined) killQuietly(pid, sig);
+  private signalSupervisor(svc: Service, sig: 'SIGTERM' | 'SIGHUP'): void {
+    svc.supervisor?.signal(sig);
   }
 
   // ---- shutdown ----
@@ -481,33 +519,35 @@ export class Scanner {
    * re-parented during the previous one.
    */
   private stopStrays(): boolean {
-    if (this.strays.size > 0) return true;
-    if (this.strayTimer) clearTimeout(this.strayTimer);
-    this.strayTimer = null;
+    if (this.leftBehind?.active) return true;
     const pids = reaper.adoptedChildren().filter((pid) => !this.strayRounds.has(pid));
     if (pids.length === 0) return false;
     this.opts.warn(`stopping ${pids.length} process(es) left behind by services: ${pids.join(' ')}`);
+    const live = new Set(pids);
+    const stop = new ProcessStop({
+      members: () => [...live],
+      downSignal: 15, // SIGTERM
+      timeoutKill: ORPHAN_KILL_MS,
+      clock: systemClock,
+      onGone: () => this.checkDone(),
+    });
+    this.leftBehind = stop;
     for (const pid of pids) {
-      this.strays.add(pid);
       this.strayRounds.add(pid);
       reaper.watch(pid, () => {
-        this.strays.delete(pid);
-        this.checkDone();
+        live.delete(pid);
+        stop.recheck();
       });
-      killQuietly(pid, 'SIGTERM');
-      killQuietly(pid, 'SIGCONT');
     }
-    this.strayTimer = setTimeout(() => {
-      for (const pid of this.strays) killQuietly(pid, 'SIGKILL');
-    }, ORPHAN_KILL_MS);
+    stop.begin();
     reaper.reap(); // some may be zombies already
-    return this.strays.size > 0;
+    return stop.active;
   }
 
   private end(): void {
     if (this.ending) return;
     this.ending = true;
-    if (this.strayTimer) clearTimeout(this.strayTimer);
+    this.leftBehind?.abandon();
     this.control?.close();
     this.endedResolve();
   }

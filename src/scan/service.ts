@@ -1,9 +1,10 @@
 // What the scanner knows about one service directory it found: its identity,
 // the supervisor process it runs for it, and the log pipe it may share with
 // its logger.
-import type { ChildProcess } from 'node:child_process';
+import type { SupervisorHandle } from './handle';
 import { closeSync } from 'node:fs';
 import { pipe } from '../os/native';
+import type { ProcessStop } from '../supervise/stop';
 
 /**
  * The pipe between a service and its logger. The scanner holds both ends for
@@ -35,7 +36,7 @@ export class LogPipe {
 /** An orphaned service whose supervisor died: brought down before a new supervisor starts. */
 export interface OrphanStop {
   pid: number;
-  killTimer: NodeJS.Timeout;
+  stop: ProcessStop;
 }
 
 /** s6's name for the service that logs the scanner's own output. */
@@ -46,7 +47,7 @@ export class Service {
   name: string;
   /** Still found by the last scan. */
   active = true;
-  supervisor: ChildProcess | null = null;
+  supervisor: SupervisorHandle | null = null;
   /** When the last supervisor was spawned (ms, monotonic); 0 if never. */
   lastStart = 0;
   restartTimer: NodeJS.Timeout | null = null;

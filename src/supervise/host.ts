@@ -89,7 +89,7 @@ export class SuperviseHost {
 }
 
 /** Services inherit fds 0-2: make sure each is open, on /dev/null if it was not. */
-function ensureStdFds(): void {
+export function ensureStdFds(): void {
   for (let fd = 0; fd <= 2; fd++) {
     try {
       fstatSync(fd);

@@ -13,21 +13,36 @@ import { errnoText } from '../base/errno';
  */
 let serviceEnv: readonly string[] | undefined;
 
+/** What a service's processes get from their host besides argv: fds 0-2 and the environment. */
+export interface ServiceIo {
+  /** fds 0-2 (target -> our fd); ours when absent. */
+  stdio?: ReadonlyMap<number, number>;
+  env?: readonly string[];
+}
+
+/** Our environment as services get it by default. */
+export function defaultServiceEnv(): readonly string[] {
+  return (serviceEnv ??= environStrings(process.env));
+}
+
 /**
- * Spawns `./file args...` in `cwd`, fds 0-2 inherited and `extra` (target ->
- * our fd) placed at their numbers. Returns the process, or undefined if it
- * could not start; `onFailure` then gets the reason (ENOENT, EACCES...).
+ * Spawns `./file args...` in `cwd`, fds 0-2 from `io` (ours by default) and
+ * `extra` (target -> our fd) placed at their numbers. Returns the process,
+ * or undefined if it could not start; `onFailure` then gets the reason
+ * (ENOENT, EACCES...).
  */
 export function spawnInSession(
   cwd: string,
   file: string,
   args: readonly string[],
   extra: ReadonlyMap<number, number>,
+  io: ServiceIo,
   onFailure: (reason: string) => void,
 ): ReapedChild | undefined {
   const path = `./${file}`;
+  const fds = io.stdio ? new Map([...io.stdio, ...extra]) : extra;
   try {
-    return new ReapedChild(spawnProgram({ path, argv: [path, ...args], env: (serviceEnv ??= environStrings(process.env)), cwd, fds: extra }));
+    return new ReapedChild(spawnProgram({ path, argv: [path, ...args], env: io.env ?? defaultServiceEnv(), cwd, fds }));
   } catch (err) {
     onFailure(errnoText(err));
     return undefined;

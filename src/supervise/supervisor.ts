@@ -7,20 +7,20 @@ import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pipe, tryLockWrite } from '../os/native';
 import { ServiceDir } from '../servicedir/servicedir';
-import { appendDeath, deathFromWstat, deathTallyPath, encodeDeathTally, readDeathTally, type DeathRecord } from '../wire/deathtally';
-import { cleanFifodir, notifyFifodir } from '../wire/fifodir';
+import { deathFromWstat } from '../wire/deathtally';
+import { cleanFifodir } from '../wire/fifodir';
 import { GROUP_SIGNAL_COMMANDS, SIGNAL_COMMANDS } from '../wire/control';
 import { parseSignal, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
-import { encodeStatus, statusPath, type StatusRecord } from '../wire/status';
 import { Deadline, systemClock, type Clock } from './clock';
 import { ControlFifo, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
 import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
 import { ReapedChild, type MainProcess } from './mainprocess';
-import { StrayCleanup } from './strays';
-import { procStat } from '../os/proc';
-import { spawnInSession } from './spawn';
+import { strayCleanup } from './strays';
+import { Instance } from './instance';
+import type { ProcessStop } from './stop';
+import { spawnInSession, type ServiceIo } from './spawn';
 import { RestartThrottle } from './throttle';
-import { ReplacedFile } from './replacedfile';
+import { ServiceRecord } from './record';
 import { errnoText as errCode } from '../base/errno';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 
@@ -40,6 +40,34 @@ export interface SupervisorHooks {
   adoptedChildren(): number[];
   /** Every child of the process, ours or libuv's: a cheap emptiness check before a scan. */
   children(): number[];
+  /**
+   * Where stray cleanup looks: a host of many services gives this service's
+   * orphans, so that a stop costs what this service has, not what the
+   * whole process has. By default, every descendant of the process.
+   */
+  strayRoots?(): number[];
+  /**
+   * Runs one call into this supervisor (a control byte, a timer, a death):
+   * a host of many catches a throw here and brings only this service down.
+   * Without it, a throw ends the process, as in per-process mode.
+   */
+  guard?(fn: () => void): void;
+  /** fds 0-2 for run and finish; ours when absent. */
+  stdio?(): ReadonlyMap<number, number>;
+  /** The environment run and finish get, as `NAME=value` strings; ours when absent. */
+  environment?(): readonly string[];
+}
+
+/** How run and finish are started: spawnInSession's shape, injectable for state-machine tests. */
+export type Spawner = (
+  cwd: string, file: string, args: readonly string[], extra: ReadonlyMap<number, number>, io: ServiceIo, onFailure: (reason: string) => void,
+) => MainProcess | undefined;
+
+export interface SupervisorOptions {
+  clock?: Clock;
+  spawn?: Spawner;
+  /** What a relative service directory is taken from; the process's cwd by default. */
+  base?: string;
 }
 
 /** After a failed spawn, retry this late, unless the directory changes or `u` comes first. s6 waits 60 s. */
@@ -50,8 +78,6 @@ const KILL_REPEAT_MS = 5000;
 const FIX_DEBOUNCE_MS = 20;
 /** Strays get this long between the down-signal and SIGKILL when timeout-kill is unset. */
 const STRAY_TIMEOUT_KILL_MS = 5000;
-/** The orphans remembered per instance (a daemon may die before we read its pid). */
-const MAX_REAPED_REMEMBERED = 1024;
 /** finish exiting with this code means "permanent failure": wantup is cleared. */
 const PERMANENT_FAILURE = 125;
 
@@ -76,44 +102,36 @@ export class Supervisor {
   private readonly superviseDir: string;
   private readonly timer: Deadline;
   private readonly throttle = new RestartThrottle();
-  private readonly statusFile: ReplacedFile;
-  private readonly deathTallyFile: ReplacedFile;
+  private readonly record: ServiceRecord;
   private state: State = 'DOWN';
-  private status!: StatusRecord;
-  private main: MainProcess | undefined;
+  /** The current run of the service, from its spawn until the next one. */
+  private current: Instance | undefined;
   private finish: MainProcess | undefined;
-  private notifyPipe: Socket | undefined;
   private control: ControlFifo | undefined;
   private lockFd = -1;
   private fixWatch: FSWatcher | undefined;
   private done = false;
-  /** Inside commands(): status writes wait for the end of the batch, or the next event. */
-  private batching = false;
-  private statusDirty = false;
-  // Per instance: the pidfile parent we wait on, whether we are reading its pid file,
-  // a `d` that came while no pid was known yet, and the groups the instance ran in.
-  private adoption: { parent: MainProcess; pidfile: string } | undefined;
-  private adopting = false;
-  private adoptionWait: AbortController | undefined;
-  private downRequested = false;
-  private withNotification = false;
-  private instanceGroups: number[] = [];
-  private instanceSerial = 0;
-  private readonly reaped = new Map<number, number>();
   private readonly readyTimer: Deadline;
-  private strays: StrayCleanup | undefined;
+  private strays: ProcessStop | undefined;
   private startDeferred: false | 'once' | 'wantup' = false;
 
   /**
    * `dirArg` is the directory exactly as given: run and finish get it as
    * their argument, as under s6 (under a scanner it is the service's name).
    */
+  private readonly clock: Clock;
+  private readonly spawn: Spawner;
+
   constructor(
     readonly dirArg: string,
     private readonly hooks: SupervisorHooks,
-    private readonly clock: Clock = systemClock,
+    opts: SupervisorOptions = {},
   ) {
-    this.dir = resolve(dirArg);
+    const clock = opts.clock ?? systemClock;
+    this.spawn = opts.spawn ?? spawnInSession;
+    // Timers are calls into us like any other: through the host's guard.
+    this.clock = { wall: () => clock.wall(), monoMs: () => clock.monoMs(), after: (ms, fn) => clock.after(ms, () => this.guarded(fn)) };
+    this.dir = resolve(opts.base ?? '.', dirArg);
     try {
       this.dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
     } catch (err) {
@@ -123,19 +141,39 @@ export class Supervisor {
     this.files = new ServiceDir(this.root, (m) => this.warn(m));
     this.eventDir = join(this.root, 'event');
     this.superviseDir = join(this.root, 'supervise');
-    this.statusFile = new ReplacedFile(statusPath(this.root));
-    this.deathTallyFile = new ReplacedFile(deathTallyPath(this.root));
-    this.timer = new Deadline(clock);
-    this.readyTimer = new Deadline(clock);
+    this.record = new ServiceRecord(this.root, (m) => this.warn(m));
+    this.timer = new Deadline(this.clock);
+    this.readyTimer = new Deadline(this.clock);
+  }
+
+  /** One entry into the state machine from outside (an event, not a call from the host). */
+  private guarded(fn: () => void): void {
+    if (this.hooks.guard) this.hooks.guard(fn);
+    else fn();
   }
 
   get currentState(): State {
     return this.state;
   }
 
+  /** The process groups (and sessions) the current instance ran in: run's own, and a pidfile daemon's. */
+  get processGroups(): readonly number[] {
+    return this.current?.groups ?? [];
+  }
+
+  /** The pid of finish while it runs. */
+  get finishPid(): number | undefined {
+    return this.finish?.pid;
+  }
+
   /** The pid of run (or of the adopted daemon) while the service is up. */
   get mainPid(): number | undefined {
     return this.main?.pid;
+  }
+
+  /** run, or the adopted daemon, while there is one. */
+  private get main(): MainProcess | undefined {
+    return this.current?.main;
   }
 
   /**
@@ -154,18 +192,18 @@ export class Supervisor {
       // Name the directory as given, not the /proc path we reach it through.
       throw new Failure(this.shown(err.message), err.exitCode);
     }
-    this.control.onBytes((bytes) => this.commands(bytes.toString('latin1')));
+    this.control.onBytes((bytes) => this.guarded(() => this.commands(bytes.toString('latin1'))));
     cleanFifodir(this.eventDir);
-    this.saveDeathTally([]);
+    this.record.resetDeaths();
     const now = this.clock.wall();
-    this.status = {
+    this.record.status = {
       stamp: now, readystamp: now, pid: 0, wstat: 0,
       // paused with no pid is the newest s6's "not started yet" marker: in the first write only.
       paused: true, finishing: false, wantup: !this.files.wantsDown(), ready: true,
     };
-    this.saveStatus();
-    this.status.paused = false;
-    this.event('s');
+    this.record.save();
+    this.record.status.paused = false;
+    this.record.event('s');
     this.timer.set(0, () => this.onDeadline());
   }
 
@@ -178,16 +216,12 @@ export class Supervisor {
    * it, and a flood of `pc` costs one write, not one per byte.
    */
   commands(bytes: string): void {
-    this.batching = true;
-    try {
+    this.record.batch(() => {
       for (const byte of bytes) {
         if (this.done) return;
         this.command(byte);
       }
-    } finally {
-      this.batching = false;
-      this.flushStatus();
-    }
+    });
   }
 
   private command(byte: string): void {
@@ -222,7 +256,7 @@ export class Supervisor {
         if (this.state === 'DOWN') this.trystart(true);
         return;
       case 'u':
-        this.downRequested = false;
+        if (this.current) this.current.downRequested = false;
         this.setWantup(true);
         if (this.state === 'DOWN') this.trystart();
         return;
@@ -257,23 +291,24 @@ export class Supervisor {
   }
 
   private setPaused(paused: boolean): void {
-    this.status.paused = paused;
-    this.saveStatus();
+    this.record.status.paused = paused;
+    this.record.save();
   }
 
   private setWantup(wantup: boolean): void {
-    this.status.wantup = wantup;
-    this.saveStatus();
+    this.record.status.wantup = wantup;
+    this.record.save();
   }
 
   /** `d`: want down and, if run is up, the down sequence; one status write. */
   private goDown(): void {
-    this.status.wantup = false;
+    this.record.status.wantup = false;
     this.startDeferred = false;
     // A pidfile parent may still exit 0 after its down-signal: the daemon then goes down too.
-    if (this.adoption !== undefined || this.adopting) this.downRequested = true;
+    const run = this.current;
+    if (run && (run.adoption !== undefined || run.adopting)) run.downRequested = true;
     if (this.isUp()) this.downSequence();
-    this.saveStatus();
+    this.record.save();
   }
 
   /** down-signal and SIGCONT to the pid (never the group), and the kill timeout. */
@@ -281,7 +316,7 @@ export class Supervisor {
     const main = this.main!;
     main.kill(this.files.downSignal());
     main.kill(SIGCONT);
-    this.status.paused = false;
+    this.record.status.paused = false;
     const timeoutKill = this.files.timeoutKill();
     if (timeoutKill > 0) this.timer.set(timeoutKill, () => this.onDeadline());
   }
@@ -358,7 +393,7 @@ export class Supervisor {
   private onDeadline(): void {
     switch (this.state) {
       case 'DOWN':
-        if (this.status.wantup) this.trystart();
+        if (this.record.status.wantup) this.trystart();
         return;
       case 'UP':
       case 'LASTUP':
@@ -425,7 +460,7 @@ export class Supervisor {
         notifyRead = r;
         extra.set(notifyFd, w);
       }
-      const main = spawnInSession(this.root, 'run', [this.dirArg], extra, (reason) => {
+      const main = this.spawn(this.root, 'run', [this.dirArg], extra, this.io(), (reason) => {
         this.startBlocked(`unable to spawn ${join(this.root, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
       });
       if (!main) {
@@ -445,24 +480,21 @@ export class Supervisor {
 
   private started(main: MainProcess, notifyRead: number | undefined, pidfile: string | undefined): void {
     this.stopFixWatch();
-    this.main = main;
-    this.instanceSerial++;
-    this.instanceGroups = [main.pid];
-    this.reaped.clear();
-    this.withNotification = notifyRead !== undefined;
-    this.downRequested = false;
-    if (pidfile !== undefined) {
-      this.adoption = { parent: main, pidfile };
-      this.readyTimer.set(this.files.timeoutReady(), () => this.parentTimeout(main));
-    }
+    const run = new Instance(main, notifyRead !== undefined, pidfile);
+    this.current = run;
+    if (pidfile !== undefined) this.readyTimer.set(this.files.timeoutReady(), () => this.parentTimeout(run, main));
     this.state = this.state === 'DOWN' ? 'UP' : this.state;
     this.throttle.started(this.clock.monoMs());
-    Object.assign(this.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
-    main.onExit((wstat) => this.onMainExit(main, wstat));
-    this.saveStatus();
-    this.event('u');
+    Object.assign(this.record.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
+    main.onExit((wstat) => this.guarded(() => this.onMainExit(run, main, wstat)));
+    this.record.save();
+    this.record.event('u');
     // Nothing can be read before we are back in the event loop: announce the start first.
-    if (notifyRead !== undefined) this.watchReadiness(notifyRead);
+    if (notifyRead !== undefined) this.watchReadiness(run, notifyRead);
+  }
+
+  private io(): ServiceIo {
+    return { stdio: this.hooks.stdio?.(), env: this.hooks.environment?.() };
   }
 
   /** An fd number the child can have: below our open-files limit. */
@@ -506,11 +538,11 @@ export class Supervisor {
     this.timer.set(SPAWN_RETRY_MS, () => this.onDeadline());
     if (this.fixWatch) return;
     try {
-      this.fixWatch = watch(this.root, () => {
-        if (this.state === 'DOWN' && this.status.wantup) {
+      this.fixWatch = watch(this.root, () => this.guarded(() => {
+        if (this.state === 'DOWN' && this.record.status.wantup) {
           this.timer.set(Math.max(FIX_DEBOUNCE_MS, this.throttle.delay(this.clock.monoMs())), () => this.onDeadline());
         }
-      });
+      }));
       this.fixWatch.on('error', () => this.stopFixWatch());
     } catch {
       // No inotify left: the timer alone will retry.
@@ -523,44 +555,38 @@ export class Supervisor {
   }
 
   /** Any chunk with a newline on the notification pipe means ready, once per instance. */
-  private watchReadiness(fd: number): void {
+  private watchReadiness(run: Instance, fd: number): void {
     const sock = new Socket({ fd, readable: true, writable: false });
-    this.notifyPipe = sock;
-    sock.on('data', (chunk: Buffer) => {
-      if (!chunk.includes(0x0a) || this.notifyPipe !== sock) return;
-      this.becomeReady();
-    });
-    sock.on('end', () => {
-      if (this.notifyPipe === sock) this.closeNotifyPipe();
-    });
-    sock.on('error', () => {
-      if (this.notifyPipe === sock) this.closeNotifyPipe();
-    });
+    run.notifyPipe = sock;
+    sock.on('data', (chunk: Buffer) => this.guarded(() => {
+      if (!chunk.includes(0x0a) || run.notifyPipe !== sock) return;
+      this.becomeReady(run);
+    }));
+    const gone = () => {
+      if (run.notifyPipe === sock) run.closeNotifyPipe();
+    };
+    sock.on('end', gone);
+    sock.on('error', gone);
   }
 
-  private becomeReady(): void {
-    this.closeNotifyPipe();
+  private becomeReady(run: Instance): void {
+    run.closeNotifyPipe();
     this.throttle.ready(this.clock.monoMs());
-    this.status.ready = true;
-    this.status.readystamp = this.clock.wall();
-    this.saveStatus();
-    this.event('U');
-  }
-
-  private closeNotifyPipe(): void {
-    this.notifyPipe?.destroy();
-    this.notifyPipe = undefined;
+    this.record.status.ready = true;
+    this.record.status.readystamp = this.clock.wall();
+    this.record.save();
+    this.record.event('U');
   }
 
   // ---- death of run, finish ----------------------------------------------
 
-  private onMainExit(main: MainProcess, wstat: number): void {
-    if (this.main !== main || this.done) return;
-    if (this.adoption?.parent === main) {
-      const { pidfile } = this.adoption;
-      this.adoption = undefined;
+  private onMainExit(run: Instance, main: MainProcess, wstat: number): void {
+    if (run !== this.current || run.main !== main || this.done) return;
+    if (run.adoption?.parent === main) {
+      const { pidfile } = run.adoption;
+      run.adoption = undefined;
       this.readyTimer.clear();
-      if (wstat === 0) return this.awaitDaemon(main, pidfile);
+      if (wstat === 0) return this.awaitDaemon(run, main, pidfile);
     }
     this.serviceDied(main.pid, wstat);
   }
@@ -568,58 +594,53 @@ export class Supervisor {
   // ---- pidfile adoption ----------------------------------------------------
 
   /** The parent exited 0: the daemon's pid is in the pid file, maybe a little later. */
-  private awaitDaemon(parent: MainProcess, pidfile: string): void {
-    this.main = undefined;
+  private awaitDaemon(run: Instance, parent: MainProcess, pidfile: string): void {
+    run.main = undefined;
     this.timer.clear();
-    this.adopting = true;
-    const serial = this.instanceSerial;
     const wait = new AbortController();
-    this.adoptionWait = wait;
-    const found = (result: AdoptionResult) => {
-      if (serial === this.instanceSerial && !this.done && this.adopting) this.daemonFound(parent.pid, result);
-    };
+    run.adoptionWait = wait;
+    const found = (result: AdoptionResult) => this.guarded(() => {
+      if (run === this.current && run.adoptionWait === wait && !this.done) this.daemonFound(run, parent.pid, result);
+    });
     // adoptFromPidFile reports its failures as a refusal; anything else it throws is one too.
-    adoptFromPidFile(pidfile, this.files.timeoutReady(), this.reaped, wait.signal).then(found, (err) => {
+    adoptFromPidFile(pidfile, this.files.timeoutReady(), run.reaped, wait.signal).then(found, (err) => {
       found({ kind: 'refused', reason: `unable to adopt from pid file ${pidfile}: ${errCode(err)}` });
     });
   }
 
-  private daemonFound(parentPid: number, result: AdoptionResult): void {
-    this.adopting = false;
-    this.adoptionWait = undefined;
+  private daemonFound(run: Instance, parentPid: number, result: AdoptionResult): void {
+    run.adoptionWait = undefined;
     if (result.kind === 'refused') {
       this.warn(`${result.reason}: the service failed (exit code ${EXIT_BAD_PIDFILE})`);
       return this.serviceDied(parentPid, EXIT_BAD_PIDFILE << 8);
     }
-    this.status.pid = result.pid;
+    this.record.status.pid = result.pid;
     if (result.kind === 'died') return this.serviceDied(result.pid, result.wstat);
     const daemon = new ReapedChild(result.pid, true);
-    this.main = daemon;
-    const pgid = procStat(result.pid)?.pgid;
-    if (pgid !== undefined && pgid > 1 && !this.instanceGroups.includes(pgid)) this.instanceGroups.push(pgid);
-    if (this.downRequested) {
-      this.downRequested = false;
+    run.main = daemon;
+    run.addGroupOf(result.pid);
+    if (run.downRequested) {
+      run.downRequested = false;
       this.downSequence();
     }
     // With a notification-fd, an accepted pid means ready, unless the daemon said so already.
-    if (this.withNotification && !this.status.ready) this.becomeReady();
-    else this.saveStatus();
-    daemon.onExit((wstat) => this.onMainExit(daemon, wstat));
+    if (run.withNotification && !this.record.status.ready) this.becomeReady(run);
+    else this.record.save();
+    daemon.onExit((wstat) => this.guarded(() => this.onMainExit(run, daemon, wstat)));
   }
 
   /** The parent must fork and exit within timeout-ready; one that does not has failed to start. */
-  private parentTimeout(parent: MainProcess): void {
-    if (this.main !== parent || this.adoption?.parent !== parent) return;
+  private parentTimeout(run: Instance, parent: MainProcess): void {
+    if (run !== this.current || run.main !== parent || run.adoption?.parent !== parent) return;
     this.warn(`run (pid ${parent.pid}) did not exit within timeout-ready: killing it; the start failed`);
-    this.adoption = undefined;
+    run.adoption = undefined;
     parent.killGroup(SIGKILL);
     parent.kill(SIGKILL);
   }
 
   /** Remembers orphans the reaper collected: a daemon may die before we read its pid. */
   orphanReaped(pid: number, wstat: number): void {
-    if (this.reaped.size >= MAX_REAPED_REMEMBERED) this.reaped.clear();
-    this.reaped.set(pid, wstat);
+    this.current?.rememberReaped(pid, wstat);
     this.strays?.recheck();
   }
 
@@ -629,10 +650,11 @@ export class Supervisor {
   private beginStrayCleanup(): void {
     // Every stray descends from us (we are a subreaper): with no child left, there is none.
     if (this.hooks.children().length === 0 || this.files.has('flag-keep-strays')) return;
-    const cleanup: StrayCleanup = new StrayCleanup({
-      groups: [...this.instanceGroups],
+    const cleanup: ProcessStop = strayCleanup({
+      groups: [...(this.current?.groups ?? [])],
       // finish (and, later, the next run) are ours too, but no strays.
       adopted: () => this.hooks.adoptedChildren().filter((pid) => pid !== this.finish?.pid && pid !== this.main?.pid),
+      roots: this.hooks.strayRoots && (() => this.hooks.strayRoots!()),
       downSignal: this.files.downSignal(),
       timeoutKill: this.files.timeoutKill() || STRAY_TIMEOUT_KILL_MS,
       clock: this.clock,
@@ -642,38 +664,34 @@ export class Supervisor {
     cleanup.begin();
   }
 
-  private straysGone(cleanup: StrayCleanup): void {
+  private straysGone(cleanup: ProcessStop): void {
     if (this.strays !== cleanup) return;
     this.strays = undefined;
     // A deferred start still wanted: `o` asked for one run; otherwise only
     // while want-up holds (an `O` or `Q` meanwhile cancels it).
-    const wanted = this.startDeferred === 'once' || (this.startDeferred === 'wantup' && this.status.wantup);
+    const wanted = this.startDeferred === 'once' || (this.startDeferred === 'wantup' && this.record.status.wantup);
     this.startDeferred = false;
     if (wanted && this.state === 'DOWN' && !this.done) this.trystart();
   }
 
   /** run (or the adopted daemon, or a pidfile start that failed) is gone. */
   private serviceDied(pid: number, wstat: number): void {
-    this.main = undefined;
-    this.adopting = false;
-    this.adoptionWait?.abort();
-    this.adoptionWait = undefined;
+    this.current?.ended();
     this.readyTimer.clear();
     this.timer.clear();
-    this.closeNotifyPipe();
     const now = this.clock.wall();
-    Object.assign(this.status, { wstat, paused: false, ready: false, stamp: now });
+    Object.assign(this.record.status, { wstat, paused: false, ready: false, stamp: now });
     // Before finish runs, so that finish (s6-permafailon) sees this death.
-    this.saveDeathTally(appendDeath(this.loadDeathTally(), deathFromWstat(now, wstat), this.files.maxDeathTally()));
+    this.record.recordDeath(deathFromWstat(now, wstat), this.files.maxDeathTally());
     this.beginStrayCleanup();
     const finish = this.spawnFinish(pid, wstat);
     if (!finish) return this.downAndReady('dD');
     this.finish = finish;
     this.state = this.state === 'LASTUP' ? 'LASTFINISH' : 'FINISH';
-    Object.assign(this.status, { pid: finish.pid, finishing: true });
-    finish.onExit((fstat) => this.onFinishExit(finish, fstat));
-    this.saveStatus();
-    this.event('d');
+    Object.assign(this.record.status, { pid: finish.pid, finishing: true });
+    finish.onExit((fstat) => this.guarded(() => this.onFinishExit(finish, fstat)));
+    this.record.save();
+    this.record.event('d');
     const timeoutFinish = this.files.timeoutFinish();
     if (timeoutFinish > 0) this.timer.set(timeoutFinish, () => this.onDeadline());
   }
@@ -683,7 +701,7 @@ export class Supervisor {
     if (!this.files.has('finish')) return undefined;
     const exit = wstatSignaled(wstat) ? 256 : wstatExitCode(wstat);
     const args = [String(exit), String(wstatTermsig(wstat)), this.dirArg, String(pid)];
-    return spawnInSession(this.root, 'finish', args, new Map(), (reason) => {
+    return this.spawn(this.root, 'finish', args, new Map(), this.io(), (reason) => {
       this.warn(`unable to spawn ${join(this.root, 'finish')}: ${reason}`);
     });
   }
@@ -693,7 +711,7 @@ export class Supervisor {
     this.finish = undefined;
     this.timer.clear();
     if (!wstatSignaled(wstat) && wstatExitCode(wstat) === PERMANENT_FAILURE) {
-      this.status.wantup = false;
+      this.record.status.wantup = false;
       return this.downAndReady('OD');
     }
     this.downAndReady('D');
@@ -702,12 +720,12 @@ export class Supervisor {
   /** The service is down and finish is done: the state clients wait for with -D. */
   private downAndReady(events: string): void {
     const last = this.state === 'LASTUP' || this.state === 'LASTFINISH';
-    Object.assign(this.status, { pid: 0, finishing: false, ready: true, readystamp: this.clock.wall() });
+    Object.assign(this.record.status, { pid: 0, finishing: false, ready: true, readystamp: this.clock.wall() });
     this.state = 'DOWN';
-    this.saveStatus();
-    this.event(events);
+    this.record.save();
+    this.record.event(events);
     if (last) return this.exit();
-    if (!this.status.wantup) return;
+    if (!this.record.status.wantup) return;
     const delay = this.throttle.delay(this.clock.monoMs());
     if (delay === 0) this.trystart();
     else this.timer.set(delay, () => this.onDeadline());
@@ -718,71 +736,48 @@ export class Supervisor {
   /** Sends `x` and lets go of everything; the service, if still running, is left alone. */
   private exit(): void {
     if (this.done) return;
-    this.done = true;
-    this.timer.clear();
-    this.readyTimer.clear();
-    this.adoptionWait?.abort();
-    this.strays?.abandon();
-    this.stopFixWatch();
-    this.closeNotifyPipe();
-    this.control?.close();
-    this.event('x');
-    this.statusFile.close();
-    this.deathTallyFile.close();
-    if (this.lockFd >= 0) closeSync(this.lockFd);
-    this.lockFd = -1;
-    closeSync(this.dirFd);
-    this.dirFd = -1;
+    this.release(() => this.record.event('x'));
     this.hooks.exited(this);
   }
 
-  // ---- files and events ----------------------------------------------------
-
-  private saveStatus(): void {
-    if (this.batching) this.statusDirty = true;
-    else this.writeStatus();
+  /**
+   * What a dead supervisor process leaves: the lock, the control FIFO and
+   * every fd let go, no event sent, the service left running. A host calls
+   * it when this supervisor threw; a new one then takes the service over.
+   */
+  abandon(): void {
+    if (this.done) return;
+    const quietly = (fn: () => void) => {
+      try {
+        fn();
+      } catch {
+        // half-built or half-closed already: the rest still goes
+      }
+    };
+    this.release(() => {}, quietly);
   }
 
-  private flushStatus(): void {
-    if (!this.statusDirty) return;
-    this.statusDirty = false;
-    this.writeStatus();
+  private release(lastWords: () => void, step: (fn: () => void) => void = (fn) => fn()): void {
+    this.done = true;
+    step(() => this.timer.clear());
+    step(() => this.readyTimer.clear());
+    step(() => this.current?.ended());
+    step(() => this.strays?.abandon());
+    step(() => this.stopFixWatch());
+    step(() => this.control?.close());
+    step(lastWords);
+    step(() => this.record.close());
+    step(() => {
+      if (this.lockFd >= 0) closeSync(this.lockFd);
+      this.lockFd = -1;
+    });
+    step(() => {
+      if (this.dirFd >= 0) closeSync(this.dirFd);
+      this.dirFd = -1;
+    });
   }
 
-  /** Atomic: a failed write leaves the previous status whole. We warn and carry on. */
-  private writeStatus(): void {
-    try {
-      this.statusFile.write(encodeStatus(this.status));
-    } catch (err) {
-      this.warn(`unable to write ${join(this.superviseDir, 'status')}: ${errCode(err)}`);
-    }
-  }
-
-  private loadDeathTally() {
-    try {
-      return readDeathTally(this.root);
-    } catch (err) {
-      this.warn(`unable to read ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
-      return [];
-    }
-  }
-
-  private saveDeathTally(records: readonly DeathRecord[]): void {
-    try {
-      this.deathTallyFile.write(encodeDeathTally(records));
-    } catch (err) {
-      this.warn(`unable to write ${join(this.superviseDir, 'death_tally')}: ${errCode(err)}`);
-    }
-  }
-
-  private event(bytes: string): void {
-    this.flushStatus();
-    try {
-      notifyFifodir(this.eventDir, bytes);
-    } catch (err) {
-      this.warn(`unable to notify ${this.eventDir}: ${errCode(err)}`);
-    }
-  }
+  // ---- messages ----------------------------------------------------------
 
   /** Messages name the directory as given, not the /proc path we reach it through. */
   private warn(message: string): void {

@@ -1,9 +1,10 @@
 // The clients' tests run every case against each supervisor in this table:
 // Debian's s6-supervise (which proves the tests) and tether supervise.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { SHARED, spawnKind, stopKind } from '../supervise/lib';
 import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, bounded, run, stopSupervisor, type Teardown, type RunResult } from '../lib/harness';
+import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, bounded, run, type Teardown, type RunResult } from '../lib/harness';
 
 export interface Supervisor {
   name: string;
@@ -21,7 +22,7 @@ export const SUPERVISORS: Supervisor[] = [
     missing: HAVE_S6 ? null : 'Debian s6 is not installed',
   },
   {
-    name: 'tether supervise',
+    name: SHARED ? 'tether svscan --shared' : 'tether supervise',
     cmd: process.execPath,
     args: [TETHER, 'supervise'],
     missing: existsSync(join(ROOT, 'build', 'cli', 'supervise.js')) ? null : 'tether supervise is not built',
@@ -38,9 +39,9 @@ export const s6 = (name: string) => join(S6_BIN, name);
  * kills by pid whatever is left: services run in their own sessions.
  */
 export async function supervise(t: Teardown, sup: Supervisor, dir: string, opts: { up?: boolean } = {}): Promise<ChildProcess> {
-  const child = spawn(sup.cmd, [...sup.args, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnKind(sup, dir, ['ignore', 'ignore', 'pipe']);
   child.stderr!.resume();
-  t.teardown(() => stopSupervisor(child, dir));
+  t.teardown(() => stopKind(child, dir));
   await waitForStatus(dir);
   if (opts.up) await mustRun(s6('s6-svwait'), ['-u', '-t', '20000', dir]);
   return child;

@@ -35,7 +35,9 @@ export interface ScannerOptions {
 
 export async function startScanner(t: Teardown, scandir: string, opts: ScannerOptions = {}): Promise<ScannerHandle> {
   const prefix = opts.prefix ?? [process.execPath, TETHER];
-  const child = spawn(prefix[0], [...prefix.slice(1), 'svscan', '-d', '3', ...(opts.args ?? []), scandir], {
+  // TETHER_MODE=shared (test/shared/) runs the same scenarios with every supervisor inside the scanner.
+  const mode = process.env.TETHER_MODE === 'shared' ? ['--shared'] : [];
+  const child = spawn(prefix[0], [...prefix.slice(1), 'svscan', '-d', '3', ...mode, ...(opts.args ?? []), scandir], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
   });

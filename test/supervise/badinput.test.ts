@@ -8,13 +8,15 @@ import { readDeathTally } from '../../src/wire/deathtally';
 import { STATUS_SIZE, readStatus } from '../../src/wire/status';
 import { tainToMs } from '../../src/wire/tain';
 import { SUPERVISE_COMMANDS } from '../../src/wire/control';
-import { BOUND_MS, alive, bounded, exitOf, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
+import { BOUND_MS, alive, bounded, makeService, run, tempDir, tether, writeScript } from '../lib/harness';
 import { FifodirListener } from '../../src/wire/fifodir';
-import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForPath } from './lib';
+import { SHARED, TETHER_SUPERVISE, processOnly, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForPath } from './lib';
 
 const T = ['-T', '30000'];
 const SLEEPER = 'exec sleep 100000';
-const WARNING = /^tether supervise: warning: /;
+// A shared scanner reports its hosted supervisors' warnings, and their start-up failures, under its own name.
+const WARNING = SHARED ? /^tether svscan: warning: / : /^tether supervise: warning: /;
+const FATAL = SHARED ? 'tether svscan: warning: ' : 'tether supervise: fatal: ';
 
 t.test('no run file: warns, then starts as soon as run appears', async (t) => {
   const dir = join(tempDir(t), 'svc');
@@ -22,7 +24,7 @@ t.test('no run file: warns, then starts as soon as run appears', async (t) => {
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
   const line = await sup.waitForStderr(/run/);
   t.match(line, WARNING);
-  t.match(line, new RegExp(`unable to spawn ${dir}/run: ENOENT`));
+  t.match(line, new RegExp(`unable to spawn ${sup.shown}/run: ENOENT`));
   t.equal((await svstat(dir, '-o', 'up,wantedup')).stdout, 'false true\n', 'down, still wanted up');
   writeScript(join(dir, 'run'), SLEEPER);
   t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0, 'started once run exists');
@@ -32,7 +34,7 @@ t.test('a run that is not executable: warns; chmod +x fixes it', async (t) => {
   const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
   chmodSync(join(dir, 'run'), 0o644);
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
-  t.match(await sup.waitForStderr(/run/), new RegExp(`unable to spawn ${dir}/run: EACCES`));
+  t.match(await sup.waitForStderr(/run/), new RegExp(`unable to spawn ${sup.shown}/run: EACCES`));
   chmodSync(join(dir, 'run'), 0o755);
   t.equal((await s6('s6-svwait', '-u', '-t', '30000', dir)).code, 0, 'started after chmod');
   t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0);
@@ -61,7 +63,7 @@ t.test('garbage and CRLF in notification-fd, lock-fd, timeout-kill, down-signal'
   });
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
   await s6('s6-svwait', '-u', '-t', '30000', dir);
-  t.match(await sup.waitForStderr(/notification-fd/), /^tether supervise: warning: .*invalid notification-fd: "3\\r", ignored$/);
+  t.match(await sup.waitForStderr(/notification-fd/), new RegExp(`${WARNING.source}.*invalid notification-fd: "3\\\\r", ignored$`));
   t.match(await sup.waitForStderr(/lock-fd/), /invalid lock-fd: "four", ignored$/);
   t.equal((await svc(dir, '-wd', ...T, '-d')).code, 0, 'down with the default signal');
   t.match(await sup.waitForStderr(/timeout-kill/), /invalid timeout-kill: "1 0", using 0$/);
@@ -112,8 +114,8 @@ t.test('supervise/control that is a regular file: exit 100', async (t) => {
   mkdirSync(join(dir, 'supervise'));
   writeFileSync(join(dir, 'supervise', 'control'), '');
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir, { waitStatus: false });
-  t.same(await exitOf(sup.child), { code: 100, signal: null });
-  t.match(sup.stderr(), /^tether supervise: fatal: .*control exists and is not a FIFO\n$/);
+  t.same(await sup.ended(), { code: 100, signal: null });
+  t.match(sup.stderr(), new RegExp(`^${FATAL}.*control exists and is not a FIFO\n`));
 });
 
 t.test('a status file that cannot be written: warn, keep supervising, never torn', async (t) => {
@@ -201,11 +203,11 @@ t.test('event that exists and is not a directory: exit 100', async (t) => {
   const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
   writeFileSync(join(dir, 'event'), 'hi\n');
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir, { waitStatus: false });
-  t.same(await exitOf(sup.child), { code: 100, signal: null });
+  t.same(await sup.ended(), { code: 100, signal: null });
   t.match(sup.stderr(), /event exists and is not a directory/);
 });
 
-t.test('SIGUSR1 opens no inspector: it is ignored, with a warning', async (t) => {
+t.test('SIGUSR1 opens no inspector: it is ignored, with a warning', { skip: processOnly(TETHER_SUPERVISE) }, async (t) => {
   const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
   process.kill(sup.child.pid!, 'SIGUSR1');

@@ -11,7 +11,7 @@ import { readDeathTally } from '../../src/wire/deathtally';
 import { readStatus } from '../../src/wire/status';
 import { alive, bounded, exitOf, makeService, run, tempDir, writeScript, s6Restart } from '../lib/harness';
 import { writeControl } from '../../src/wire/control';
-import { SUPERVISORS, TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus, type SupervisorKind } from './lib';
+import { SUPERVISORS, TETHER_SUPERVISE, dirArg, processOnly, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus, type SupervisorKind } from './lib';
 
 const T = ['-T', '30000'];
 
@@ -45,8 +45,10 @@ while True:
 
 const SLEEPER = 'exec sleep 100000';
 
-function each(name: string, fn: (t: Test, kind: SupervisorKind) => Promise<void>): void {
-  for (const kind of SUPERVISORS) t.test(`${name} [${kind.name}]`, (tt) => fn(tt, kind));
+function each(name: string, fn: (t: Test, kind: SupervisorKind) => Promise<void>, opts: { processOnly?: boolean } = {}): void {
+  for (const kind of SUPERVISORS) {
+    t.test(`${name} [${kind.name}]`, { skip: opts.processOnly ? processOnly(kind) : false }, (tt) => fn(tt, kind));
+  }
 }
 
 each('s6-svok, s6-svstat and s6-svc -wd/-wu/-dx', async (t, kind) => {
@@ -79,7 +81,7 @@ each('s6-svok, s6-svstat and s6-svc -wd/-wu/-dx', async (t, kind) => {
   t.match((await svstat(dir)).stdout, new RegExp(`^up \\(pid ${pid2}\\) \\d+ seconds, normally down\\n$`));
 
   t.equal((await svc(dir, '-wd', ...T, '-dx')).code, 0, 'svc -dx');
-  t.same(await exitOf(sup.child), { code: 0, signal: null }, 'the supervisor exits 0 after x');
+  t.same(await sup.ended(), { code: 0, signal: null }, 'the supervisor exits 0 after x');
   t.equal((await s6('s6-svok', dir)).code, 1, 'svok: no longer supervised');
   t.equal(readStatus(dir).pid, 0, 'the last status stays behind');
 });
@@ -111,7 +113,7 @@ each('signals reach the service: -h -1 -2 -a -i -q -y -t, -p/-c pause', async (t
   await waitForContent(sigs, /TERM\n$/);
   await waitForContent(join(dir, 'ran'), /\n.+\n$/);
   t.not(statusPid(dir), pid, 'a new instance runs');
-  t.match(readFileSync(join(dir, 'ran'), 'utf8'), new RegExp(`^\\d+ \\./run ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`),
+  t.match(readFileSync(join(dir, 'ran'), 'utf8'), new RegExp(`^\\d+ \\./run ${dirArg(kind, dir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`),
     kind.name === 'tether' ? 'argv is ./run DIR' : 'argv[1] is DIR (2.11 passes argv[0] run, python shows the path)');
 });
 
@@ -164,7 +166,7 @@ each('finish: its arguments, timeout-finish, and exit 125 (permanent failure)', 
   await s6Restart(dir, '-k');
   const args = await waitForContent(join(dir, 'finish.args'), /\n/);
   // s6 2.11 passes EXIT SIG DIR; tether, like the newest s6, adds the dead run's pid.
-  t.equal(args, kind.name === 's6' ? `256 9 ${dir}\n` : `256 9 ${dir} ${pid}\n`);
+  t.equal(args, kind.name === 's6' ? `256 9 ${dir}\n` : `256 9 ${dirArg(kind, dir)} ${pid}\n`);
 
   writeScript(join(dir, 'finish'), 'exec sleep 100000');
   writeFileSync(join(dir, 'timeout-finish'), '100\n');
@@ -194,7 +196,7 @@ each('svc -o runs once; -x while up waits for the service to go down', async (t,
   t.equal((await s6('s6-svok', dir)).code, 0, 'x alone does not stop the service or the supervisor');
   t.ok(alive(statusPid(dir)));
   t.equal((await svc(dir, '-d')).code, 0);
-  t.same(await exitOf(sup.child), { code: 0, signal: null }, 'exits once the service is down');
+  t.same(await sup.ended(), { code: 0, signal: null }, 'exits once the service is down');
   t.notOk(existsSync(join(dir, 'supervise', 'status.new')));
 });
 
@@ -226,7 +228,7 @@ each('the supervisor signals: SIGTERM, SIGHUP, SIGQUIT', async (t, kind) => {
   t.same(await exitOf(supC.child), { code: 0, signal: null }, 'SIGQUIT: exits at once');
   t.ok(alive(pidC), 'leaving the service running');
   process.kill(-pidC, 'SIGKILL');
-});
+}, { processOnly: true });
 
 each('a second supervisor on the same directory exits 100', async (t, kind) => {
   const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
@@ -304,10 +306,10 @@ each('SIGINT: the service\'s group gets SIGINT and the supervisor exits', async 
   const sup = await startSupervisor(t, kind, dir);
   await waitForContent(join(dir, 'ran'), /\n/);
   process.kill(sup.child.pid!, 'SIGINT');
-  t.same(await exitOf(sup.child), { code: 0, signal: null }, 'exits 0');
+  t.same(await sup.ended(), { code: 0, signal: null }, 'exits 0');
   await waitForContent(join(dir, 'sigs'), /^INT\n$/);
   t.pass('the service got SIGINT');
-});
+}, { processOnly: true });
 
 each('SIGHUP closes the supervisor\'s stdin and stdout (a logger downstream sees EOF)', async (t, kind) => {
   const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
@@ -320,5 +322,5 @@ each('SIGHUP closes the supervisor\'s stdin and stdout (a logger downstream sees
   t.equal(fd(0), '/dev/null', 'stdin too');
   t.match(fd(2), /^(pipe|socket):/, 'stderr stays');
   await svc(dir, '-k');
-  t.same(await exitOf(sup.child), { code: 0, signal: null });
-});
+  t.same(await sup.ended(), { code: 0, signal: null });
+}, { processOnly: true });

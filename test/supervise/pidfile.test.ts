@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
 import { mkfifo } from '../../src/os/native';
 import { writeControl } from '../../src/wire/control';
 import { alive, exitOf, makeService, run, startProcess, tempDir, zombiesOf } from '../lib/harness';
-import { TETHER_SUPERVISE, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus } from './lib';
+import { TETHER_SUPERVISE, WARNING, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus } from './lib';
 
 const T = ['-T', '30000'];
 
@@ -184,7 +184,7 @@ t.test('a pid file naming an unrelated live process is refused (exit 104), and t
   });
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
   const line = await sup.waitForStderr(/app\.pid/);
-  t.match(line, new RegExp(`^tether supervise: warning: pid file ${dir}/app.pid names pid ${stranger.pid}, which is not a child of this process \\(a stale file or a reused pid\\): the service failed \\(exit code 104\\)$`));
+  t.match(line, new RegExp(`^${WARNING}pid file ${sup.shown}/app.pid names pid ${stranger.pid}, which is not a child of this process \\(a stale file or a reused pid\\): the service failed \\(exit code 104\\)$`));
   await waitForContent(join(dir, 'supervise', 'death_tally'), /^[^]{14}/);
   t.match((await s6('s6-svdt', dir)).stdout, /^@[0-9a-f]{24} exitcode 104\n/);
   t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
@@ -203,7 +203,7 @@ t.test('a pid file naming an unrelated live process is refused (exit 104), and t
 t.test('a parent that never exits is killed after timeout-ready', async (t) => {
   const dir = makeService(join(tempDir(t), 'svc'), 'exec sleep 100000', { pidfile: 'app.pid\n', 'timeout-ready': '300\n' });
   const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
-  t.match(await sup.waitForStderr(/timeout-ready/), /^tether supervise: warning: run \(pid \d+\) did not exit within timeout-ready: killing it; the start failed$/);
+  t.match(await sup.waitForStderr(/timeout-ready/), new RegExp(`^${WARNING}(${basename(dir)}: )?run \\(pid \\d+\\) did not exit within timeout-ready: killing it; the start failed$`));
   await waitForContent(join(dir, 'supervise', 'death_tally'), /^[^]{14}/);
   t.match((await s6('s6-svdt', dir)).stdout, /^@[0-9a-f]{24} signal SIGKILL\n/);
   t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);

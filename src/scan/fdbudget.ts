@@ -1,0 +1,47 @@
+// Shared mode holds every service's files in one process: the lock, the
+// control FIFO (two fds), the directory, status and death_tally, a log pipe,
+// a notification pipe. Node raises its soft open-files limit to the hard one
+// at start-up; if even that is too small for the tree, say so before
+// starting anything, rather than fail service by service later (EMFILE).
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** fds a hosted service may hold at once, its logger's share of the pipe included. */
+const FDS_PER_SERVICE = 12;
+/** The scanner's own: its lock and control FIFO, inotify, stdio, libuv's. */
+const FDS_BASE = 64;
+
+/** The soft RLIMIT_NOFILE of this process. */
+export function openFilesLimit(): number {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
+  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/** Services (loggers counted) in `scandir` now. */
+function countServices(scandir: string): number {
+  let n = 0;
+  for (const name of readdirSync(scandir)) {
+    if (name.startsWith('.')) continue;
+    try {
+      if (!statSync(join(scandir, name)).isDirectory()) continue;
+    } catch {
+      continue;
+    }
+    n++;
+    try {
+      if (statSync(join(scandir, name, 'log')).isDirectory()) n++;
+    } catch {
+      // no logger
+    }
+  }
+  return n;
+}
+
+/** The one-line reason the tree cannot be hosted in one process, or undefined if it fits. */
+export function fdBudgetProblem(scandir: string): string | undefined {
+  const services = countServices(scandir);
+  const need = FDS_BASE + FDS_PER_SERVICE * services;
+  const limit = openFilesLimit();
+  if (need <= limit) return undefined;
+  return `the open files limit (${limit}) is too low for ${services} services in one process (about ${need} needed): raise the hard limit (ulimit -Hn, docker --ulimit nofile=...) or drop --shared`;
+}

@@ -1,0 +1,153 @@
+// How the scanner runs a service's supervisor: as a process of its own
+// (`tether supervise NAME`, or any s6-supervise-like program), or inside the
+// scanner (shared mode). The scanner drives both the same way: start, signal,
+// hear of the end.
+import { spawn } from 'node:child_process';
+import { reaper } from '../os/reaper';
+import { closeSync, constants, openSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isLocked } from '../os/native';
+import { procStat } from '../os/proc';
+import { markerOf } from '../supervise/attribution';
+import { SharedHost, type HostedSupervisor } from '../supervise/shared';
+
+/** How a supervisor ended: an exit code or a signal, or a failure to start at all. */
+export type SupervisorEnd =
+  /** `reported`: the host has already said why, in one line. */
+  | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null; reported?: boolean }
+  | { kind: 'error'; error: Error };
+
+export interface SupervisorHandle {
+  /** SIGTERM (stop the service, then exit) or SIGHUP (exit once it is down). */
+  signal(sig: 'SIGTERM' | 'SIGHUP'): void;
+  /** Called once, on a later turn of the event loop. */
+  onEnd(fn: (end: SupervisorEnd) => void): void;
+}
+
+export interface SupervisedService {
+  /** The directory's name relative to the scan directory (`foo`, `foo/log`). */
+  name: string;
+  /** dev:ino of the directory. */
+  key: string;
+  /** Our read end of its log pipe, for a logger; our write end, for a logged service. */
+  stdin: number | null;
+  stdout: number | null;
+}
+
+export interface SupervisorLauncher {
+  /** Called once, after the scanner's reaper has started and before any launch. */
+  start?(): void;
+  /** Starts a supervisor for `svc`; throws if that fails at once. */
+  launch(svc: SupervisedService): SupervisorHandle;
+  /**
+   * Live processes of a previous instance of the service that no supervisor
+   * holds any more (their host was killed): to stop before a new start.
+   */
+  leftovers?(svc: SupervisedService, dir: string): number[];
+}
+
+/** One process per service: `COMMAND... NAME`, started in the scan directory. */
+export class ProcessLauncher implements SupervisorLauncher {
+  constructor(
+    private readonly command: readonly string[],
+    private readonly scandir: string,
+  ) {}
+
+  launch(svc: SupervisedService): SupervisorHandle {
+    const [cmd, ...args] = this.command;
+    // Its own session: a terminal's ^C reaches only the scanner, which then stops everything in order.
+    const child = reaper.leaveToLibuv(spawn(cmd, [...args, svc.name], {
+      cwd: this.scandir,
+      stdio: [svc.stdin ?? 'inherit', svc.stdout ?? 'inherit', 'inherit'],
+      detached: true,
+    }));
+    return {
+      signal: (sig) => {
+        try {
+          if (child.pid !== undefined) process.kill(child.pid, sig);
+        } catch {
+          // gone already: its exit is on the way
+        }
+      },
+      onEnd: (fn) => {
+        let ended = false;
+        const once = (end: SupervisorEnd) => {
+          if (!ended) fn(end);
+          ended = true;
+        };
+        child.once('error', (error) => once({ kind: 'error', error }));
+        child.once('exit', (code, signal) => once({ kind: 'exit', code, signal }));
+      },
+    };
+  }
+}
+
+/** Shared mode: every supervisor in this process, through one SharedHost. */
+export class InProcessLauncher implements SupervisorLauncher {
+  private readonly host: SharedHost;
+  private previous: Map<string, number[]> | undefined;
+
+  constructor(
+    private readonly scandir: string,
+    warn: (message: string) => void,
+  ) {
+    this.host = new SharedHost(warn);
+  }
+
+  /** Call once the reaper runs. */
+  start(): void {
+    this.host.start();
+  }
+
+  /**
+   * Found by the service's marker in /proc/PID/environ, which every process
+   * of a shared host's service starts with, and only if nobody holds the
+   * service's lock: a live host's processes are never touched. /proc is read
+   * once, at the first call; each pid is checked again when used.
+   */
+  leftovers(svc: SupervisedService, dir: string): number[] {
+    this.previous ??= processesByMarker();
+    const pids = this.previous.get(svc.key);
+    if (!pids || supervisedNow(dir)) return [];
+    this.previous.delete(svc.key);
+    return pids.filter((pid) => markerOf(pid) === svc.key && procStat(pid)?.ppid !== process.pid);
+  }
+
+  launch(svc: SupervisedService): SupervisorHandle {
+    const hosted: HostedSupervisor = this.host.supervise({ ...svc, base: this.scandir });
+    return {
+      signal: (sig) => hosted.signal(sig),
+      onEnd: (fn) => hosted.onExit((code, reported) => fn({ kind: 'exit', code, signal: null, reported })),
+    };
+  }
+}
+
+/** Every live process that carries a service marker, by service key. */
+function processesByMarker(): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const pid of readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number)) {
+    if (pid === process.pid) continue;
+    const key = markerOf(pid);
+    const st = key === undefined ? null : procStat(pid);
+    if (key === undefined || st === null || st.state === 'Z') continue;
+    const list = out.get(key);
+    if (list) list.push(pid);
+    else out.set(key, [pid]);
+  }
+  return out;
+}
+
+/** True if a supervisor holds `dir`'s supervise/lock (as s6-svok tells). */
+function supervisedNow(dir: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, 'supervise', 'lock'), constants.O_RDONLY);
+  } catch {
+    return false;
+  }
+  try {
+    return isLocked(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,184 @@
+// Shared mode: many supervisors in one process (the scanner's). The scanner
+// owns the process-wide things (signals, the reaper, its own stdio); this
+// host gives each hosted supervisor what a process of its own would give it:
+// its own fds 0-2, an environment that marks its processes as its own, its
+// orphans told apart from the other services', and a boundary that turns a
+// throw into the death of that one supervisor.
+import { closeSync, constants, openSync } from 'node:fs';
+import { reaper } from '../os/reaper';
+import { attribute, markerEntry, SERVICE_MARKER } from './attribution';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { defaultServiceEnv } from './spawn';
+import { Supervisor, type HostSignal } from './supervisor';
+import type { Clock } from './clock';
+
+export interface HostedService {
+  /** The service directory relative to `base`, as run gets it. */
+  name: string;
+  base: string;
+  /** The service's identity (dev:ino of its directory): its processes carry it as TETHER_SERVICE. */
+  key: string;
+  /** Our fds for the service's stdin and stdout (log pipe ends); ours (0, 1) when null. */
+  stdin: number | null;
+  stdout: number | null;
+}
+
+/** How a hosted supervisor ended: like a process's exit code (0 after `x`, 111 after a throw). */
+export type HostedExit = (code: number, reported: boolean) => void;
+
+export class HostedSupervisor {
+  private readonly stdio = new Map<number, number>();
+  private readonly owned = new Set<number>();
+  private readonly env: readonly string[];
+  private sup: Supervisor | undefined;
+  private exitListener: HostedExit = () => {};
+  private ended = false;
+
+  constructor(
+    private readonly host: SharedHost,
+    readonly service: HostedService,
+  ) {
+    // Our own copies: the scanner may close its pipe ends while we still spawn finish.
+    this.stdio.set(0, service.stdin === null ? 0 : this.reopen(service.stdin, constants.O_RDONLY));
+    this.stdio.set(1, service.stdout === null ? 1 : this.reopen(service.stdout, constants.O_WRONLY));
+    this.stdio.set(2, 2);
+    this.env = [...defaultServiceEnv().filter((e) => !e.startsWith(`${SERVICE_MARKER}=`)), markerEntry(service.key)];
+  }
+
+  get supervisor(): Supervisor | undefined {
+    return this.sup;
+  }
+
+  /** Starts the supervisor; a start-up failure is reported and ends it with s6-supervise's exit code. */
+  start(clock?: Clock): void {
+    const sup = new Supervisor(this.service.name, {
+      // One process, many services: every message names its service.
+      warn: (message) => this.host.warn(message.includes(sup.dir) ? message : `${this.service.name}: ${message}`),
+      closeStdio: () => this.closeStdio(),
+      exited: () => this.endLater(0),
+      adoptedChildren: () => this.orphans(),
+      strayRoots: () => this.orphans(),
+      children: () => reaper.children(),
+      guard: (fn) => this.guard(fn),
+      stdio: () => this.stdio,
+      environment: () => this.env,
+    }, { base: this.service.base, clock });
+    this.sup = sup;
+    try {
+      sup.start();
+    } catch (err) {
+      sup.abandon();
+      const fatal = err instanceof Failure ? err : new Failure(String((err as Error).message ?? err), EXIT_SYSTEM);
+      this.host.warn(fatal.message);
+      this.endLater(fatal.exitCode);
+    }
+  }
+
+  onExit(fn: HostedExit): void {
+    this.exitListener = fn;
+  }
+
+  signal(sig: HostSignal): void {
+    this.guard(() => this.sup?.onSignal(sig));
+  }
+
+  orphanReaped(pid: number, wstat: number): void {
+    this.guard(() => this.sup?.orphanReaped(pid, wstat));
+  }
+
+  /**
+   * The host boundary: a throw anywhere in this supervisor ends it alone, as
+   * a crash would end its process. The scanner then stops what it left
+   * running (by process group) and starts a new supervisor, once.
+   */
+  private guard(fn: () => void): void {
+    if (this.ended) return;
+    try {
+      fn();
+    } catch (err) {
+      const where = (err as Error).stack?.split('\n')[1]?.trim() ?? '';
+      this.host.warn(`${this.service.name}: supervisor failed: ${(err as Error).message ?? err}${where ? ` (${where})` : ''}; restarting it`);
+      this.sup?.abandon();
+      this.endLater(111, true);
+    }
+  }
+
+  /**
+   * Orphans of this service among the process's children: by group or
+   * session, or by its marker. Every service's run and finish are children
+   * too; they are known without a look at /proc, so a stop reads /proc only
+   * for true orphans.
+   */
+  private orphans(): number[] {
+    const groups = this.sup?.processGroups ?? [];
+    const known = this.host.knownPids();
+    return reaper.adoptedChildren().filter((pid) => !known.has(pid) && attribute(pid, this.service.key, groups) !== undefined);
+  }
+
+  /** `x` or SIGHUP: the service's later processes get /dev/null, and our pipe copies go. */
+  private closeStdio(): void {
+    const devnull = openSync('/dev/null', constants.O_RDWR);
+    this.releaseFds();
+    this.owned.add(devnull);
+    this.stdio.set(0, devnull);
+    this.stdio.set(1, devnull);
+  }
+
+  /** Another open file description of the same pipe end, with its own fd. */
+  private reopen(fd: number, flags: number): number {
+    const copy = openSync(`/proc/self/fd/${fd}`, flags);
+    this.owned.add(copy);
+    return copy;
+  }
+
+  private releaseFds(): void {
+    for (const fd of this.owned) closeSync(fd);
+    this.owned.clear();
+  }
+
+  /** Like a process's exit: seen by the scanner on a later turn, never inside a call it made. */
+  private endLater(code: number, reported = false): void {
+    if (this.ended) return;
+    this.ended = true;
+    setImmediate(() => {
+      this.releaseFds();
+      this.host.forget(this);
+      this.exitListener(code, reported);
+    });
+  }
+}
+
+export class SharedHost {
+  private readonly hosted = new Set<HostedSupervisor>();
+
+  constructor(readonly warn: (message: string) => void) {}
+
+  /** Once, after the reaper has started: reaped orphans are told to every supervisor that may wait on them. */
+  start(): void {
+    reaper.onOrphan((pid, wstat) => {
+      for (const h of this.hosted) h.orphanReaped(pid, wstat);
+    });
+  }
+
+  supervise(service: HostedService, clock?: Clock): HostedSupervisor {
+    const h = new HostedSupervisor(this, service);
+    this.hosted.add(h);
+    h.start(clock);
+    return h;
+  }
+
+  /** Every hosted service's run (or adopted daemon) and finish. */
+  knownPids(): Set<number> {
+    const out = new Set<number>();
+    for (const h of this.hosted) {
+      const sup = h.supervisor;
+      if (sup?.mainPid !== undefined) out.add(sup.mainPid);
+      if (sup?.finishPid !== undefined) out.add(sup.finishPid);
+    }
+    return out;
+  }
+
+  forget(h: HostedSupervisor): void {
+    this.hosted.delete(h);
+  }
+}

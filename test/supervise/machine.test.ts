@@ -1,0 +1,150 @@
+// Supervisor's state machine in this very process: an injected spawner
+// whose processes die when the test says, and a clock that moves when the
+// test says. What is on disk (status, death_tally, event/) is real.
+import t, { type Test } from 'tap';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Supervisor, type Spawner, type SupervisorHooks } from '../../src/supervise/supervisor';
+import type { Clock, TimerHandle } from '../../src/supervise/clock';
+import type { MainProcess } from '../../src/supervise/mainprocess';
+import { readDeathTally } from '../../src/wire/deathtally';
+import { readStatus } from '../../src/wire/status';
+import { tainFromMs } from '../../src/wire/tain';
+import { tempDir } from '../lib/harness';
+
+class FakeClock implements Clock {
+  now = 0;
+  private timers: { at: number; fn: () => void; live: boolean }[] = [];
+  wall() {
+    return tainFromMs(1_700_000_000_000 + this.now);
+  }
+  monoMs() {
+    return this.now;
+  }
+  after(ms: number, fn: () => void): TimerHandle {
+    const timer = { at: this.now + ms, fn, live: true };
+    this.timers.push(timer);
+    return { cancel: () => { timer.live = false; } };
+  }
+  advance(ms: number) {
+    this.now += ms;
+    for (const tm of this.timers.filter((x) => x.live && x.at <= this.now)) {
+      tm.live = false;
+      tm.fn();
+    }
+  }
+}
+
+class FakeProcess implements MainProcess {
+  readonly signals: number[] = [];
+  private exit: ((wstat: number) => void) | undefined;
+  constructor(readonly pid: number, readonly file: string) {}
+  kill(sig: number) {
+    this.signals.push(sig);
+  }
+  killGroup(sig: number) {
+    this.signals.push(-sig);
+  }
+  onExit(fn: (wstat: number) => void) {
+    this.exit = fn;
+  }
+  die(wstat: number) {
+    this.exit!(wstat);
+  }
+}
+
+function machine(t: Test, files: Record<string, string> = {}) {
+  const dir = join(tempDir(t), 'svc');
+  mkdirSync(dir);
+  for (const [name, content] of Object.entries(files)) require('node:fs').writeFileSync(join(dir, name), content);
+  const clock = new FakeClock();
+  const spawned: FakeProcess[] = [];
+  let nextPid = 4_000_000;
+  const spawn: Spawner = (_cwd, file) => {
+    const p = new FakeProcess(nextPid++, file);
+    spawned.push(p);
+    return p;
+  };
+  let exited = false;
+  const hooks: SupervisorHooks = {
+    warn: (m) => { throw new Error(`unexpected warning: ${m}`); },
+    closeStdio: () => {},
+    exited: () => { exited = true; },
+    adoptedChildren: () => [],
+    children: () => [],
+  };
+  const sup = new Supervisor(dir, hooks, { clock, spawn });
+  sup.start();
+  t.teardown(() => sup.abandon());
+  return { dir, sup, clock, spawned, exited: () => exited };
+}
+
+const SIGTERM = 15;
+const SIGCONT = 18;
+const SIGKILL = 9;
+
+t.test('start, death, the once-a-second throttle, and the death tally', async (t) => {
+  const m = machine(t);
+  m.clock.advance(0);
+  t.equal(m.spawned.length, 1, 'run spawned at start');
+  t.equal(m.sup.currentState, 'UP');
+  t.equal(readStatus(m.dir).pid, m.spawned[0].pid, 'status names it');
+  m.clock.advance(300);
+  m.spawned[0].die(7 << 8);
+  t.equal(m.sup.currentState, 'DOWN');
+  t.same(readDeathTally(m.dir).map((d) => d.exitcode), [7], 'the death is recorded');
+  t.equal(m.spawned.length, 1, 'no restart before a second has passed since the start');
+  m.clock.advance(699);
+  t.equal(m.spawned.length, 1);
+  m.clock.advance(1);
+  t.equal(m.spawned.length, 2, 'restarted one second after the previous start');
+  m.clock.advance(5000);
+  m.spawned[1].die(0);
+  t.equal(m.spawned.length, 3, 'up for longer than a second: restarted at once');
+});
+
+t.test('d: down-signal and SIGCONT, SIGKILL at timeout-kill, a stale death of an old instance ignored', async (t) => {
+  const m = machine(t, { 'timeout-kill': '2000\n' });
+  m.clock.advance(0);
+  const first = m.spawned[0];
+  m.sup.commands('d');
+  t.same(first.signals, [SIGTERM, SIGCONT], 'TERM then CONT to the pid');
+  t.equal(readStatus(m.dir).wantup, false);
+  m.clock.advance(1999);
+  t.same(first.signals, [SIGTERM, SIGCONT]);
+  m.clock.advance(1);
+  t.same(first.signals, [SIGTERM, SIGCONT, SIGKILL, SIGCONT], 'SIGKILL at timeout-kill');
+  first.die(SIGKILL);
+  t.equal(m.sup.currentState, 'DOWN');
+  m.sup.commands('u');
+  t.equal(m.spawned.length, 2, 'u starts a new instance');
+  first.die(0);
+  t.equal(m.sup.currentState, 'UP', 'a second death of the old instance changes nothing');
+  t.equal(readStatus(m.dir).pid, m.spawned[1].pid);
+});
+
+t.test('finish runs after run, and exit 125 from finish clears want-up', async (t) => {
+  const m = machine(t, { finish: '' });
+  m.clock.advance(0);
+  m.clock.advance(2000);
+  m.spawned[0].die(1 << 8);
+  t.equal(m.spawned[1].file, 'finish', 'finish spawned');
+  t.equal(m.sup.currentState, 'FINISH');
+  t.equal(readStatus(m.dir).finishing, true);
+  m.spawned[1].die(125 << 8);
+  t.equal(m.sup.currentState, 'DOWN');
+  t.equal(readStatus(m.dir).wantup, false, 'permanent failure: not wanted up');
+  m.clock.advance(10_000);
+  t.equal(m.spawned.length, 2, 'and not restarted');
+});
+
+t.test('SIGTERM: down, then exit once run is dead', async (t) => {
+  const m = machine(t);
+  m.clock.advance(0);
+  m.sup.onSignal('SIGTERM');
+  t.equal(m.sup.currentState, 'LASTUP');
+  t.same(m.spawned[0].signals, [SIGTERM, SIGCONT]);
+  t.notOk(m.exited());
+  m.spawned[0].die(SIGTERM);
+  t.ok(m.exited(), 'the supervisor has exited');
+});
