@@ -1,0 +1,128 @@
+// Server-Sent Events of service transitions. However many browser tabs
+// follow, each service has one subscription to its event fifodir, taken when
+// the first follower arrives and dropped when the last leaves. Idle, nothing
+// runs but one heartbeat timer for all followers.
+import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { FifodirListener } from '../wire/fifodir';
+import { describe } from '../client/errors';
+import { COMMON_HEADERS } from './http';
+import type { ServiceRef, ServiceSet } from './services';
+
+/** At most this often a comment line keeps proxies and browsers from timing out. */
+export const HEARTBEAT_MS = 15_000;
+/** A follower that lets this much pile up unread is dropped, so memory stays bounded. */
+const MAX_BACKLOG = 1 << 20;
+
+/** One open event stream; `only` limits it to one service. */
+export class Follower {
+  constructor(readonly res: ServerResponse, readonly only: string | null) {}
+
+  /** Writes one SSE record; false if the follower was too far behind and was dropped. */
+  send(record: string): boolean {
+    if (this.res.destroyed) return false;
+    if (this.res.writableLength > MAX_BACKLOG) {
+      this.res.destroy();
+      return false;
+    }
+    this.res.write(record);
+    return true;
+  }
+}
+
+/** Starts an event stream on `res`: headers, and how soon to reconnect. */
+export function openStream(res: ServerResponse): void {
+  res.writeHead(200, {
+    ...COMMON_HEADERS,
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'X-Accel-Buffering': 'no',
+  });
+  res.write('retry: 2000\n\n');
+}
+
+/** One SSE record; JSON has no raw newline, so one `data:` line holds it. */
+export function sseRecord(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+interface Subscription {
+  ref: ServiceRef;
+  listener: FifodirListener;
+}
+
+export class EventHub {
+  private readonly followers = new Set<Follower>();
+  private readonly subs = new Map<string, Subscription>();
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(private readonly services: ServiceSet, private readonly warn: (m: string) => void) {}
+
+  get followerCount(): number {
+    return this.followers.size;
+  }
+
+  get subscriptionCount(): number {
+    return this.subs.size;
+  }
+
+  /** Adds a follower: subscribes first, then sends the snapshot, so no change falls between. */
+  follow(res: ServerResponse, only: string | null): void {
+    const follower = new Follower(res, only);
+    this.followers.add(follower);
+    res.on('close', () => this.unfollow(follower));
+    this.sync(this.services.list());
+    openStream(res);
+    const refs = [...this.subs.values()].map((s) => s.ref).filter((r) => only === null || r.name === only);
+    follower.send(sseRecord('snapshot', { services: this.services.rows(refs) }));
+    this.heartbeat ??= setInterval(() => this.beat(), HEARTBEAT_MS);
+  }
+
+  private unfollow(follower: Follower): void {
+    if (!this.followers.delete(follower) || this.followers.size > 0) return;
+    this.close();
+  }
+
+  /** Subscribes to services not yet followed and drops those that are gone (only while followed). */
+  sync(refs: readonly ServiceRef[]): void {
+    if (this.followers.size === 0) return;
+    const wanted = new Map(refs.map((r) => [r.dir, r]));
+    for (const [dir, sub] of this.subs) {
+      if (wanted.get(dir)?.name === sub.ref.name) continue;
+      sub.listener.close();
+      this.subs.delete(dir);
+    }
+    for (const ref of refs) if (!this.subs.has(ref.dir)) this.subscribe(ref);
+  }
+
+  private subscribe(ref: ServiceRef): void {
+    let listener: FifodirListener;
+    try {
+      listener = FifodirListener.subscribe(join(ref.dir, 'event'));
+    } catch (err) {
+      this.warn(`unable to subscribe to events for ${ref.dir}: ${describe(err)}`);
+      return;
+    }
+    this.subs.set(ref.dir, { ref, listener });
+    listener.onEvents((events) => this.publish(ref, events));
+  }
+
+  /** The supervisor wrote its status before sending the events, so the row read now is current. */
+  private publish(ref: ServiceRef, events: string): void {
+    const record = sseRecord('service', { name: ref.name, events, service: this.services.row(ref) });
+    for (const f of this.followers) if (f.only === null || f.only === ref.name) f.send(record);
+  }
+
+  private beat(): void {
+    for (const f of this.followers) f.send(': heartbeat\n\n');
+  }
+
+  /** Unsubscribes from everything and ends every stream. */
+  close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const sub of this.subs.values()) sub.listener.close();
+    this.subs.clear();
+    for (const f of this.followers) f.res.end();
+    this.followers.clear();
+  }
+}

@@ -1,0 +1,124 @@
+// `tether web`'s request handling: the guard first, then the page or the
+// JSON API (v1). Every answer is JSON or the page; every error is JSON with
+// a status that fits.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { describe } from '../client/errors';
+import { ACTIONS, parseControl, runControl } from './control';
+import { Guard, type Listen } from './guard';
+import { COMMON_HEADERS, HttpError, pathSegments, readJsonBody, sendError, sendJson } from './http';
+import { EventHub } from './hub';
+import { loadAssets, type Asset } from './page';
+import { ServiceSet } from './services';
+
+export interface WebOptions {
+  operands: readonly string[];
+  listen: Listen;
+  readOnly: boolean;
+  /** The TCP token; null on a unix socket. */
+  token: string | null;
+  warn: (message: string) => void;
+}
+
+export class WebServer {
+  readonly guard: Guard;
+  readonly services: ServiceSet;
+  readonly hub: EventHub;
+  readonly http: Server;
+  private readonly assets: Map<string, Asset>;
+
+  constructor(private readonly opts: WebOptions) {
+    this.guard = new Guard(opts.listen, opts.token);
+    this.services = new ServiceSet(opts.operands, opts.warn);
+    this.hub = new EventHub(this.services, opts.warn);
+    this.assets = loadAssets();
+    this.http = createServer((req, res) => void this.handle(req, res));
+    // An event stream or a long wait must not be cut by Node's default timeouts.
+    this.http.requestTimeout = 0;
+    this.http.headersTimeout = 30_000;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      this.guard.checkOrigin(req);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname === '/v1' || url.pathname.startsWith('/v1/')) await this.api(req, res, url);
+      else this.page(req, res, url.pathname);
+    } catch (err) {
+      if (!(err instanceof HttpError)) this.opts.warn(`${req.method} ${req.url}: ${describe(err)}`);
+      sendError(res, err instanceof HttpError ? err : new HttpError(500, `internal error: ${describe(err)}`));
+    }
+  }
+
+  private page(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const asset = this.assets.get(path);
+    if (asset === undefined) throw new HttpError(404, `no such page: ${path}`);
+    allow(req, 'GET');
+    res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': asset.type, 'Content-Length': asset.body.length });
+    res.end(asset.body);
+  }
+
+  private async api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const [, what, name, action, ...extra] = pathSegments(url.pathname);
+    if (what === 'login' && name === undefined) return this.login(req, res);
+    const principal = this.guard.principal(req);
+    if (what === 'session' && name === undefined) {
+      allow(req, 'GET');
+      return sendJson(res, 200, { csrf: this.guard.csrfFor(principal), readOnly: this.opts.readOnly, actions: this.opts.readOnly ? [] : ACTIONS });
+    }
+    if (what === 'events' && name === undefined) {
+      allow(req, 'GET');
+      const only = url.searchParams.get('service');
+      if (only !== null) this.services.find(only);
+      return this.hub.follow(res, only);
+    }
+    if (what !== 'services' || extra.length > 0) throw new HttpError(404, `no such endpoint: ${url.pathname}`);
+    if (name === undefined) {
+      allow(req, 'GET');
+      const refs = this.services.list();
+      this.hub.sync(refs);
+      return sendJson(res, 200, this.services.rows(refs));
+    }
+    if (action === undefined) {
+      allow(req, 'GET');
+      return sendJson(res, 200, this.services.row(this.services.find(name)));
+    }
+    allow(req, 'POST');
+    return this.control(req, res, principal, url, name, action);
+  }
+
+  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    allow(req, 'POST');
+    const body = await readJsonBody(req);
+    const { principal, cookie } = this.guard.login(body.token);
+    sendJson(res, 200, { csrf: this.guard.csrfFor(principal), readOnly: this.opts.readOnly }, { 'Set-Cookie': cookie });
+  }
+
+  private async control(req: IncomingMessage, res: ServerResponse, principal: string, url: URL, name: string, action: string): Promise<void> {
+    if (this.opts.readOnly) throw new HttpError(403, 'read-only: tether web was started with --read-only');
+    this.guard.checkCsrf(req, principal);
+    const ctl = parseControl(action, url.searchParams, await readJsonBody(req));
+    const ref = this.services.find(name);
+    const answer = await runControl(ref.dir, ctl);
+    sendJson(res, answer.httpStatus, {
+      service: name,
+      action,
+      bytes: ctl.bytes,
+      wait: ctl.wait ?? null,
+      exitCode: answer.exitCode,
+      ...(answer.message === null ? {} : { error: { status: answer.httpStatus, message: answer.message } }),
+      warnings: answer.warnings,
+      status: this.services.row(ref),
+    });
+  }
+
+  close(): void {
+    this.hub.close();
+    this.http.close();
+    this.http.closeAllConnections();
+  }
+}
+
+/** GET routes never change anything; POST routes answer nothing else. */
+function allow(req: IncomingMessage, method: 'GET' | 'POST'): void {
+  if (req.method !== method) throw new HttpError(405, `${req.method} is not allowed here; use ${method}`, {}, { Allow: method });
+}
