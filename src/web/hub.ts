@@ -1,7 +1,7 @@
 // Server-Sent Events of service transitions. However many browser tabs
 // follow, each service has one subscription to its event fifodir, taken when
 // the first follower arrives and dropped when the last leaves. Idle, nothing
-// runs but one heartbeat timer for all followers.
+// runs but the heartbeat, sent on the server's one periodic tick.
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { FifodirListener } from '../wire/fifodir';
@@ -9,8 +9,6 @@ import { describe } from '../client/errors';
 import { COMMON_HEADERS } from './http';
 import type { ServiceRef, ServiceSet } from './services';
 
-/** At most this often a comment line keeps proxies and browsers from timing out. */
-export const HEARTBEAT_MS = 15_000;
 /** A follower that lets this much pile up unread is dropped, so memory stays bounded. */
 const MAX_BACKLOG = 1 << 20;
 
@@ -53,7 +51,6 @@ interface Subscription {
 export class EventHub {
   private readonly followers = new Set<Follower>();
   private readonly subs = new Map<string, Subscription>();
-  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(private readonly services: ServiceSet, private readonly warn: (m: string) => void) {}
 
@@ -74,7 +71,6 @@ export class EventHub {
     openStream(res);
     const refs = [...this.subs.values()].map((s) => s.ref).filter((r) => only === null || r.name === only);
     follower.send(sseRecord('snapshot', { services: this.services.rows(refs) }));
-    this.heartbeat ??= setInterval(() => this.beat(), HEARTBEAT_MS);
   }
 
   private unfollow(follower: Follower): void {
@@ -112,14 +108,13 @@ export class EventHub {
     for (const f of this.followers) if (f.only === null || f.only === ref.name) f.send(record);
   }
 
-  private beat(): void {
+  /** A comment line, so that proxies and browsers keep the stream open. */
+  beat(): void {
     for (const f of this.followers) f.send(': heartbeat\n\n');
   }
 
   /** Unsubscribes from everything and ends every stream. */
   close(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
     for (const sub of this.subs.values()) sub.listener.close();
     this.subs.clear();
     for (const f of this.followers) f.res.end();

@@ -6,6 +6,7 @@ import { describe } from '../client/errors';
 import { ACTIONS, parseControl, runControl } from './control';
 import { Guard, type Listen } from './guard';
 import { COMMON_HEADERS, HttpError, pathSegments, readJsonBody, sendError, sendJson } from './http';
+import { Housekeeping, NODE_CHECK_OFF } from './housekeeping';
 import { EventHub } from './hub';
 import { loadAssets, type Asset } from './page';
 import { ServiceSet } from './services';
@@ -25,16 +26,17 @@ export class WebServer {
   readonly hub: EventHub;
   readonly http: Server;
   private readonly assets: Map<string, Asset>;
+  private readonly housekeeping: Housekeeping;
 
   constructor(private readonly opts: WebOptions) {
     this.guard = new Guard(opts.listen, opts.token);
     this.services = new ServiceSet(opts.operands, opts.warn);
     this.hub = new EventHub(this.services, opts.warn);
     this.assets = loadAssets();
-    this.http = createServer((req, res) => void this.handle(req, res));
-    // An event stream or a long wait must not be cut by Node's default timeouts.
-    this.http.requestTimeout = 0;
-    this.http.headersTimeout = 30_000;
+    // An event stream or a long wait must not be cut by a request timeout;
+    // the headers' deadline is kept by the housekeeping tick.
+    this.http = createServer({ requestTimeout: 0, connectionsCheckingInterval: NODE_CHECK_OFF }, (req, res) => void this.handle(req, res));
+    this.housekeeping = new Housekeeping(this.http, () => this.hub.beat());
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -50,6 +52,12 @@ export class WebServer {
   }
 
   private page(req: IncomingMessage, res: ServerResponse, path: string): void {
+    if (path === '/favicon.ico') {
+      // Browsers ask for it unprompted; there is none, and a 404 would be logged as an error.
+      res.writeHead(204, COMMON_HEADERS);
+      res.end();
+      return;
+    }
     const asset = this.assets.get(path);
     if (asset === undefined) throw new HttpError(404, `no such page: ${path}`);
     allow(req, 'GET');
@@ -113,6 +121,7 @@ export class WebServer {
 
   close(): void {
     this.hub.close();
+    this.housekeeping.stop();
     this.http.close();
     this.http.closeAllConnections();
   }

@@ -80,12 +80,15 @@ function makeRow(name) {
     td.dataset.label = label;
     tr.append(td);
   }
-  const actions = document.createElement('td');
+  const cell = document.createElement('td');
+  cell.className = 'act';
+  const actions = document.createElement('div');
   actions.className = 'actions';
   if (session && !session.readOnly) {
     actions.append(button('Up', 'up', name), button('Down', 'down', name, true), button('Restart', 'restart', name, true), button('Signal', 'signal', name, true));
   }
-  tr.append(actions);
+  cell.append(actions);
+  tr.append(cell);
   return tr;
 }
 
