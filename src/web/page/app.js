@@ -178,7 +178,7 @@ async function act(name, action) {
   const { status, body } = await api(`/v1/services/${encodeURIComponent(name)}/${action}`, { method: 'POST', body: JSON.stringify(params) });
   if (status === 200) say(`${action}: ${name}: sent`);
   else say(`${action}: ${name}: ${body.error ? body.error.message : `HTTP ${status}`}`, true);
-  if (body.status) render(body.status, false);
+  // The row is not drawn from this answer: it may be older than an event already shown.
 }
 
 function select(name) {
