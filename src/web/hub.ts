@@ -1,7 +1,10 @@
 // Server-Sent Events of service transitions. However many browser tabs
 // follow, each service has one subscription to its event fifodir, taken when
-// the first follower arrives and dropped when the last leaves. Idle, nothing
-// runs but the heartbeat, sent on the server's one periodic tick.
+// the first follower arrives and dropped when the last leaves; scan
+// directories are watched (inotify) meanwhile, so a service added or removed
+// reaches the followers as a new snapshot. Idle, nothing runs but the
+// heartbeat, sent on the server's one periodic tick.
+import { watch, type FSWatcher } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { FifodirListener } from '../wire/fifodir';
@@ -51,6 +54,9 @@ interface Subscription {
 export class EventHub {
   private readonly followers = new Set<Follower>();
   private readonly subs = new Map<string, Subscription>();
+  private readonly watchers: FSWatcher[] = [];
+  private rescanQueued = false;
+  private readonly warned = new Set<string>();
 
   constructor(private readonly services: ServiceSet, private readonly warn: (m: string) => void) {}
 
@@ -67,10 +73,54 @@ export class EventHub {
     const follower = new Follower(res, only);
     this.followers.add(follower);
     res.on('close', () => this.unfollow(follower));
+    if (this.followers.size === 1) this.watchScanDirs();
     this.sync(this.services.list());
     openStream(res);
-    const refs = [...this.subs.values()].map((s) => s.ref).filter((r) => only === null || r.name === only);
-    follower.send(sseRecord('snapshot', { services: this.services.rows(refs) }));
+    follower.send(this.snapshot(only));
+  }
+
+  private snapshot(only: string | null): string {
+    // Every service, even one whose events could not be subscribed to (it was warned about).
+    const refs = this.services.list().filter((r) => only === null || r.name === only);
+    return sseRecord('snapshot', { services: this.services.rows(refs) });
+  }
+
+  private watchScanDirs(): void {
+    for (const dir of this.services.scanDirs()) {
+      try {
+        const w = watch(dir, () => this.queueRescan());
+        w.on('error', () => w.close());
+        this.watchers.push(w);
+      } catch (err) {
+        this.warnOnce(dir, `unable to watch ${dir}: ${describe(err)}`);
+      }
+    }
+  }
+
+  /** A burst of directory changes (mkdir, then run, then log/...) is one rescan. */
+  private queueRescan(): void {
+    if (this.rescanQueued) return;
+    this.rescanQueued = true;
+    setImmediate(() => {
+      this.rescanQueued = false;
+      if (this.followers.size === 0) return;
+      let refs: ServiceRef[];
+      try {
+        refs = this.services.list();
+      } catch {
+        return; // the scan directory itself went away
+      }
+      const before = [...this.subs.keys()].join('\0');
+      this.sync(refs);
+      if ([...this.subs.keys()].join('\0') === before) return;
+      for (const f of this.followers) f.send(this.snapshot(f.only));
+    });
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.warn(message);
   }
 
   private unfollow(follower: Follower): void {
@@ -95,7 +145,7 @@ export class EventHub {
     try {
       listener = FifodirListener.subscribe(join(ref.dir, 'event'));
     } catch (err) {
-      this.warn(`unable to subscribe to events for ${ref.dir}: ${describe(err)}`);
+      this.warnOnce(ref.dir, `unable to subscribe to events for ${ref.dir}: ${describe(err)}`);
       return;
     }
     this.subs.set(ref.dir, { ref, listener });
@@ -115,6 +165,7 @@ export class EventHub {
 
   /** Unsubscribes from everything and ends every stream. */
   close(): void {
+    for (const w of this.watchers.splice(0)) w.close();
     for (const sub of this.subs.values()) sub.listener.close();
     this.subs.clear();
     for (const f of this.followers) f.res.end();

@@ -1,6 +1,6 @@
 // The services `tether web` shows: what its operands name, listed afresh
 // when asked (a scan directory gains and loses services), read from disk.
-import { expandServices, serviceRow, type ServiceRow } from '../client/overview';
+import { expandServices, isServiceDir, serviceRow, type ServiceRow } from '../client/overview';
 import { LockTable } from '../client/supervised';
 import { HttpError } from './http';
 
@@ -26,6 +26,11 @@ export class ServiceSet {
       }
     }
     return [...seen.values()];
+  }
+
+  /** The operands that are scan directories: services come and go there. */
+  scanDirs(): string[] {
+    return this.operands.filter((p) => !isServiceDir(p));
   }
 
   find(name: string): ServiceRef {

@@ -1,7 +1,7 @@
 // tether web's JSON API on real trees, under Debian's s6-supervise and under
 // tether supervise: each POST does what the matching `tether svc` does.
 import t from 'tap';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeService, tempDir, tether } from '../lib/harness';
 import { SLEEPER, SUPERVISORS, supervise } from '../clients/lib';
@@ -128,6 +128,21 @@ for (const sup of SUPERVISORS) {
       }
       streams.forEach((st) => st.close());
       await Promise.all(streams.map((st) => st.waitFor(() => false, 'end', 0).catch(() => undefined)));
+    });
+
+    t.test('a service added to or removed from the scan directory reaches the streams as a snapshot', async (t) => {
+      const stream = await EventStream.open(web);
+      t.teardown(() => stream.close());
+      await stream.waitFor((r) => r.event === 'snapshot', 'the first snapshot');
+      const names = (r: any) => r.data.services.map((x: any) => x.name);
+      makeService(join(scan, 'added'), SLEEPER);
+      const grown = await stream.waitFor((r) => r.event === 'snapshot' && names(r).includes('added'), 'a snapshot with the new service', 1);
+      t.same(names(grown), ['added', 'api', 'slow', 'svc', 'unsupervised']);
+      t.equal(grown.data.services[0].state, 'not supervised');
+      rmSync(join(scan, 'added'), { recursive: true });
+      const shrunk = await stream.waitFor((r) => r.event === 'snapshot' && !names(r).includes('added'), 'a snapshot without it', stream.records.indexOf(grown) + 1);
+      t.same(names(shrunk), ['api', 'slow', 'svc', 'unsupervised']);
+      stream.close();
     });
 
     t.test('the last stream closing drops the subscriptions', async (t) => {
