@@ -11,6 +11,8 @@ export interface WebHandle {
   socket: string | null;
   /** The TCP port, or 0 on a unix socket. */
   port: number;
+  /** The TCP address listened on. */
+  address: '127.0.0.1' | '::1';
   token: string | null;
   /** What the server printed on stderr so far. */
   stderr(): string;
@@ -31,7 +33,7 @@ export async function startWeb(t: Teardown, args: string[], env: NodeJS.ProcessE
     }),
   ]);
   const unix = /listening on unix:(.*)$/.exec(line);
-  const tcp = /listening on http:\/\/(?:127\.0\.0\.1|\[::1\]):([0-9]+)\//.exec(line);
+  const tcp = /listening on http:\/\/(127\.0\.0\.1|\[::1\]):([0-9]+)\//.exec(line);
   let token: string | null = null;
   if (tcp) {
     // Both lines come in one write; the second may already be in `err`.
@@ -41,7 +43,8 @@ export async function startWeb(t: Teardown, args: string[], env: NodeJS.ProcessE
   return {
     child,
     socket: unix ? unix[1] : null,
-    port: tcp ? Number(tcp[1]) : 0,
+    port: tcp ? Number(tcp[2]) : 0,
+    address: tcp && tcp[1] === '[::1]' ? '::1' : '127.0.0.1',
     token,
     stderr: () => err,
     stop: async () => {
@@ -65,10 +68,10 @@ export interface CallOptions {
 }
 
 function target(web: WebHandle, headers: Record<string, string>) {
-  const host = web.socket ? 'localhost' : `127.0.0.1:${web.port}`;
+  const host = web.socket ? 'localhost' : web.address === '::1' ? `[::1]:${web.port}` : `127.0.0.1:${web.port}`;
   return web.socket
     ? { socketPath: web.socket, headers: { host, ...headers } }
-    : { host: '127.0.0.1', port: web.port, headers: { host, ...headers } };
+    : { host: web.address, port: web.port, headers: { host, ...headers } };
 }
 
 /** One request, its whole answer read (bounded). */

@@ -189,6 +189,22 @@ t.test('tcp: the token, the cookie it is exchanged for, the token file', async (
   t.notOk(existsSync(file), 'the token file is removed at SIGTERM');
 });
 
+t.test('[::1]: the IPv6 loopback, with the same checks', async (t) => {
+  const { scan } = await tree(t);
+  const web = await startWeb(t, ['--listen', '[::1]:0', scan]);
+  t.equal(web.address, '::1');
+  t.match(web.stderr(), new RegExp(`listening on http://\\[::1\\]:${web.port}/`));
+  for (const host of [`[::1]:${web.port}`, `localhost:${web.port}`]) {
+    t.equal((await call(web, '/v1/services', { headers: { ...auth(web), host } })).status, 200, `Host: ${host}`);
+  }
+  t.equal((await call(web, '/v1/services', { headers: { ...auth(web), host: `evil.example:${web.port}` } })).status, 421);
+  t.equal((await call(web, '/v1/services', { headers: { host: `[::1]:${web.port}` } })).status, 401, 'no token: 401');
+  const ss = await run('ss', ['-ltnpH']);
+  const mine = ss.stdout.split('\n').filter((l) => l.includes(`pid=${web.child.pid},`));
+  t.equal(mine.length, 1, 'one listener');
+  t.match(mine[0], new RegExp(`\\[::1\\]:${web.port}\\s`), 'on [::1] only');
+});
+
 t.test('--read-only serves status and events, and refuses every mutation', async (t) => {
   const { scan } = await tree(t);
   const web = await startWeb(t, ['--read-only', scan]);
