@@ -69,29 +69,36 @@ export class WebServer {
     const [, what, name, action, ...extra] = pathSegments(url.pathname);
     if (what === 'login' && name === undefined) return this.login(req, res);
     const principal = this.guard.principal(req);
-    if (what === 'session' && name === undefined) {
-      allow(req, 'GET');
-      return sendJson(res, 200, { csrf: this.guard.csrfFor(principal), readOnly: this.opts.readOnly, actions: this.opts.readOnly ? [] : ACTIONS });
-    }
-    if (what === 'events' && name === undefined) {
-      allow(req, 'GET');
-      const only = url.searchParams.get('service');
-      if (only !== null) this.services.find(only);
-      return this.hub.follow(res, only);
-    }
+    if (what === 'session' && name === undefined) return this.session(req, res, principal);
+    if (what === 'events' && name === undefined) return this.events(req, res, url);
     if (what !== 'services' || extra.length > 0) throw new HttpError(404, `no such endpoint: ${url.pathname}`);
-    if (name === undefined) {
-      allow(req, 'GET');
-      const refs = this.services.list();
-      this.hub.sync(refs);
-      return sendJson(res, 200, this.services.rows(refs));
-    }
+    if (name === undefined) return this.list(req, res);
     if (action === undefined) {
       allow(req, 'GET');
       return sendJson(res, 200, this.services.row(this.services.find(name)));
     }
     allow(req, 'POST');
     return this.control(req, res, principal, url, name, action);
+  }
+
+  private session(req: IncomingMessage, res: ServerResponse, principal: string): void {
+    allow(req, 'GET');
+    const { readOnly } = this.opts;
+    sendJson(res, 200, { csrf: this.guard.csrfFor(principal), readOnly, actions: readOnly ? [] : ACTIONS });
+  }
+
+  private events(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    allow(req, 'GET');
+    const only = url.searchParams.get('service');
+    if (only !== null) this.services.find(only);
+    this.hub.follow(res, only);
+  }
+
+  private list(req: IncomingMessage, res: ServerResponse): void {
+    allow(req, 'GET');
+    const refs = this.services.list();
+    this.hub.sync(refs);
+    sendJson(res, 200, this.services.rows(refs));
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
