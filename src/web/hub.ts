@@ -88,7 +88,8 @@ export class EventHub {
   private watchScanDirs(): void {
     for (const dir of this.services.scanDirs()) {
       try {
-        const w = watch(dir, () => this.queueRescan());
+        // Only entries coming and going matter, not writes to files in the directory itself.
+        const w = watch(dir, (type) => type === 'rename' && this.queueRescan());
         w.on('error', () => w.close());
         this.watchers.push(w);
       } catch (err) {
