@@ -148,6 +148,29 @@ t.test('the page in Chromium', { skip: existsSync(CHROMIUM) ? false : 'no /usr/b
     t.ok(existsSync(join(ARTIFACTS, 'web.png')) && existsSync(join(ARTIFACTS, 'web-narrow.png')), 'saved in build/artifacts');
   });
 
+  t.test('--read-only, logged in by hand: the token typed in the form, no action buttons', async (t) => {
+    const ro = await startWeb(t, ['--read-only', '--listen', '127.0.0.1:0', scan]);
+    const other = await browser.createBrowserContext(); // a fresh cookie jar
+    t.teardown(() => other.close());
+    const p2 = await other.newPage();
+    p2.on('pageerror', (err) => problems.push(`page error: ${String(err)}`));
+    await p2.goto(`http://127.0.0.1:${ro.port}/`);
+    await p2.waitForSelector('#login:not([hidden])', { timeout: BOUND_MS });
+    t.equal(await p2.evaluate(() => document.activeElement?.id), 'token', 'the token field has the focus');
+    await p2.keyboard.type('not-the-token');
+    await p2.keyboard.press('Enter');
+    await p2.waitForFunction(() => document.querySelector('#login-error')?.textContent === 'wrong token', { timeout: BOUND_MS });
+    t.pass('a wrong token is refused, and said so');
+    await p2.$eval('#token', (i) => ((i as HTMLInputElement).value = ''));
+    await p2.type('#token', ro.token!);
+    await p2.keyboard.press('Enter');
+    await p2.waitForSelector('#conn[data-state="live"]', { timeout: BOUND_MS });
+    await p2.waitForSelector('tr[data-service="worker"]', { timeout: BOUND_MS });
+    t.equal(await p2.$$eval('button[data-action]', (b) => b.length), 0, 'no action button');
+    t.equal(await p2.$eval('#mode', (m) => (m as HTMLElement).hidden), false, 'the read-only badge shows');
+    await ro.stop();
+  });
+
   t.test('no script error and no CSP violation', async (t) => {
     t.same(problems, []);
   });
