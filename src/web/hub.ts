@@ -41,6 +41,9 @@ export function openStream(res: ServerResponse): void {
   res.write('retry: 2000\n\n');
 }
 
+/** A comment line, so that proxies and browsers keep a stream open. */
+export const HEARTBEAT = ': heartbeat\n\n';
+
 /** One SSE record; JSON has no raw newline, so one `data:` line holds it. */
 export function sseRecord(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -161,7 +164,7 @@ export class EventHub {
 
   /** A comment line, so that proxies and browsers keep the stream open. */
   beat(): void {
-    for (const f of this.followers) f.send(': heartbeat\n\n');
+    for (const f of this.followers) f.send(HEARTBEAT);
   }
 
   /** Unsubscribes from everything and ends every stream. */

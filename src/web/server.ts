@@ -7,7 +7,8 @@ import { ACTIONS, parseControl, runControl } from './control';
 import { Guard, type Listen } from './guard';
 import { COMMON_HEADERS, HttpError, pathSegments, readJsonBody, sendError, sendJson } from './http';
 import { Housekeeping, NODE_CHECK_OFF } from './housekeeping';
-import { EventHub } from './hub';
+import { EventHub, HEARTBEAT, type Follower } from './hub';
+import { followLog, parseLines, sendLog } from './logs';
 import { loadAssets, type Asset } from './page';
 import { ServiceSet } from './services';
 
@@ -27,6 +28,8 @@ export class WebServer {
   readonly http: Server;
   private readonly assets: Map<string, Asset>;
   private readonly housekeeping: Housekeeping;
+  /** Open log streams, for the heartbeat. */
+  private readonly logStreams = new Set<Follower>();
 
   constructor(private readonly opts: WebOptions) {
     this.guard = new Guard(opts.listen, opts.token);
@@ -36,7 +39,7 @@ export class WebServer {
     // An event stream or a long wait must not be cut by a request timeout;
     // the headers' deadline is kept by the housekeeping tick.
     this.http = createServer({ requestTimeout: 0, connectionsCheckingInterval: NODE_CHECK_OFF }, (req, res) => void this.handle(req, res));
-    this.housekeeping = new Housekeeping(this.http, () => this.hub.beat());
+    this.housekeeping = new Housekeeping(this.http, () => this.beat());
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -77,6 +80,7 @@ export class WebServer {
       allow(req, 'GET');
       return sendJson(res, 200, this.services.row(this.services.find(name)));
     }
+    if (action === 'log') return this.log(req, res, url, name);
     allow(req, 'POST');
     return this.control(req, res, principal, url, name, action);
   }
@@ -84,7 +88,15 @@ export class WebServer {
   private session(req: IncomingMessage, res: ServerResponse, principal: string): void {
     allow(req, 'GET');
     const { readOnly } = this.opts;
-    sendJson(res, 200, { csrf: this.guard.csrfFor(principal), readOnly, actions: readOnly ? [] : ACTIONS });
+    sendJson(res, 200, { csrf: this.guard.csrfFor(principal), readOnly, actions: readOnly ? [] : ACTIONS, logs: true });
+  }
+
+  private log(req: IncomingMessage, res: ServerResponse, url: URL, name: string): void {
+    allow(req, 'GET');
+    const ref = this.services.find(name);
+    const lines = parseLines(url.searchParams.get('n'));
+    if (url.searchParams.get('follow') !== '1') return sendLog(res, ref, lines);
+    this.logStreams.add(followLog(res, ref, lines, (f) => this.logStreams.delete(f)));
   }
 
   private events(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -126,8 +138,14 @@ export class WebServer {
     });
   }
 
+  private beat(): void {
+    this.hub.beat();
+    for (const f of this.logStreams) f.send(HEARTBEAT);
+  }
+
   close(): void {
     this.hub.close();
+    for (const f of this.logStreams) f.res.end();
     this.housekeeping.stop();
     this.http.close();
     this.http.closeAllConnections();

@@ -6,11 +6,13 @@ import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { BOUND_MS, ROOT, makeService, tempDir, type Teardown } from '../lib/harness';
+import { BOUND_MS, HAVE_S6, ROOT, makeService, tempDir, type Teardown } from '../lib/harness';
 import { startScanner, statusPid, waitUp } from '../scan/lib';
 import { call, auth, startWeb } from './lib';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** A log line that would run, and restyle the page, if it were taken as HTML. */
+const HOSTILE = '<script>document.title="owned"</script> <b>bold</b> <img src=x onerror="document.title=1">';
 export const ARTIFACTS = join(ROOT, 'build', 'artifacts');
 
 async function launch(t: Teardown): Promise<Browser> {
@@ -37,14 +39,18 @@ async function cellBecomes(page: Page, name: string, key: string, wanted: string
   );
 }
 
-t.test('the page in Chromium', { skip: existsSync(CHROMIUM) ? false : 'no /usr/bin/chromium (apt-get install chromium)' }, async (t) => {
+const missing = !existsSync(CHROMIUM) ? 'no /usr/bin/chromium (apt-get install chromium)' : !HAVE_S6 ? "no Debian s6 (its s6-log logs the test's service)" : false;
+
+t.test('the page in Chromium', { skip: missing }, async (t) => {
   const scan = tempDir(t);
-  makeService(join(scan, 'api'), 'echo >&3\nexec sleep 1000', { 'notification-fd': '3\n' });
+  makeService(join(scan, 'api'), `echo 'api: listening on :8080'\necho '${HOSTILE}'\necho >&3\nexec sleep 1000`, {
+    'notification-fd': '3\n', 'log/run': 'exec s6-log t ./main',
+  });
   makeService(join(scan, 'worker'), 'exec sleep 1000');
   makeService(join(scan, 'mailer'), 'exec sleep 1000');
   makeService(join(scan, 'backup'), 'exec sleep 1000', { down: '' });
   const scanner = await startScanner(t, scan);
-  for (const name of ['api', 'worker', 'mailer']) await waitUp(join(scan, name));
+  for (const name of ['api', 'api/log', 'worker', 'mailer']) await waitUp(join(scan, name));
   const web = await startWeb(t, ['--listen', '127.0.0.1:0', scan]);
   const browser = await launch(t);
   const page = await browser.newPage();
@@ -59,7 +65,7 @@ t.test('the page in Chromium', { skip: existsSync(CHROMIUM) ? false : 'no /usr/b
   t.test('it logs in with the link, forgets the token, and shows every service', async (t) => {
     await page.waitForSelector('#conn[data-state="live"]', { timeout: BOUND_MS });
     const names = (await call(web, '/v1/services', { headers: auth(web) })).json.map((r: any) => r.name);
-    t.same(names, ['api', 'backup', 'mailer', 'worker']);
+    t.same(names, ['api', 'api/log', 'backup', 'mailer', 'worker']);
     await page.waitForFunction((n) => document.querySelectorAll('tbody tr').length === n, { timeout: BOUND_MS }, names.length);
     t.same(await page.$$eval('tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.service)), names, 'one row per service');
     t.equal(await cell(page, 'api', 'state'), 'up');
@@ -115,6 +121,22 @@ t.test('the page in Chromium', { skip: existsSync(CHROMIUM) ? false : 'no /usr/b
     t.pass('the row shows the death (SIGKILL) and the new pid');
   });
 
+  t.test('the log pane follows the service, and shows markup as text', async (t) => {
+    const occurrences = () => page.$eval('#log', (pre, h) => (pre.textContent ?? '').split(h as string).length - 1, HOSTILE);
+    await page.click('tr[data-service="api"] button.name');
+    await page.waitForFunction((h) => (document.querySelector('#log')?.textContent ?? '').includes(h), { timeout: BOUND_MS, polling: 'mutation' }, HOSTILE);
+    t.equal(await page.$eval('#log-name', (s) => s.textContent), 'api');
+    t.same(await page.$$eval('#log *', (els) => els.map((e) => e.tagName)), [], 'no element made from a log line: no script, no b, no img');
+    t.equal(await page.title(), 'tether', 'nothing ran');
+    const before = await occurrences();
+    t.ok(before >= 2, 'the history: the first run and the one after the kill');
+    const r = await call(web, '/v1/services/api/restart', { method: 'POST', headers: { ...auth(web), 'x-tether-csrf': (await call(web, '/v1/session', { headers: auth(web) })).json.csrf } });
+    t.equal(r.status, 200);
+    await page.waitForFunction((h, n) => (document.querySelector('#log')?.textContent ?? '').split(h).length - 1 > n, { timeout: BOUND_MS, polling: 'mutation' }, HOSTILE, before);
+    t.pass('the restarted run logged again, and the pane followed');
+    t.equal(await page.title(), 'tether');
+  });
+
   t.test('the keyboard alone: Tab to a button, Enter', async (t) => {
     await page.focus('tr[data-service="backup"] button.name');
     await page.keyboard.press('Tab'); // the next control in the row: Up
@@ -138,7 +160,8 @@ t.test('the page in Chromium', { skip: existsSync(CHROMIUM) ? false : 'no /usr/b
   t.test('screenshots, wide and narrow', async (t) => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await cellBecomes(page, 'backup', 'state', 'up'); // back from the USR1 above
-    await page.click('tr[data-service="api"] button.name');
+    await cellBecomes(page, 'api', 'state', 'up'); // back from the restart above
+    await page.setViewport({ width: 1100, height: 700 });
     await page.waitForFunction(() => document.getAnimations().length === 0, { timeout: BOUND_MS });
     await page.screenshot({ path: join(ARTIFACTS, 'web.png') });
     await page.setViewport({ width: 380, height: 900 });

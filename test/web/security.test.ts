@@ -210,7 +210,7 @@ t.test('--read-only serves status and events, and refuses every mutation', async
   const web = await startWeb(t, ['--read-only', scan]);
   const before = await state(web);
   const session = await call(web, '/v1/session');
-  t.same(session.json, { csrf: session.json.csrf, readOnly: true, actions: [] });
+  t.same(session.json, { csrf: session.json.csrf, readOnly: true, actions: [], logs: true });
   for (const action of ACTIONS) {
     const r = await post(web, `/v1/services/app/${action}?signal=KILL`);
     t.equal(r.status, 403, `${action}: 403`);

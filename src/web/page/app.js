@@ -8,6 +8,8 @@ const rows = new Map(); // name -> { tr, data, at }
 let session = null;
 let events = null;
 let selected = null;
+let logStream = null;
+const MAX_LOG_LINES = 2000;
 
 const COLUMNS = [
   ['state', 'State'], ['pid', 'PID'], ['uptime', 'Uptime'], ['ready', 'Ready'], ['last', 'Last exit'], ['deaths', 'Deaths'],
@@ -181,11 +183,41 @@ async function act(name, action) {
   // The row is not drawn from this answer: it may be older than an event already shown.
 }
 
-function select(name) {
+// The log pane follows one service at a time; each line goes in as a text node.
+function appendLines(lines) {
+  const pre = $('log');
+  const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  const batch = document.createDocumentFragment();
+  for (const l of lines) batch.append(document.createTextNode(`${l.ts ? `${l.ts.slice(0, 23).replace('T', ' ')} ` : ''}${l.line}\n`));
+  pre.append(batch);
+  while (pre.childNodes.length > MAX_LOG_LINES) pre.firstChild.remove();
+  if (atBottom) pre.scrollTop = pre.scrollHeight;
+}
+
+async function select(name) {
   if (!session || !session.logs) return;
   selected = name;
   for (const [n, entry] of rows) entry.tr.classList.toggle('selected', n === name);
-  if (window.tetherLogs) window.tetherLogs.follow(name);
+  if (logStream) logStream.close();
+  logStream = null;
+  $('logs').hidden = false;
+  $('log-name').textContent = name;
+  const pre = $('log');
+  pre.textContent = '';
+  const path = `/v1/services/${encodeURIComponent(name)}/log`;
+  const probe = await api(`${path}?n=0`);
+  if (selected !== name) return;
+  if (probe.status !== 200) {
+    pre.textContent = probe.body.error ? probe.body.error.message : `HTTP ${probe.status}`;
+    return;
+  }
+  logStream = new EventSource(`${path}?n=200&follow=1`);
+  // A reconnection sends the last lines again: start the pane afresh.
+  logStream.addEventListener('open', () => { pre.textContent = ''; });
+  logStream.addEventListener('lines', (e) => appendLines(JSON.parse(e.data).lines));
+  logStream.addEventListener('error', (e) => {
+    if (e.data) appendLines([{ ts: null, line: JSON.parse(e.data).message }]);
+  });
 }
 
 async function login(token) {
