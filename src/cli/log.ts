@@ -1,9 +1,9 @@
 // tether log: s6-log's interface, script language and on-disk format, for a
 // service's log/run. It reads lines on stdin and runs them through the script.
 import { fstatSync, readlinkSync } from 'node:fs';
-import { printHelp, type Command } from '../client/cli';
-import { UsageError } from '../client/errors';
-import { getopt, parseUint } from '../client/getopt';
+import { dieUsage, printHelp, setProgram, type Command } from './lib/program';
+import { Failure, usageError } from '../base/exit';
+import { letters, parseOptions, parseUint } from '../base/getopt';
 import { LogdirError } from '../log/logdir';
 import { LOGDIR_BUFFER_BOUND, Logger, notifyReady } from '../log/logger';
 import { parseScript, ScriptError } from '../log/script';
@@ -48,7 +48,7 @@ const LINE_LIMIT_MIN = 48;
 function parseArgs(argv: string[]): LogArgs | null {
   // Script words may start with '-' (a deselection): only a leading --help is an option.
   if (argv[0] === '--help') return null;
-  const { options, operands } = getopt(argv, 'hqvbpl:d:t:n:s:');
+  const { sequence: options, operands } = parseOptions(argv, letters('hqvbpl:d:t:n:s:'), 'posix');
   const out: LogArgs = { words: operands, notifyFd: null, verbosity: 1, block: false, protect: false, lineLimit: 8192, lastLineMs: 2000 };
   let oldCount: string | undefined;
   let oldSize: string | undefined;
@@ -87,26 +87,26 @@ function parseArgs(argv: string[]): LogArgs | null {
   }
   if (out.lineLimit && out.lineLimit < LINE_LIMIT_MIN) out.lineLimit = LINE_LIMIT_MIN;
   if (oldCount !== undefined || oldSize !== undefined) {
-    if (operands.length !== 1) throw new UsageError('the form with -n and -s takes one DIR');
+    if (operands.length !== 1) throw usageError('the form with -n and -s takes one DIR');
     const dir = /^[./]/.test(operands[0]) ? operands[0] : `./${operands[0]}`;
     out.words = [`n${oldCount ?? 10}`, `s${oldSize ?? 99_999}`, 't', dir];
   }
-  if (out.words.length === 0) throw new UsageError('no logging script');
+  if (out.words.length === 0) throw usageError('no logging script');
   return out;
 }
 
 function notificationFd(arg: string): number {
   const fd = parseUint(arg, 'notification fd');
-  if (fd < 3) throw new UsageError('notification fd must be 3 or more');
+  if (fd < 3) throw usageError('notification fd must be 3 or more');
   let target = '';
   try {
     fstatSync(fd);
     target = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    throw new UsageError(`invalid notification fd: ${fd}`);
+    throw usageError(`invalid notification fd: ${fd}`);
   }
   // Node's own event loop fds (epoll, eventfd) are open too, but were not given to us.
-  if (target.startsWith('anon_inode:')) throw new UsageError(`invalid notification fd: ${fd}`);
+  if (target.startsWith('anon_inode:')) throw usageError(`invalid notification fd: ${fd}`);
   return fd;
 }
 
@@ -116,15 +116,15 @@ function die(code: number, message: string): never {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  setProgram(cmd);
   let args: LogArgs | null;
   try {
     args = parseArgs(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`tether log: usage: tether log ${cmd.usage} (${err.message})\n`);
-    process.exit(100);
+    if (!(err instanceof Failure) || !err.usage) throw err;
+    dieUsage(err.message);
   }
-  if (!args) return printHelp(cmd);
+  if (!args) return printHelp();
   let logger: Logger;
   try {
     const script = parseScript(args.words);

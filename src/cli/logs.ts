@@ -1,8 +1,8 @@
 // tether logs: a service's log, archives and current, oldest first; -f
 // follows it across rotations; several services are merged by time.
-import { runCommand, type Command } from '../client/cli';
-import { ClientError, EXIT_SYSTEM, UsageError } from '../client/errors';
-import { getopt, parseUint, takeLongOptions } from '../client/getopt';
+import { runCommand, type Command } from './lib/program';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
+import { letters, parseOptions, parseUint } from '../base/getopt';
 import { closeCursors, findLogSources, followLogs, readHistory, type LogRecord } from '../log/reader';
 import { isoStamp, localStamp, parseTime } from '../log/timefmt';
 import type { Tain } from '../wire/tain';
@@ -44,9 +44,9 @@ function takeTimes(argv: readonly string[]): { times: Map<string, Tain>; rest: s
       continue;
     }
     const value = m[2] ?? argv[++i];
-    if (value === undefined) throw new UsageError(`--${m[1]} needs a time`);
+    if (value === undefined) throw usageError(`--${m[1]} needs a time`);
     const t = parseTime(value);
-    if (!t) throw new UsageError(`invalid time: ${value}`);
+    if (!t) throw usageError(`invalid time: ${value}`);
     times.set(m[1], t);
   }
   return { times, rest };
@@ -54,18 +54,20 @@ function takeTimes(argv: readonly string[]): { times: Map<string, Tain>; rest: s
 
 function parseArgs(argv: string[]): LogsArgs | null {
   const { times, rest: afterTimes } = takeTimes(argv);
-  const { long, rest } = takeLongOptions(afterTimes, ['help', 'json', 'raw']);
+  const spec = letters('hfn:', { help: { value: false }, json: { value: false }, raw: { value: false } });
+  const { options: all, sequence, operands } = parseOptions(afterTimes, spec, 'posix-long');
+  const long = new Set(['help', 'json', 'raw'].filter((n) => all.has(n)));
+  const options = sequence.filter((o) => o.opt.length === 1);
   if (long.has('help')) return null;
-  const { options, operands } = getopt(rest, 'hfn:');
   const out: LogsArgs = { follow: false, json: long.has('json'), raw: long.has('raw'), paths: operands, since: times.get('since'), until: times.get('until') };
   for (const { opt, arg } of options) {
     if (opt === 'h') return null;
     if (opt === 'f') out.follow = true;
     if (opt === 'n') out.lines = parseUint(arg!, 'line count');
   }
-  if (out.json && out.raw) throw new UsageError('--json and --raw exclude each other');
-  if (out.follow && out.until) throw new UsageError('-f and --until exclude each other');
-  if (out.paths.length === 0) throw new UsageError('no log directory');
+  if (out.json && out.raw) throw usageError('--json and --raw exclude each other');
+  if (out.follow && out.until) throw usageError('-f and --until exclude each other');
+  if (out.paths.length === 0) throw usageError('no log directory');
   return out;
 }
 
@@ -115,7 +117,7 @@ export function main(argv: string[]): Promise<void> {
     try {
       sources = findLogSources(args.paths);
     } catch (err) {
-      throw new ClientError((err as Error).message, EXIT_SYSTEM);
+      throw new Failure((err as Error).message, EXIT_SYSTEM);
     }
     const printer = new Printer(args, sources.length > 1);
     const { records, cursors } = readHistory(sources, { lines: args.lines, since: args.since, until: args.until });
@@ -131,7 +133,7 @@ export function main(argv: string[]): Promise<void> {
       followLogs(cursors, (batch) => {
         for (const r of batch) printer.add(r);
         printer.flush();
-      }, (err) => reject(new ClientError(`unable to follow: ${err.message}`, EXIT_SYSTEM)));
+      }, (err) => reject(new Failure(`unable to follow: ${err.message}`, EXIT_SYSTEM)));
     });
     return 0;
   });

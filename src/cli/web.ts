@@ -2,9 +2,10 @@
 // on-disk protocol like svc and svstat, so it serves any tree (tether's or
 // s6's) and can run as a service of the tree it shows.
 import { join } from 'node:path';
-import { runCommand, printHelp, warn, type Command } from '../client/cli';
-import { getopt } from '../client/getopt';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
+import { runCommand, printHelp, warn, type Command } from './lib/program';
+import { letters, parseOptions } from '../base/getopt';
+import { describe } from '../base/errno';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { expandServices } from '../client/overview';
 import { randomToken, type Listen } from '../web/guard';
 import { bind, parseListen, stateDir, writeTokenFile } from '../web/listen';
@@ -29,7 +30,7 @@ export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
     const opts = parseArgs(argv);
     if (opts === null) {
-      printHelp(cmd);
+      printHelp();
       return 0;
     }
     await serve(opts.operands, opts.listen, opts.readOnly);
@@ -44,28 +45,12 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args | null {
-  const rest: string[] = [];
-  let listen: Listen | null = null;
-  let readOnly = false;
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i];
-    if (word === '--') {
-      rest.push(...argv.slice(i + 1));
-      break;
-    }
-    if (word === '--help') return null;
-    else if (word === '--read-only') readOnly = true;
-    else if (word === '--listen' || word.startsWith('--listen=')) {
-      const value = word === '--listen' ? argv[++i] : word.slice('--listen='.length);
-      if (value === undefined) throw new UsageError('--listen needs an address');
-      listen = parseListen(value);
-    } else if (word.startsWith('--')) throw new UsageError(`unknown option: ${word}`);
-    else rest.push(word);
-  }
-  const { options, operands } = getopt(rest, 'h');
-  if (options.length > 0) return null;
-  if (operands.length === 0) throw new UsageError('no scan directory or service directory');
-  return { operands, listen, readOnly };
+  const spec = letters('h', { help: { value: false }, 'read-only': { value: false }, listen: { value: true } });
+  const { options, operands } = parseOptions(argv, spec, 'posix-long');
+  if (options.has('help') || options.has('h')) return null;
+  const listen = options.get('listen');
+  if (operands.length === 0) throw usageError('no scan directory or service directory');
+  return { operands, listen: typeof listen === 'string' ? parseListen(listen) : null, readOnly: options.has('read-only') };
 }
 
 async function serve(operands: string[], given: Listen | null, readOnly: boolean): Promise<void> {
@@ -73,7 +58,7 @@ async function serve(operands: string[], given: Listen | null, readOnly: boolean
   const dir = given === null || given.kind === 'tcp' ? stateDir(operands[0]) : null;
   const listen: Listen = given ?? { kind: 'unix', path: join(dir!, 'web.sock') };
   const token = listen.kind === 'tcp' ? randomToken() : null;
-  const server = new WebServer({ operands, listen, readOnly, token, warn: (m) => warn(cmd, m) });
+  const server = new WebServer({ operands, listen, readOnly, token, warn });
   const port = await bind(server.http, listen);
   const cleanup: string[] = listen.kind === 'unix' ? [listen.path] : [];
   if (listen.kind === 'tcp') {
@@ -100,6 +85,6 @@ function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ClientError(`unable to remove ${path}: ${describe(err)}`, EXIT_SYSTEM);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Failure(`unable to remove ${path}: ${describe(err)}`, EXIT_SYSTEM);
   }
 }

@@ -1,7 +1,7 @@
 // The API's mutations: each is the control byte `tether svc` sends for the
 // same word, through the same code, and its answer carries the exit code
 // `tether svc` would give.
-import { ClientError, EXIT_NOT_SUPERVISED, EXIT_SYSTEM, EXIT_TIMEOUT } from '../client/errors';
+import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM, EXIT_TIMEOUT, Failure } from '../base/exit';
 import { controlServices } from '../client/svc';
 import type { WaitCondition } from '../client/conditions';
 import { SIGNAL_COMMANDS } from '../wire/control';
@@ -91,7 +91,7 @@ export async function runControl(dir: string, req: ControlRequest): Promise<Cont
     exitCode = outcome.exitCode;
     message = outcome.failures[0]?.message ?? (outcome.waitFailures > 0 ? 'the service failed permanently or lost its supervisor during the wait' : null);
   } catch (err) {
-    if (!(err instanceof ClientError)) throw err;
+    if (!(err instanceof Failure)) throw err;
     exitCode = err.exitCode;
     message = err.message;
   }

@@ -8,7 +8,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { FifodirListener } from '../wire/fifodir';
-import { describe } from '../client/errors';
+import { describe } from '../base/errno';
 import { COMMON_HEADERS } from './http';
 import type { ServiceRef, ServiceSet } from './services';
 

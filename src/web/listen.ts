@@ -7,18 +7,19 @@ import {
 } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { join } from 'node:path';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
+import { describe } from '../base/errno';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import type { Listen } from './guard';
 
 /** `unix:PATH`, `127.0.0.1:PORT` or `[::1]:PORT`; nothing else, so never a public address. */
 export function parseListen(text: string): Listen {
   if (text.startsWith('unix:')) {
     const path = text.slice(5);
-    if (path === '') throw new UsageError('--listen unix: needs a path');
+    if (path === '') throw usageError('--listen unix: needs a path');
     return { kind: 'unix', path };
   }
   const m = /^(127\.0\.0\.1|\[::1\]):([0-9]{1,5})$/.exec(text);
-  if (!m || Number(m[2]) > 65535) throw new UsageError(`--listen must be unix:PATH, 127.0.0.1:PORT or [::1]:PORT, not ${text}`);
+  if (!m || Number(m[2]) > 65535) throw usageError(`--listen must be unix:PATH, 127.0.0.1:PORT or [::1]:PORT, not ${text}`);
   return { kind: 'tcp', host: m[1] === '127.0.0.1' ? '127.0.0.1' : '::1', port: Number(m[2]) };
 }
 
@@ -30,17 +31,17 @@ export function privateDir(dir: string): string {
   try {
     mkdirSync(dir, 0o700);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ClientError(`unable to create ${dir}: ${describe(err)}`, EXIT_SYSTEM);
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Failure(`unable to create ${dir}: ${describe(err)}`, EXIT_SYSTEM);
   }
   let fd: number;
   try {
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
-    throw new ClientError(`unable to open ${dir} (it must be a directory, not a symlink): ${describe(err)}`, EXIT_SYSTEM);
+    throw new Failure(`unable to open ${dir} (it must be a directory, not a symlink): ${describe(err)}`, EXIT_SYSTEM);
   }
   try {
     const st = fstatSync(fd);
-    if (st.uid !== process.geteuid!()) throw new ClientError(`${dir} belongs to uid ${st.uid}, not to us`, EXIT_SYSTEM);
+    if (st.uid !== process.geteuid!()) throw new Failure(`${dir} belongs to uid ${st.uid}, not to us`, EXIT_SYSTEM);
     if ((st.mode & 0o777) !== 0o700) fchmodSync(fd, 0o700);
   } finally {
     closeSync(fd);
@@ -59,10 +60,10 @@ export function writeTokenFile(path: string, token: string): void {
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
-    throw new ClientError(`unable to write ${path}: ${describe(err)}`, EXIT_SYSTEM);
+    throw new Failure(`unable to write ${path}: ${describe(err)}`, EXIT_SYSTEM);
   }
   try {
-    if (fstatSync(fd).uid !== process.geteuid!()) throw new ClientError(`${path} belongs to another user`, EXIT_SYSTEM);
+    if (fstatSync(fd).uid !== process.geteuid!()) throw new Failure(`${path} belongs to another user`, EXIT_SYSTEM);
     fchmodSync(fd, 0o600);
     writeSync(fd, `${token}\n`);
   } finally {
@@ -78,7 +79,7 @@ async function clearStaleSocket(path: string): Promise<void> {
   } catch {
     return;
   }
-  if (!isSocket) throw new ClientError(`${path} exists and is not a socket`, EXIT_SYSTEM);
+  if (!isSocket) throw new Failure(`${path} exists and is not a socket`, EXIT_SYSTEM);
   const live = await new Promise<boolean>((resolve) => {
     const s = connect(path, () => {
       s.destroy();
@@ -86,7 +87,7 @@ async function clearStaleSocket(path: string): Promise<void> {
     });
     s.on('error', () => resolve(false));
   });
-  if (live) throw new ClientError(`${path}: another tether web is listening there`, EXIT_SYSTEM);
+  if (live) throw new Failure(`${path}: another tether web is listening there`, EXIT_SYSTEM);
   unlinkSync(path);
 }
 
@@ -103,7 +104,7 @@ export async function bind(server: Server, listen: Listen): Promise<number> {
     });
   } catch (err) {
     const where = listen.kind === 'unix' ? listen.path : `${listen.host}:${listen.port}`;
-    throw new ClientError(`unable to listen on ${where}: ${describe(err)}`, EXIT_SYSTEM);
+    throw new Failure(`unable to listen on ${where}: ${describe(err)}`, EXIT_SYSTEM);
   } finally {
     if (umask !== null) process.umask(umask);
   }

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeCursors, findLogSources, followLogs, isLogdir, readHistory, type LogRecord, type LogSource } from '../log/reader';
 import { isoStamp } from '../log/timefmt';
-import { describe } from '../client/errors';
+import { describe } from '../base/errno';
 import { HttpError, sendJson } from './http';
 import { Follower, openStream, sseRecord } from './hub';
 import type { ServiceRef } from './services';

@@ -2,7 +2,7 @@
 // served from memory. No build step: what is in src/web/page/ is what runs.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ClientError, EXIT_SYSTEM } from '../client/errors';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
 
 export interface Asset {
   type: string;
@@ -20,7 +20,7 @@ function pageDir(): string {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const candidate = join(dir, 'src', 'web', 'page');
     if (existsSync(join(candidate, 'index.html'))) return candidate;
-    if (dirname(dir) === dir) throw new ClientError('unable to find the page files (src/web/page)', EXIT_SYSTEM);
+    if (dirname(dir) === dir) throw new Failure('unable to find the page files (src/web/page)', EXIT_SYSTEM);
   }
 }
 

@@ -2,7 +2,7 @@
 // JSON API (v1). Every answer is JSON or the page; every error is JSON with
 // a status that fits.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { describe } from '../client/errors';
+import { describe } from '../base/errno';
 import { ACTIONS, parseControl, runControl } from './control';
 import { Guard, type Listen } from './guard';
 import { COMMON_HEADERS, HttpError, pathSegments, readJsonBody, sendError, sendJson } from './http';
