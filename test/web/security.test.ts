@@ -68,7 +68,7 @@ t.test('usage: only loopback addresses', async (t) => {
   for (const bad of ['0.0.0.0:8080', '192.168.1.1:80', 'example.com:80', '127.0.0.1', '127.0.0.1:99999', 'unix:']) {
     const r = await tether(['web', '--listen', bad, '.']);
     t.equal(r.code, 100, `--listen ${bad}: 100`);
-    t.match(r.stderr, /^tether web: usage: /);
+    t.match(r.stderr, /^tether web: fatal: usage: tether web \[--listen/);
   }
   t.equal((await tether(['web'])).code, 100, 'no operand: 100');
   t.equal((await tether(['web', '/nonexistent/scan'])).code, 111, 'a missing directory: 111');
