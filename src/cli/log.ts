@@ -1,7 +1,7 @@
 // tether log: s6-log's interface, script language and on-disk format, for a
 // service's log/run. It reads lines on stdin and runs them through the script.
 import { fstatSync, readlinkSync } from 'node:fs';
-import { dieUsage, printHelp, setProgram, type Command } from './lib/program';
+import { dieUsage, exitOnInternalError, printHelp, setProgram, type Command } from './lib/program';
 import { Failure, usageError } from '../base/exit';
 import { letters, parseOptions, parseUint } from '../base/getopt';
 import { LogdirError } from '../log/logdir';
@@ -117,6 +117,7 @@ function die(code: number, message: string): never {
 
 export async function main(argv: string[]): Promise<void> {
   setProgram(cmd);
+  exitOnInternalError();
   let args: LogArgs | null;
   try {
     args = parseArgs(argv);
