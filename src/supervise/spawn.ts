@@ -23,12 +23,32 @@ export function spawnInSession(
   args: readonly string[],
   extra: ReadonlyMap<number, number>,
   onFailure: (reason: string) => void,
+  extras?: SpawnExtras,
 ): ReapedChild | undefined {
   const path = `./${file}`;
+  const base = (serviceEnv ??= environStrings(process.env));
+  const env = extras?.env?.length ? withEnv(base, extras.env) : base;
+  // WATCHDOG_PID must be the service's own pid, known only once it runs: a
+  // shell sets it and execs the program, which keeps the pid.
+  const argv = extras?.ownPidAs
+    ? ['/bin/sh', '-c', `${extras.ownPidAs}=$$; export ${extras.ownPidAs}; exec "$0" "$@"`, path, ...args]
+    : [path, ...args];
   try {
-    return new ReapedChild(spawnProgram({ path, argv: [path, ...args], env: (serviceEnv ??= environStrings(process.env)), cwd, fds: extra }));
+    return new ReapedChild(spawnProgram({ path: argv[0], argv, env, cwd, fds: extra }));
   } catch (err) {
     onFailure((err as NodeJS.ErrnoException).code ?? String(err));
     return undefined;
   }
+}
+
+/** What a spawn adds for one service: environment entries, and a variable set to the child's pid. */
+export interface SpawnExtras {
+  /** `NAME=value` entries, replacing any of ours with the same name. */
+  env?: readonly string[];
+  ownPidAs?: string;
+}
+
+function withEnv(base: readonly string[], add: readonly string[]): string[] {
+  const names = new Set(add.map((e) => e.slice(0, e.indexOf('=') + 1)));
+  return [...base.filter((e) => !names.has(e.slice(0, e.indexOf('=') + 1))), ...add];
 }

@@ -18,9 +18,10 @@ import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionRe
 import { ReapedChild, type MainProcess } from './mainprocess';
 import { StrayCleanup } from './strays';
 import { procStat } from '../os/proc';
-import { spawnInSession } from './spawn';
+import { spawnInSession, type SpawnExtras } from './spawn';
 import { RestartThrottle } from './throttle';
 import { ReplacedFile } from './replacedfile';
+import { ServiceNotify } from './notify';
 
 export type State = 'DOWN' | 'UP' | 'FINISH' | 'LASTUP' | 'LASTFINISH';
 
@@ -105,6 +106,8 @@ export class Supervisor {
   private readonly readyTimer: Deadline;
   private strays: StrayCleanup | undefined;
   private startDeferred: false | 'once' | 'wantup' = false;
+  /** tether's extensions: NOTIFY_SOCKET, the watchdog, health checks (supervise/notify.ts). */
+  private readonly notify: ServiceNotify;
 
   /**
    * `dirArg` is the directory exactly as given: run and finish get it as
@@ -129,6 +132,21 @@ export class Supervisor {
     this.deathTallyFile = new ReplacedFile(deathTallyPath(this.root));
     this.timer = new Deadline(clock);
     this.readyTimer = new Deadline(clock);
+    this.notify = new ServiceNotify({
+      files: this.files, root: this.root, dir: this.dir, dirArg, clock,
+      warn: (m) => this.warn(m),
+      mainPid: () => this.main?.pid,
+      finishPid: () => this.finish?.pid,
+      ready: () => {
+        if (this.isUp() && !this.status.ready) this.becomeReady();
+      },
+      takeDown: (sig) => {
+        if (this.isUp()) this.downSequence(sig);
+      },
+      extendStop: (ms) => {
+        if (this.isUp() && this.timer.armed && this.timer.remaining < ms) this.timer.set(ms, () => this.onDeadline());
+      },
+    });
   }
 
   get currentState(): State {
@@ -279,9 +297,9 @@ export class Supervisor {
   }
 
   /** down-signal and SIGCONT to the pid (never the group), and the kill timeout. */
-  private downSequence(): void {
+  private downSequence(sig = this.files.downSignal()): void {
     const main = this.main!;
-    main.kill(this.files.downSignal());
+    main.kill(sig);
     main.kill(SIGCONT);
     this.status.paused = false;
     const timeoutKill = this.files.timeoutKill();
@@ -427,9 +445,10 @@ export class Supervisor {
         notifyRead = r;
         extra.set(notifyFd, w);
       }
+      const notifyExtras = this.notify.prepare();
       const main = spawnInSession(this.root, 'run', [this.dirArg], extra, (reason) => {
         this.startBlocked(`unable to spawn ${join(this.root, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
-      });
+      }, notifyExtras);
       if (!main) {
         if (notifyRead !== undefined) closeSync(notifyRead);
         return;
@@ -461,6 +480,7 @@ export class Supervisor {
     this.throttle.started(this.clock.monoMs());
     Object.assign(this.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
     main.onExit((wstat) => this.onMainExit(main, wstat));
+    this.notify.started(main.pid);
     this.saveStatus();
     this.event('u');
     // Nothing can be read before we are back in the event loop: announce the start first.
@@ -545,6 +565,7 @@ export class Supervisor {
     this.throttle.ready(this.clock.monoMs());
     this.status.ready = true;
     this.status.readystamp = this.clock.wall();
+    this.notify.becameReady();
     this.saveStatus();
     this.event('U');
   }
@@ -663,8 +684,9 @@ export class Supervisor {
     Object.assign(this.status, { wstat, paused: false, ready: false, stamp: now });
     // Before finish runs, so that finish (s6-permafailon) sees this death.
     this.saveDeathTally(appendDeath(this.loadDeathTally(), deathFromWstat(now, wstat), this.files.maxDeathTally()));
+    const finishExtras = this.notify.died();
     this.beginStrayCleanup();
-    const finish = this.spawnFinish(pid, wstat);
+    const finish = this.spawnFinish(pid, wstat, finishExtras);
     if (!finish) return this.downAndReady('dD');
     this.finish = finish;
     this.state = this.state === 'LASTUP' ? 'LASTFINISH' : 'FINISH';
@@ -677,13 +699,13 @@ export class Supervisor {
   }
 
   /** `./finish EXIT SIG DIR PID`; EXIT is 256 when run was killed by a signal. */
-  private spawnFinish(pid: number, wstat: number): MainProcess | undefined {
+  private spawnFinish(pid: number, wstat: number, extras?: SpawnExtras): MainProcess | undefined {
     if (!this.files.has('finish')) return undefined;
     const exit = wstatSignaled(wstat) ? 256 : wstatExitCode(wstat);
     const args = [String(exit), String(wstatTermsig(wstat)), this.dirArg, String(pid)];
     return spawnInSession(this.root, 'finish', args, new Map(), (reason) => {
       this.warn(`unable to spawn ${join(this.root, 'finish')}: ${reason}`);
-    });
+    }, extras);
   }
 
   private onFinishExit(finish: MainProcess, wstat: number): void {
@@ -723,6 +745,7 @@ export class Supervisor {
     this.strays?.abandon();
     this.stopFixWatch();
     this.closeNotifyPipe();
+    this.notify.close();
     this.control?.close();
     this.event('x');
     this.statusFile.close();
