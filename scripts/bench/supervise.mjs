@@ -13,7 +13,7 @@ import { cpuTicks, median, privateMiB } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
-const SUPERVISORS = [
+export const SUPERVISORS = [
   { name: 'tether', cmd: process.execPath, args: [TETHER, 'supervise'] },
   { name: 's6', cmd: '/usr/bin/s6-supervise', args: [] },
 ];
@@ -35,7 +35,7 @@ function makeService(dir, { ready = false } = {}) {
 }
 
 /** A subscription to a service's event fifodir, as s6's own listeners make one. */
-class EventListener {
+export class EventListener {
   constructor(dir) {
     const hex = randomBytes(12).toString('hex');
     const name = `ftrig1:@${hex}:${randomBytes(3).toString('hex')}`;
@@ -79,13 +79,13 @@ function openNonblock(path, mode) {
   return openSync(path, mode | constants.O_NONBLOCK);
 }
 
-function statusPid(dir) {
+export function statusPid(dir) {
   const buf = readFileSync(join(dir, 'supervise', 'status'));
   return Number(buf.readBigUInt64BE(24));
 }
 
 /** Starts a supervisor and resolves once its service is up (its `u` event). */
-async function startSupervisor(kind, dir) {
+export async function startSupervisor(kind, dir) {
   const listener = new EventListener(dir);
   try {
     const up = listener.next('u', 60_000);
@@ -97,7 +97,7 @@ async function startSupervisor(kind, dir) {
   }
 }
 
-async function stopSupervisors(children, dirs) {
+export async function stopSupervisors(children, dirs) {
   for (const dir of dirs) spawnSync('/usr/bin/s6-svc', ['-dx', dir]);
   await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((res) => {
     const timer = setTimeout(() => { c.kill('SIGKILL'); res(); }, 15_000);

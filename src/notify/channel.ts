@@ -13,7 +13,7 @@ export interface ChannelOptions {
    * path as the service reaches it. Without them an abstract name is autobound.
    */
   path: { bind: string; advertise: string } | undefined;
-  /** Read at each datagram, so an edited notify-access applies at once. */
+  /** The notify-access rule in force. */
   access: () => NotifyAccess;
   processes: () => ServiceProcesses;
   /** uids besides ours and root's that may send (the service's user, for an abstract socket). */
@@ -27,7 +27,7 @@ export class NotifyChannel {
   private readonly reported = new Set<string>();
   private closed = false;
   /** Datagrams handled, dropped and refused, for tests and the bench. */
-  readonly counts = { handled: 0, dropped: 0, refused: 0 };
+  readonly counts = { handled: 0, dropped: 0, refused: 0, barriers: 0 };
 
   constructor(private readonly o: ChannelOptions) {
     if (o.path !== undefined) unlinkStale(o.path.bind);
@@ -75,13 +75,19 @@ export class NotifyChannel {
     const drop = dropReason(d);
     if (drop !== undefined) return this.dropped(drop, d);
     const { pid, uid } = d.cred!;
+    const msg = parseMessage(d.payload);
+    // As systemd: a barrier is answered before any access check (systemd-notify
+    // sends it from its own pid, after a READY=1 sent on its parent's behalf).
+    if (msg.barrierOnly && d.fds.length === 1) {
+      this.counts.barriers++;
+      return;
+    }
     if (!this.uidAllowed(uid) || !senderAllowed(this.o.access(), pid, this.o.processes())) {
       this.counts.refused++;
       this.once('refused', `ignoring notification from pid ${pid}: notify-access is ${this.o.access()} (reported once)`);
       return;
     }
-    const msg = parseMessage(d.payload);
-    if (msg.barrier && d.fds.length !== 1) this.once('barrier', `BARRIER=1 from pid ${pid} came with ${d.fds.length} fds, not 1`);
+    if (msg.barrier) this.once('barrier', `BARRIER=1 from pid ${pid} must come alone with exactly 1 fd (it had ${d.fds.length})`);
     if (msg.fdStore) this.once('fdstore', `FDSTORE=1 from pid ${pid}: tether keeps no fd store, the fds are closed`);
     this.counts.handled++;
     this.o.onMessage(msg, pid);

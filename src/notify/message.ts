@@ -20,6 +20,8 @@ export interface NotifyMessage {
   watchdogUsec?: bigint;
   extendTimeoutUsec?: bigint;
   barrier: boolean;
+  /** BARRIER=1 alone: sd_notify_barrier()'s datagram, answered by closing its fd, whoever sent it. */
+  barrierOnly: boolean;
   fdStore: boolean;
   errno?: number;
   exitStatus?: number;
@@ -82,6 +84,7 @@ export function parseMessage(payload: Buffer): NotifyMessage {
     watchdogUsec: usec(f.get('WATCHDOG_USEC')),
     extendTimeoutUsec: usec(f.get('EXTEND_TIMEOUT_USEC')),
     barrier: f.get('BARRIER') === '1',
+    barrierOnly: f.size === 1 && f.get('BARRIER') === '1',
     fdStore: f.get('FDSTORE') === '1',
     errno: int(f.get('ERRNO'), 4095),
     exitStatus: int(f.get('EXIT_STATUS'), 255),

@@ -5,7 +5,7 @@
 // NotifyHost; everything else lives here, so the supervisor's state machine
 // stays s6's.
 import { join } from 'node:path';
-import type { ServiceDir } from '../servicedir/servicedir';
+import type { NotifyAccessRule, ServiceDir } from '../servicedir/servicedir';
 import { NotifyChannel } from '../notify/channel';
 import { belongsToService, type ServiceProcesses } from '../notify/access';
 import { usecToMs, type NotifyMessage } from '../notify/message';
@@ -49,6 +49,8 @@ export class ServiceNotify {
   private runPid: number | undefined;
   private mainPidOverride: number | undefined;
   private reason: Reason | undefined;
+  /** notify-access, read at each start of run (s6 reads a file when it is used; a datagram is too often). */
+  private access: NotifyAccessRule = 'main';
 
   constructor(private readonly host: NotifyHost) {
     this.watchdog = new Watchdog(host.clock, (why) => this.watchdogFired(why));
@@ -68,6 +70,7 @@ export class ServiceNotify {
       this.closeChannel();
       return undefined;
     }
+    this.access = files.notifyAccess();
     const channel = this.openChannel(cfg?.uid);
     const env = [`NOTIFY_SOCKET=${channel.address}`];
     if (watchdogUsec > 0) env.push(`WATCHDOG_USEC=${watchdogUsec}`);
@@ -132,7 +135,7 @@ export class ServiceNotify {
     const usePath = uid === undefined && Buffer.byteLength(advertise) < SUN_PATH_MAX;
     this.channel = new NotifyChannel({
       path: usePath ? { bind: join(this.host.root, 'supervise', 'notify'), advertise } : undefined,
-      access: () => this.host.files.notifyAccess(),
+      access: () => this.access,
       processes: () => this.processes(),
       uids: uid === undefined ? [] : [uid],
       onMessage: (msg, pid) => this.onMessage(msg, pid),
