@@ -170,14 +170,13 @@ export class ServiceNotify {
       this.watchdog.setPeriod(usecToMs(msg.watchdogUsec));
       this.st.watchdog_usec = Number(msg.watchdogUsec);
     }
-    if (msg.ready) {
-      this.st.reloading = undefined;
-      this.host.ready();
-    }
-    if (msg.watchdog === 'ping') this.watchdog.ping();
-    if (msg.extendTimeoutUsec !== undefined) this.host.extendStop(usecToMs(msg.extendTimeoutUsec));
+    if (msg.ready) this.st.reloading = undefined;
+    // Written before the U event, so a client woken by it reads the STATUS= that came along.
     // A ping changes nothing on disk: one write per ping would be the watchdog's whole cost.
     if (JSON.stringify(this.st) !== before) this.save();
+    if (msg.ready) this.host.ready();
+    if (msg.watchdog === 'ping') this.watchdog.ping();
+    if (msg.extendTimeoutUsec !== undefined) this.host.extendStop(usecToMs(msg.extendTimeoutUsec));
     if (msg.watchdog === 'trigger') this.watchdog.trigger();
   }
 
