@@ -208,9 +208,14 @@ export class ServiceNotify {
   private startChecks(): void {
     const { files, root, dirArg, clock } = this.host;
     this.health?.stop();
+    let spawnFailed = false;
     this.health = new HealthCheck({
       timers: clock,
-      spawn: () => spawnInSession(root, 'check', [dirArg], new Map(), (why) => this.host.warn(`unable to spawn ${join(this.host.dir, 'check')}: ${why}`)),
+      spawn: () => spawnInSession(root, 'check', [dirArg], new Map(), (why) => {
+        // Once per instance: a check that cannot start would otherwise be reported every interval.
+        if (!spawnFailed) this.host.warn(`unable to spawn ${join(this.host.dir, 'check')}: ${why}`);
+        spawnFailed = true;
+      }),
       intervalMs: files.checkInterval(),
       timeoutMs: files.checkTimeout(),
       retries: files.healthRetries(),
