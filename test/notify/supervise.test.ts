@@ -127,3 +127,15 @@ t.test('BARRIER=1 returns promptly; fds that come along are closed, none leak', 
   t.equal(fds(), before, `the supervisor holds as many fds as before (${before})`);
   await svc.sup.waitForStderr(/FDSTORE=1 from pid \d+: tether keeps no fd store/);
 });
+
+t.test('notify-socket naming the service\'s user: an abstract socket that user may send to', { skip: skip || (process.getuid!() !== 0 ? 'needs root to change user' : false) }, async (t) => {
+  const dir = join(tempDir(t), 'svc');
+  // run drops to nobody before it notifies, as a daemon started by s6-setuidgid does.
+  makeService(dir, `#!/bin/sh\nexec ${join(S6_BIN, 's6-setuidgid')} nobody ${PYTHON} -c 'import os,socket,time; a=os.environ["NOTIFY_SOCKET"]; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(b"READY=1\\nSTATUS=as %d" % os.getuid(), "\\0"+a[1:]); time.sleep(1000)'\n`, {
+    'notify-socket': 'nobody\n',
+  });
+  await startSupervisor(t, TETHER_SUPERVISE, dir);
+  await waitForStatus(dir, (s) => s.pid > 0 && s.ready, 'ready from the unprivileged main process');
+  t.match(readFileSync(join(dir, 'supervise', 'notify-status'), 'utf8'), /"status":"as 65534"/);
+  t.notOk(existsSync(join(dir, 'supervise', 'notify')), 'no path socket');
+});
