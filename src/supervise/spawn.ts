@@ -3,6 +3,8 @@
 // fds 0-2, plus optional extra fds (the notification pipe, the service lock).
 // posix_spawn (vfork-style) rather than libuv's fork(): a node process is big
 // enough that fork() was most of a restart's cost. The reaper reaps the child.
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { environStrings, spawnProgram } from '../os/native';
 import { ReapedChild } from './mainprocess';
 
@@ -34,6 +36,9 @@ export function spawnInSession(
     ? ['/bin/sh', '-c', `${extras.ownPidAs}=$$; export ${extras.ownPidAs}; exec "$0" "$@"`, path, ...args]
     : [path, ...args];
   try {
+    // Through the shell, a missing or non-executable program would fail after the spawn (exit 127):
+    // check first, so it is the same failed start, retried the same way, as without it.
+    if (extras?.ownPidAs) accessSync(join(cwd, path), constants.X_OK);
     return new ReapedChild(spawnProgram({ path: argv[0], argv, env, cwd, fds: extra }));
   } catch (err) {
     onFailure((err as NodeJS.ErrnoException).code ?? String(err));
