@@ -63,6 +63,9 @@ export class NotifyChannel {
       if (d === undefined) return;
       try {
         this.handle(d);
+      } catch (err) {
+        // We are inside a signal callback: a throw would end the supervisor, and with it the service's care.
+        this.o.warn(`error handling a notification: ${(err as Error).message}`);
       } finally {
         // Without an fd store every fd is closed, BARRIER=1's included: closing it
         // after the messages before it were handled is exactly what the barrier waits for.
