@@ -51,6 +51,7 @@ export class ServiceNotify {
   private reason: Reason | undefined;
   /** notify-access, read at each start of run (s6 reads a file when it is used; a datagram is too often). */
   private access: NotifyAccessRule = 'main';
+  private reloadRequestUsec: bigint | undefined;
 
   constructor(private readonly host: NotifyHost) {
     this.watchdog = new Watchdog(host.clock, (why) => this.watchdogFired(why));
@@ -82,12 +83,22 @@ export class ServiceNotify {
   started(pid: number): void {
     this.runPid = pid;
     this.mainPidOverride = undefined;
+    this.reloadRequestUsec = undefined;
     this.reason = undefined;
     this.watchdog.disarm();
     const { reason, check } = this.st;
     this.st = { reason, check, watchdog_usec: this.watchdog.period > 0 ? this.host.files.watchdogUsec() : undefined };
     if (this.host.files.has('check')) this.startChecks();
     this.save();
+  }
+
+  /**
+   * `svc -h` or `svc -l` reached the service: a RELOADING=1 whose
+   * MONOTONIC_USEC is older than this answers an earlier reload and is
+   * ignored, as systemd ignores it (Type=notify-reload).
+   */
+  reloadRequested(): void {
+    this.reloadRequestUsec = process.hrtime.bigint() / 1000n; // libuv's hrtime is CLOCK_MONOTONIC, as the client's
   }
 
   /** The service is ready, by whatever means: the watchdog starts counting. */
@@ -163,7 +174,7 @@ export class ServiceNotify {
     if (msg.mainPid !== undefined) this.setMainPid(msg.mainPid, sender);
     if (msg.status !== undefined) this.st.status = msg.status;
     if (msg.stopping) this.st.stopping = true;
-    if (msg.reloading) this.st.reloading = true;
+    if (msg.reloading && !this.staleReload(msg.monotonicUsec)) this.st.reloading = true;
     if (msg.errno !== undefined) this.st.errno = msg.errno;
     if (msg.exitStatus !== undefined) this.st.exit_status = msg.exitStatus;
     if (msg.watchdogUsec !== undefined) {
@@ -178,6 +189,10 @@ export class ServiceNotify {
     if (msg.watchdog === 'ping') this.watchdog.ping();
     if (msg.extendTimeoutUsec !== undefined) this.host.extendStop(usecToMs(msg.extendTimeoutUsec));
     if (msg.watchdog === 'trigger') this.watchdog.trigger();
+  }
+
+  private staleReload(usec: bigint | undefined): boolean {
+    return usec !== undefined && this.reloadRequestUsec !== undefined && usec < this.reloadRequestUsec;
   }
 
   /** MAINPID= names the main process, if it is one of this service's (systemd checks the cgroup). */

@@ -212,6 +212,7 @@ export class Supervisor {
 
   private command(byte: string): void {
     const up = this.isUp();
+    if (up && (byte === 'h' || byte === 'l')) this.notify.reloadRequested();
     const sig = SIGNAL_COMMANDS[byte];
     if (sig !== undefined && byte !== 'p' && byte !== 'c') {
       if (up) this.main!.kill(parseSignal(sig)!);

@@ -18,10 +18,12 @@ export const HAVE_PYTHON = existsSync(PYTHON);
  *   barrier          sd_notify_barrier(): BARRIER=1 with a pipe's write end, then wait for
  *                    its hang-up (bounded); writes "barrier ok" or "barrier timeout" to `log`
  *   ping N MS        WATCHDOG=1 N times, MS apart, logging "pinged" after each
+ *   reload           RELOADING=1 with MONOTONIC_USEC= now (CLOCK_MONOTONIC)
+ * SIGHUP appends "hup" to `log`.
  * Each handled command appends "done K" to `log` (K counts from 1).
  */
 export const RELAY = `#!${PYTHON}
-import array, os, select, socket, sys, time
+import array, os, select, signal, socket, sys, time
 addr = os.environ.get('NOTIFY_SOCKET', '')
 if addr.startswith('@'):
     addr = '\\0' + addr[1:]
@@ -33,6 +35,7 @@ with open('env.new', 'w') as f:
     f.write('PID=%d\\n' % os.getpid())
 os.rename('env.new', 'env')
 log = open('log', 'a', buffering=1)
+signal.signal(signal.SIGHUP, lambda *_: log.write('hup\\n'))
 def send(payload, fds=()):
     s.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', fds))] if fds else [], 0, addr)
 buf = b''
@@ -57,6 +60,8 @@ while True:
             p = select.poll(); p.register(r, select.POLLHUP)
             log.write('barrier ok\\n' if p.poll(20000) else 'barrier timeout\\n')
             os.close(r)
+        elif w[0] == 'reload':
+            send(b'RELOADING=1\\nMONOTONIC_USEC=%d' % (time.monotonic_ns() // 1000))
         elif w[0] == 'ping':
             for i in range(int(w[1])):
                 send(b'WATCHDOG=1')

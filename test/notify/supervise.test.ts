@@ -139,3 +139,21 @@ t.test('notify-socket naming the service\'s user: an abstract socket that user m
   t.match(readFileSync(join(dir, 'supervise', 'notify-status'), 'utf8'), /"status":"as 65534"/);
   t.notOk(existsSync(join(dir, 'supervise', 'notify')), 'no path socket');
 });
+
+t.test('RELOADING=1 after svc -h marks the service reloading until READY=1; a stale one is ignored', { skip }, async (t) => {
+  const svc = await relayService(t, join(tempDir(t), 'svc'));
+  await svc.send('READY=1');
+  await waitForStatus(svc.dir, (s) => s.ready, 'ready');
+  t.equal((await run(join(S6_BIN, 's6-svc'), ['-h', svc.dir])).code, 0);
+  await waitForContent(join(svc.dir, 'log'), /^hup$/m);
+  await svc.send('RELOADING=1\nMONOTONIC_USEC=1');
+  await settled(svc, 'stale');
+  t.notOk(svc.notifyStatus().reloading, 'MONOTONIC_USEC older than the request: an earlier reload, ignored');
+  await svc.command('reload');
+  await settled(svc, 'reloading');
+  t.equal(svc.notifyStatus().reloading, true, 'reloading');
+  await svc.send('READY=1');
+  await settled(svc, 'reloaded');
+  t.notOk(svc.notifyStatus().reloading, 'READY=1 ends the reload');
+  t.ok(readStatus(svc.dir).ready, 'still ready throughout');
+});
