@@ -1,9 +1,10 @@
 // How the event loop learns that a notify socket has a datagram, without
 // polling and without a thread. Node cannot watch an AF_UNIX SOCK_DGRAM fd
 // (libuv calls it UV_UNKNOWN_HANDLE, net.Socket refuses it), so each socket is
-// set O_ASYNC with F_SETOWN = our pid: the kernel sends the process SIGIO when
-// a datagram arrives, libuv turns the signal into a callback on the main loop
-// (its self-pipe), and we drain every registered socket until EAGAIN.
+// set O_ASYNC with F_SETOWN_EX = our main thread: the kernel sends it SIGIO when
+// a datagram arrives (interrupting the loop's epoll_wait), libuv turns the
+// signal into a callback on the main loop (its self-pipe), and we drain every
+// registered socket until EAGAIN.
 //
 // Measured against the alternatives (scripts/bench/notify.mjs, README
 // "Readiness from sd_notify"): idle it costs nothing (no timer, no thread), and

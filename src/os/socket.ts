@@ -17,6 +17,7 @@ const c = {
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
   recvmsg: libc.func('long recvmsg(int fd, void *msg, int flags)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+  fcntlOwner: libc.func('int fcntl(int fd, int cmd, const void *owner)'),
   poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   getpid: libc.func('int getpid(void)'),
 };
@@ -36,7 +37,8 @@ const MSG_DONTWAIT = 0x40;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const F_SETFL = 4;
 const F_GETFL = 3;
-const F_SETOWN = 8;
+const F_SETOWN_EX = 15;
+const F_OWNER_TID = 0;
 const O_ASYNC = 0o20000;
 const EAGAIN = 11;
 const EINTR = 4;
@@ -146,12 +148,17 @@ export class DatagramSocket {
   }
 
   /**
-   * Asks the kernel for SIGIO to this process whenever a datagram arrives
-   * (O_ASYNC, F_SETOWN). A SIGIO listener must be installed before: the
-   * default action of SIGIO terminates the process.
+   * Asks the kernel for SIGIO whenever a datagram arrives (O_ASYNC), sent
+   * to the main thread (F_SETOWN_EX, F_OWNER_TID; its tid is the pid): the
+   * signal then interrupts the event loop's epoll_wait itself, instead of
+   * waking some other thread that must then wake the loop. A SIGIO listener
+   * must be installed before: the default action of SIGIO terminates the process.
    */
   signalOnInput(): void {
-    check(c.fcntl(this.fd, F_SETOWN, c.getpid()), 'fcntl(F_SETOWN)');
+    const owner = Buffer.alloc(8);
+    owner.writeInt32LE(F_OWNER_TID, 0);
+    owner.writeInt32LE(c.getpid(), 4);
+    check(c.fcntlOwner(this.fd, F_SETOWN_EX, owner), 'fcntl(F_SETOWN_EX)');
     const flags = check(c.fcntl(this.fd, F_GETFL, 0), 'fcntl(F_GETFL)');
     check(c.fcntl(this.fd, F_SETFL, flags | O_ASYNC), 'fcntl(F_SETFL, O_ASYNC)');
   }
