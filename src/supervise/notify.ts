@@ -4,6 +4,7 @@
 // it is ready, when it has died, at exit) and is called back through
 // NotifyHost; everything else lives here, so the supervisor's state machine
 // stays s6's.
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NotifyAccessRule, ServiceDir } from '../servicedir/servicedir';
 import { NotifyChannel } from '../notify/channel';
@@ -66,7 +67,10 @@ export class ServiceNotify {
     const { files } = this.host;
     const cfg = files.notifySocket();
     const watchdogUsec = files.watchdogUsec();
+    const wasActive = this.active;
     this.active = cfg !== undefined || watchdogUsec > 0 || files.has('check');
+    // The extensions were just removed from the directory: so goes what they recorded.
+    if (wasActive && !this.active) removeQuietly(join(this.host.root, 'supervise', NOTIFY_STATUS_FILE));
     if (cfg === undefined && watchdogUsec === 0) {
       this.closeChannel();
       return undefined;
@@ -259,5 +263,13 @@ export class ServiceNotify {
     } catch (err) {
       this.host.warn(`unable to write ${join(this.host.dir, 'supervise', NOTIFY_STATUS_FILE)}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }
