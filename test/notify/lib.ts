@@ -112,3 +112,23 @@ export async function relayService(t: Teardown, dir: string, files: Record<strin
     notifyStatus: () => JSON.parse(readFileSync(join(dir, 'supervise', 'notify-status'), 'utf8')),
   };
 }
+
+/**
+ * A one-shot sd_notify client for run scripts, as `notify.py PAYLOAD...`
+ * (`\n` in a payload is a newline). It ends with sd_notify_barrier(): it
+ * stays alive until its datagrams were handled, which notify-access exec
+ * needs to find it in /proc (the race systemd documents for NotifyAccess=).
+ */
+export const NOTIFY_PY = `import array, os, select, socket, sys
+a = os.environ['NOTIFY_SOCKET']
+a = '\\0' + a[1:] if a.startswith('@') else a
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for p in sys.argv[1:]:
+    s.sendto(p.replace('\\\\n', '\\n').encode(), a)
+r, w = os.pipe()
+s.sendmsg([b'BARRIER=1'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [w]))], 0, a)
+os.close(w)
+p = select.poll()
+p.register(r, select.POLLHUP)
+sys.exit(0 if p.poll(20000) else 1)
+`;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BOUND_MS, HAVE_S6, S6_BIN, makeService, run, tempDir, tether } from '../lib/harness';
 import { readStatus } from '../../src/wire/status';
 import { startSupervisor, TETHER_SUPERVISE, waitForContent, waitForStatus } from '../supervise/lib';
-import { HAVE_PYTHON, PYTHON, SYSTEMD_NOTIFY, hex, relayService } from './lib';
+import { HAVE_PYTHON, NOTIFY_PY, PYTHON, SYSTEMD_NOTIFY, hex, relayService } from './lib';
 
 const skip = HAVE_PYTHON ? false : `${PYTHON} is not installed`;
 
@@ -83,8 +83,8 @@ t.test('notify-access: a foreign sender is refused under main and exec, accepted
 
 t.test('notify-access exec: a child of run is accepted, a foreign process is not', { skip }, async (t) => {
   const dir = join(tempDir(t), 'svc');
-  makeService(dir, `#!/bin/sh\n${PYTHON} -c 'import os,socket; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(b"READY=1\\nSTATUS=child", os.environ["NOTIFY_SOCKET"])'\nexec sleep 1000\n`, {
-    'notify-socket': '', 'notify-access': 'exec\n',
+  makeService(dir, `#!/bin/sh\n${PYTHON} notify.py 'READY=1\\nSTATUS=child'\nexec sleep 1000\n`, {
+    'notify-socket': '', 'notify-access': 'exec\n', 'notify.py': NOTIFY_PY,
   });
   await startSupervisor(t, TETHER_SUPERVISE, dir);
   await waitForStatus(dir, (s) => s.pid > 0 && s.ready, 'ready from run\'s child');

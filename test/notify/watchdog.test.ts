@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { alive, makeService, tempDir } from '../lib/harness';
 import { readStatus } from '../../src/wire/status';
 import { startSupervisor, TETHER_SUPERVISE, waitForContent, waitForProc, waitForStatus } from '../supervise/lib';
-import { HAVE_PYTHON, PYTHON, relayService } from './lib';
+import { HAVE_PYTHON, NOTIFY_PY, PYTHON, relayService } from './lib';
 
 const skip = HAVE_PYTHON ? false : `${PYTHON} is not installed`;
 const FINISH = 'echo "exit=$1 sig=$2 result=$SERVICE_RESULT" >> finished\n';
@@ -32,8 +32,8 @@ t.test('watchdog: pings twice, stops, gets SIGABRT, is restarted; the reason is 
 
 t.test('watchdog: WATCHDOG=trigger; a service ignoring the signal gets timeout-kill\'s SIGKILL', { skip }, async (t) => {
   const dir = join(tempDir(t), 'svc');
-  makeService(dir, `#!/bin/sh\ntrap '' ABRT\n[ -e finished ] && exec sleep 1000\n${PYTHON} -c 'import os,socket; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"]); s.sendto(b"WATCHDOG=trigger", os.environ["NOTIFY_SOCKET"])'\nexec sleep 1000\n`, {
-    'notify-socket': '', 'notify-access': 'exec\n', 'watchdog-usec': '60000000\n', 'timeout-kill': '300\n', finish: FINISH,
+  makeService(dir, `#!/bin/sh\ntrap '' ABRT\n[ -e finished ] && exec sleep 1000\n${PYTHON} notify.py READY=1 WATCHDOG=trigger\nexec sleep 1000\n`, {
+    'notify-socket': '', 'notify-access': 'exec\n', 'notify.py': NOTIFY_PY, 'watchdog-usec': '60000000\n', 'timeout-kill': '300\n', finish: FINISH,
   });
   await startSupervisor(t, TETHER_SUPERVISE, dir);
   const finished = await waitForContent(join(dir, 'finished'), /result=watchdog/);
