@@ -26,8 +26,6 @@ export class NotifyChannel {
   private readonly sock: DatagramSocket;
   private readonly reported = new Set<string>();
   private closed = false;
-  /** Datagrams handled, dropped and refused, for tests and the bench. */
-  readonly counts = { handled: 0, dropped: 0, refused: 0, barriers: 0 };
 
   constructor(private readonly o: ChannelOptions) {
     if (o.path !== undefined) unlinkStale(o.path.bind);
@@ -81,23 +79,17 @@ export class NotifyChannel {
     const msg = parseMessage(d.payload);
     // As systemd: a barrier is answered before any access check (systemd-notify
     // sends it from its own pid, after a READY=1 sent on its parent's behalf).
-    if (msg.barrierOnly && d.fds.length === 1) {
-      this.counts.barriers++;
-      return;
-    }
+    if (msg.barrierOnly && d.fds.length === 1) return;
     if (!this.uidAllowed(uid) || !senderAllowed(this.o.access(), pid, this.o.processes())) {
-      this.counts.refused++;
       this.once('refused', `ignoring notification from pid ${pid}: notify-access is ${this.o.access()} (reported once)`);
       return;
     }
     if (msg.barrier) this.once('barrier', `BARRIER=1 from pid ${pid} must come alone with exactly 1 fd (it had ${d.fds.length})`);
     if (msg.fdStore) this.once('fdstore', `FDSTORE=1 from pid ${pid}: tether keeps no fd store, the fds are closed`);
-    this.counts.handled++;
     this.o.onMessage(msg, pid);
   }
 
   private dropped(reason: DropReason, d: Datagram): void {
-    this.counts.dropped++;
     this.once(`drop ${reason}`, `dropped a notification from pid ${d.cred?.pid ?? '?'}: ${reason} (reported once)`);
   }
 

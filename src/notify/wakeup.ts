@@ -57,7 +57,3 @@ export function unwatchSocket(sock: DatagramSocket): void {
   sockets.delete(sock.fd);
 }
 
-/** How many sockets this process watches (for tests and the bench). */
-export function watchedSockets(): number {
-  return sockets.size;
-}

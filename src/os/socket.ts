@@ -28,7 +28,6 @@ const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_PASSCRED = 16;
-const SO_RCVBUF = 8;
 const SCM_RIGHTS = 1;
 const SCM_CREDENTIALS = 2;
 const MSG_TRUNC = 0x20;
@@ -138,13 +137,6 @@ export class DatagramSocket {
       closeSync(fd);
       throw err;
     }
-  }
-
-  /** The payload bytes the kernel queues for us at most (SO_RCVBUF). */
-  setReceiveBuffer(bytes: number): void {
-    const v = Buffer.alloc(4);
-    v.writeInt32LE(bytes);
-    check(c.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, v, 4), 'setsockopt(SO_RCVBUF)');
   }
 
   /**

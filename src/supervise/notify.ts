@@ -135,11 +135,6 @@ export class ServiceNotify {
     this.closeChannel();
   }
 
-  /** Datagram counts, for tests. */
-  get counts(): NotifyChannel['counts'] | undefined {
-    return this.channel?.counts;
-  }
-
   // ---- the socket ------------------------------------------------------------
 
   private openChannel(uid: number | undefined): NotifyChannel {
