@@ -5,9 +5,9 @@
 // exited when its datagram is read is still counted (systemd's documented
 // race).
 import { procStat } from '../os/proc';
-import type { NotifyAccessRule } from '../servicedir/servicedir';
 
-export type NotifyAccess = NotifyAccessRule;
+/** The same words as servicedir's NotifyAccessRule (notify/ sits beside servicedir/, not above it). */
+export type NotifyAccess = 'main' | 'exec' | 'all';
 
 export interface ServiceProcesses {
   /** run (or the adopted daemon), and the pid MAINPID= named, if accepted. */

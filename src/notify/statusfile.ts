@@ -1,9 +1,9 @@
 // supervise/notify-status: what tether knows beyond s6's status record, for
 // `tether status` and --json: the service's STATUS= line, its flags, the last
 // health check, and why the supervisor last took it down. One JSON object on
-// one line, replaced atomically; the temporary file is created with O_EXCL and
-// O_NOFOLLOW, so a symlink planted in supervise/ is never written through.
-import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+// one line, replaced atomically by wire/atomic.ts, whose temporary file is
+// created O_EXCL|O_NOFOLLOW: a symlink planted in supervise/ is never written through.
+import { writeFileAtomic } from '../wire/atomic';
 
 export interface NotifyStatus {
   /** STATUS= as the service last sent it. */
@@ -24,19 +24,5 @@ export interface NotifyStatus {
 export const NOTIFY_STATUS_FILE = 'notify-status';
 
 export function writeNotifyStatus(path: string, st: NotifyStatus): void {
-  const tmp = `${path}.new`;
-  try {
-    unlinkSync(tmp);
-  } catch {
-    // usually absent
-  }
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
-  try {
-    const data = Buffer.from(`${JSON.stringify(st)}\n`);
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, Buffer.from(`${JSON.stringify(st)}\n`));
 }

@@ -7,6 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { environStrings, spawnProgram } from '../os/native';
 import { ReapedChild } from './mainprocess';
+import { errnoText } from '../base/errno';
 
 /**
  * Our environment as the child gets it, converted once: nothing in a
@@ -41,7 +42,7 @@ export function spawnInSession(
     if (extras?.ownPidAs) accessSync(join(cwd, path), constants.X_OK);
     return new ReapedChild(spawnProgram({ path: argv[0], argv, env, cwd, fds: extra }));
   } catch (err) {
-    onFailure((err as NodeJS.ErrnoException).code ?? String(err));
+    onFailure(errnoText(err));
     return undefined;
   }
 }
