@@ -13,7 +13,7 @@ import { cpuTicks, median, privateMiB, saveRows } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
-const SUPERVISORS = [
+export const SUPERVISORS = [
   { name: 'tether', cmd: process.execPath, args: [TETHER, 'supervise'] },
   // Shared mode: a `tether svscan --shared` whose scan directory holds only a link to the service.
   { name: 'shared', cmd: process.execPath, args: [TETHER, 'svscan', '--shared'], shared: true },
@@ -37,7 +37,7 @@ function makeService(dir, { ready = false } = {}) {
 }
 
 /** A subscription to a service's event fifodir, as s6's own listeners make one. */
-class EventListener {
+export class EventListener {
   constructor(dir) {
     const hex = randomBytes(12).toString('hex');
     const name = `ftrig1:@${hex}:${randomBytes(3).toString('hex')}`;
@@ -81,13 +81,13 @@ function openNonblock(path, mode) {
   return openSync(path, mode | constants.O_NONBLOCK);
 }
 
-function statusPid(dir) {
+export function statusPid(dir) {
   const buf = readFileSync(join(dir, 'supervise', 'status'));
   return Number(buf.readBigUInt64BE(24));
 }
 
 /** Starts a supervisor and resolves once its service is up (its `u` event). */
-async function startSupervisor(kind, dir) {
+export async function startSupervisor(kind, dir) {
   const listener = new EventListener(dir);
   try {
     const up = listener.next('u', 60_000);
@@ -105,7 +105,7 @@ async function startSupervisor(kind, dir) {
   }
 }
 
-async function stopSupervisors(children, dirs) {
+export async function stopSupervisors(children, dirs) {
   for (const dir of dirs) spawnSync('/usr/bin/s6-svc', ['-dx', dir]);
   // A shared scanner would start a new supervisor after x: it stops as a tree.
   for (const c of children) if (c.scandir && c.exitCode === null) c.kill('SIGTERM');

@@ -1,7 +1,7 @@
 // A service directory's configuration files. Like s6-supervise, tether reads
 // each file when it is used, not once at start-up, so an edit takes effect at
 // the next start, kill or death without restarting the supervisor.
-import { closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseSignal, signalName } from '../wire/signals';
 import { DEFAULT_DEATH_TALLY, MAX_DEATH_TALLY } from '../wire/deathtally';
@@ -21,6 +21,27 @@ function show(raw: string): string {
  */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const timer = (ms: number): number => Math.min(ms, MAX_TIMER_MS);
+
+export type NotifyAccessRule = 'main' | 'exec' | 'all';
+
+/** A user given by name (looked up in /etc/passwd) or number, or undefined and a warning. */
+function uidOf(user: string): number | undefined {
+  if (/^[0-9]{1,10}$/.test(user)) return Number(user);
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[0] === user && /^[0-9]+$/.test(f[2] ?? '')) return Number(f[2]);
+    }
+  } catch {
+    // no passwd file: only numbers work
+  }
+  return undefined;
+}
+
+export interface NotifySocketConfig {
+  /** The uid the service sends from, when it is not the supervisor's (it then gets an abstract socket). */
+  uid?: number;
+}
 
 export class ServiceDir {
   constructor(readonly dir: string, private readonly warn: Warn = () => {}) {}
@@ -155,5 +176,61 @@ export class ServiceDir {
 
   wantsDown(): boolean {
     return this.has('down');
+  }
+
+  // ---- tether extensions: sd_notify readiness, the watchdog, health checks ----
+
+  /**
+   * `notify-socket`: present means "give run a NOTIFY_SOCKET". Its first line
+   * may name the user the service runs as (name or uid), for a service that
+   * drops privileges before it notifies.
+   */
+  notifySocket(): NotifySocketConfig | undefined {
+    const line = this.firstLine('notify-socket', 4096);
+    if (line === undefined) return undefined;
+    const user = line.trim();
+    if (user === '') return {};
+    const uid = uidOf(user);
+    if (uid === undefined) this.warn(`invalid notify-socket: unknown user ${JSON.stringify(user.slice(0, 40))}, ignored`);
+    return uid === undefined ? {} : { uid };
+  }
+
+  notifyAccess(): NotifyAccessRule {
+    const line = this.firstLine('notify-access', 4096)?.trim();
+    if (line === undefined || line === '') return 'main';
+    if (line === 'main' || line === 'exec' || line === 'all') return line;
+    this.warn(`invalid notify-access: ${JSON.stringify(line.slice(0, 40))}, using main`);
+    return 'main';
+  }
+
+  /** `watchdog-usec`: the period in µs (0 or absent: no watchdog). */
+  watchdogUsec(): number {
+    const line = this.firstLine('watchdog-usec', 4096);
+    if (line === undefined) return 0;
+    if (!/^[0-9]{1,15}$/.test(line)) {
+      this.warn(`invalid watchdog-usec: ${JSON.stringify(line.slice(0, 40))}, no watchdog`);
+      return 0;
+    }
+    return Number(line);
+  }
+
+  /** Sent when the watchdog fires; SIGABRT as under systemd. */
+  watchdogSignal(): number {
+    return this.signal('watchdog-signal', 6);
+  }
+
+  /** ms between two runs of `check`. */
+  checkInterval(): number {
+    return Math.max(1, Math.min(this.uint('check-interval', 1000), 2 ** 31 - 1));
+  }
+
+  /** ms a `check` may run before it is killed and counted as failed; 0: no limit. */
+  checkTimeout(): number {
+    return Math.min(this.uint('check-timeout', 10_000), 2 ** 31 - 1);
+  }
+
+  /** Failures in a row after which an up service is restarted; 0: check only until ready. */
+  healthRetries(): number {
+    return this.uint('health-retries', 0);
   }
 }

@@ -32,11 +32,13 @@ export const systemClock: Clock = {
  */
 export class Deadline {
   private handle: TimerHandle | undefined;
+  private dueMs = 0;
 
   constructor(private readonly clock: Clock) {}
 
   set(ms: number, fn: () => void): void {
     this.clear();
+    this.dueMs = this.clock.monoMs() + Math.max(0, ms);
     this.handle = this.clock.after(Math.max(0, ms), () => {
       this.handle = undefined;
       fn();
@@ -50,5 +52,10 @@ export class Deadline {
 
   get armed(): boolean {
     return this.handle !== undefined;
+  }
+
+  /** ms until it fires; 0 when not armed. */
+  get remaining(): number {
+    return this.handle === undefined ? 0 : Math.max(0, this.dueMs - this.clock.monoMs());
   }
 }

@@ -3,6 +3,8 @@
 // fds 0-2, plus optional extra fds (the notification pipe, the service lock).
 // posix_spawn (vfork-style) rather than libuv's fork(): a node process is big
 // enough that fork() was most of a restart's cost. The reaper reaps the child.
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { environStrings, spawnProgram } from '../os/native';
 import { ReapedChild } from './mainprocess';
 import { errnoText } from '../base/errno';
@@ -38,13 +40,36 @@ export function spawnInSession(
   extra: ReadonlyMap<number, number>,
   io: ServiceIo,
   onFailure: (reason: string) => void,
+  extras?: SpawnExtras,
 ): ReapedChild | undefined {
   const path = `./${file}`;
   const fds = io.stdio ? new Map([...io.stdio, ...extra]) : extra;
+  const base = io.env ?? defaultServiceEnv();
+  const env = extras?.env?.length ? withEnv(base, extras.env) : base;
+  // WATCHDOG_PID must be the service's own pid, known only once it runs: a
+  // shell sets it and execs the program, which keeps the pid.
+  const argv = extras?.ownPidAs
+    ? ['/bin/sh', '-c', `${extras.ownPidAs}=$$; export ${extras.ownPidAs}; exec "$0" "$@"`, path, ...args]
+    : [path, ...args];
   try {
-    return new ReapedChild(spawnProgram({ path, argv: [path, ...args], env: io.env ?? defaultServiceEnv(), cwd, fds }));
+    // Through the shell, a missing or non-executable program would fail after the spawn (exit 127):
+    // check first, so it is the same failed start, retried the same way, as without it.
+    if (extras?.ownPidAs) accessSync(join(cwd, path), constants.X_OK);
+    return new ReapedChild(spawnProgram({ path: argv[0], argv, env, cwd, fds }));
   } catch (err) {
     onFailure(errnoText(err));
     return undefined;
   }
+}
+
+/** What a spawn adds for one service: environment entries, and a variable set to the child's pid. */
+export interface SpawnExtras {
+  /** `NAME=value` entries, replacing any of ours with the same name. */
+  env?: readonly string[];
+  ownPidAs?: string;
+}
+
+function withEnv(base: readonly string[], add: readonly string[]): string[] {
+  const names = new Set(add.map((e) => e.slice(0, e.indexOf('=') + 1)));
+  return [...base.filter((e) => !names.has(e.slice(0, e.indexOf('=') + 1))), ...add];
 }

@@ -18,9 +18,10 @@ import { ReapedChild, type MainProcess } from './mainprocess';
 import { strayCleanup } from './strays';
 import { Instance } from './instance';
 import type { ProcessStop } from './stop';
-import { spawnInSession, type ServiceIo } from './spawn';
+import { spawnInSession, type ServiceIo, type SpawnExtras } from './spawn';
 import { RestartThrottle } from './throttle';
 import { ServiceRecord } from './record';
+import { ServiceNotify } from './notify';
 import { errnoText as errCode } from '../base/errno';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 
@@ -61,6 +62,7 @@ export interface SupervisorHooks {
 /** How run and finish are started: spawnInSession's shape, injectable for state-machine tests. */
 export type Spawner = (
   cwd: string, file: string, args: readonly string[], extra: ReadonlyMap<number, number>, io: ServiceIo, onFailure: (reason: string) => void,
+  extras?: SpawnExtras,
 ) => MainProcess | undefined;
 
 export interface SupervisorOptions {
@@ -114,6 +116,8 @@ export class Supervisor {
   private readonly readyTimer: Deadline;
   private strays: ProcessStop | undefined;
   private startDeferred: false | 'once' | 'wantup' = false;
+  /** tether's extensions: NOTIFY_SOCKET, the watchdog, health checks (supervise/notify.ts). */
+  private readonly notify: ServiceNotify;
 
   /**
    * `dirArg` is the directory exactly as given: run and finish get it as
@@ -144,6 +148,23 @@ export class Supervisor {
     this.record = new ServiceRecord(this.root, (m) => this.warn(m));
     this.timer = new Deadline(this.clock);
     this.readyTimer = new Deadline(this.clock);
+    this.notify = new ServiceNotify({
+      files: this.files, root: this.root, dir: this.dir, dirArg, clock: this.clock,
+      warn: (m) => this.warn(m),
+      io: () => this.io(),
+      mainPid: () => this.main?.pid,
+      finishPid: () => this.finish?.pid,
+      // Datagrams and check results arrive from outside: each is an entry into the state machine.
+      ready: () => this.guarded(() => {
+        if (this.isUp() && this.current && !this.record.status.ready) this.becomeReady(this.current);
+      }),
+      takeDown: (sig) => this.guarded(() => {
+        if (this.isUp()) this.downSequence(sig);
+      }),
+      extendStop: (ms) => this.guarded(() => {
+        if (this.isUp() && this.timer.armed && this.timer.remaining < ms) this.timer.set(ms, () => this.onDeadline());
+      }),
+    });
   }
 
   /** One entry into the state machine from outside (an event, not a call from the host). */
@@ -226,6 +247,7 @@ export class Supervisor {
 
   private command(byte: string): void {
     const up = this.isUp();
+    if (up && (byte === 'h' || byte === 'l')) this.notify.reloadRequested();
     const sig = SIGNAL_COMMANDS[byte];
     if (sig !== undefined && byte !== 'p' && byte !== 'c') {
       if (up) this.main!.kill(parseSignal(sig)!);
@@ -312,9 +334,9 @@ export class Supervisor {
   }
 
   /** down-signal and SIGCONT to the pid (never the group), and the kill timeout. */
-  private downSequence(): void {
+  private downSequence(sig = this.files.downSignal()): void {
     const main = this.main!;
-    main.kill(this.files.downSignal());
+    main.kill(sig);
     main.kill(SIGCONT);
     this.record.status.paused = false;
     const timeoutKill = this.files.timeoutKill();
@@ -460,9 +482,10 @@ export class Supervisor {
         notifyRead = r;
         extra.set(notifyFd, w);
       }
+      const notifyExtras = this.notify.prepare();
       const main = this.spawn(this.root, 'run', [this.dirArg], extra, this.io(), (reason) => {
         this.startBlocked(`unable to spawn ${join(this.root, 'run')}: ${reason}; retrying in ${SPAWN_RETRY_MS / 1000} s or when ${this.dir} changes`);
-      });
+      }, notifyExtras);
       if (!main) {
         if (notifyRead !== undefined) closeSync(notifyRead);
         return;
@@ -487,6 +510,7 @@ export class Supervisor {
     this.throttle.started(this.clock.monoMs());
     Object.assign(this.record.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
     main.onExit((wstat) => this.guarded(() => this.onMainExit(run, main, wstat)));
+    this.notify.started(main.pid);
     this.record.save();
     this.record.event('u');
     // Nothing can be read before we are back in the event loop: announce the start first.
@@ -574,6 +598,7 @@ export class Supervisor {
     this.throttle.ready(this.clock.monoMs());
     this.record.status.ready = true;
     this.record.status.readystamp = this.clock.wall();
+    this.notify.becameReady();
     this.record.save();
     this.record.event('U');
   }
@@ -683,8 +708,9 @@ export class Supervisor {
     Object.assign(this.record.status, { wstat, paused: false, ready: false, stamp: now });
     // Before finish runs, so that finish (s6-permafailon) sees this death.
     this.record.recordDeath(deathFromWstat(now, wstat), this.files.maxDeathTally());
+    const finishExtras = this.notify.died();
     this.beginStrayCleanup();
-    const finish = this.spawnFinish(pid, wstat);
+    const finish = this.spawnFinish(pid, wstat, finishExtras);
     if (!finish) return this.downAndReady('dD');
     this.finish = finish;
     this.state = this.state === 'LASTUP' ? 'LASTFINISH' : 'FINISH';
@@ -697,13 +723,13 @@ export class Supervisor {
   }
 
   /** `./finish EXIT SIG DIR PID`; EXIT is 256 when run was killed by a signal. */
-  private spawnFinish(pid: number, wstat: number): MainProcess | undefined {
+  private spawnFinish(pid: number, wstat: number, extras?: SpawnExtras): MainProcess | undefined {
     if (!this.files.has('finish')) return undefined;
     const exit = wstatSignaled(wstat) ? 256 : wstatExitCode(wstat);
     const args = [String(exit), String(wstatTermsig(wstat)), this.dirArg, String(pid)];
     return this.spawn(this.root, 'finish', args, new Map(), this.io(), (reason) => {
       this.warn(`unable to spawn ${join(this.root, 'finish')}: ${reason}`);
-    });
+    }, extras);
   }
 
   private onFinishExit(finish: MainProcess, wstat: number): void {
@@ -762,6 +788,7 @@ export class Supervisor {
     step(() => this.timer.clear());
     step(() => this.readyTimer.clear());
     step(() => this.current?.ended());
+    step(() => this.notify.close());
     step(() => this.strays?.abandon());
     step(() => this.stopFixWatch());
     step(() => this.control?.close());

@@ -1,7 +1,7 @@
 // Helpers for the supervise tests: the same scenario runs under tether
 // supervise and under Debian's s6-supervise, driven by Debian's s6 clients.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, watch } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, watch, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readStatus, type StatusRecord } from '../../src/wire/status';
@@ -182,21 +182,22 @@ export function s6(tool: string, ...args: string[]): Promise<RunResult> {
 /** Resolves once the file at `path` has content matching `re` (watches its directory). */
 export function waitForContent(path: string, re: RegExp, ms = BOUND_MS): Promise<string> {
   const read = () => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+  let w: FSWatcher | undefined;
+  // Closed on timeout too: a watcher left open keeps the test process alive after a failure.
   return bounded(new Promise<string>((res) => {
     const check = () => {
       const text = read();
       if (re.test(text)) {
-        w.close();
         res(text);
         return true;
       }
       return false;
     };
-    const w = watch(dirname(path), (_e, name) => {
+    w = watch(dirname(path), (_e, name) => {
       if (name === null || name === basename(path)) check();
     });
     check();
-  }), ms, `${path} to match ${re}`);
+  }), ms, `${path} to match ${re}`).finally(() => w?.close());
 }
 
 /**
@@ -236,16 +237,11 @@ export function waitForStatus(dir: string, pred: (s: StatusRecord) => boolean, w
       return false;
     }
   };
+  let w: FSWatcher | undefined;
   return bounded(new Promise<void>((res) => {
-    const w = watch(superviseDir, () => {
-      if (ok()) {
-        w.close();
-        res();
-      }
+    w = watch(superviseDir, () => {
+      if (ok()) res();
     });
-    if (ok()) {
-      w.close();
-      res();
-    }
-  }), ms, `status: ${what}`);
+    if (ok()) res();
+  }), ms, `status: ${what}`).finally(() => w?.close());
 }

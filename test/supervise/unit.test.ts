@@ -1,8 +1,8 @@
 // The restart throttle and the supervisor's deadline, on a fake clock; the session spawner; ReplacedFile.
 import t, { type Test } from 'tap';
-import { Deadline, type Clock, type TimerHandle } from '../../src/supervise/clock';
+import { Deadline } from '../../src/supervise/clock';
+import { FakeClock } from '../lib/fakeclock';
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
-import { tainFromMs } from '../../src/wire/tain';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { MAX_RETIRED, ReplacedFile } from '../../src/supervise/replacedfile';
 import { tmpdir } from 'node:os';
@@ -10,34 +10,6 @@ import { join } from 'node:path';
 import { pipe, spawnProgram, waitpidNohang } from '../../src/os/native';
 import { waitForContent, waitForProc } from './lib';
 import { ServiceDir } from '../../src/servicedir/servicedir';
-
-/** A clock whose time moves only when the test says so. */
-class FakeClock implements Clock {
-  now = 0;
-  private timers: { at: number; fn: () => void; live: boolean }[] = [];
-
-  wall() {
-    return tainFromMs(1_700_000_000_000 + this.now);
-  }
-
-  monoMs() {
-    return this.now;
-  }
-
-  after(ms: number, fn: () => void): TimerHandle {
-    const timer = { at: this.now + ms, fn, live: true };
-    this.timers.push(timer);
-    return { cancel: () => { timer.live = false; } };
-  }
-
-  advance(ms: number) {
-    this.now += ms;
-    for (const tm of this.timers.filter((x) => x.live && x.at <= this.now)) {
-      tm.live = false;
-      tm.fn();
-    }
-  }
-}
 
 t.test('the first start is immediate', async (t) => {
   t.equal(new RestartThrottle().delay(0), 0);
