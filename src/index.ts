@@ -9,7 +9,7 @@ export type { SvcOptions, SvwaitOptions, ServiceWatcher, ServiceChange, ServiceE
 export { svstat } from './client/status';
 export type { ServiceStatus } from './client/status';
 export type { WaitCondition } from './client/conditions';
-export type { SvcCommand } from './client/svc';
+export type { SvcCommand, SvcCommands } from './client/svc';
 export { ClientError } from './client/errors';
 export { overview as serviceOverview } from './client/overview';
 export type { ServiceRow, ServiceState } from './client/overview';

@@ -4,17 +4,21 @@ import { join } from 'node:path';
 import { runCommand, soleDirOperand, type Command } from '../client/cli';
 import { ClientError, EXIT_SYSTEM, describe } from '../client/errors';
 import { isLocked } from '../os/native';
+import { SCANDIR_HELP, serviceDir, takeScandir } from '../client/scandir';
 
 const cmd: Command = {
   name: 'svok',
-  usage: 'DIR',
-  help: 'Exit: 0 a supervisor holds DIR/supervise/lock; 1 none does; 100 usage; 111 system error.',
+  usage: '[--scandir SCANDIR] DIR|NAME',
+  help: `Exit: 0 a supervisor holds DIR/supervise/lock; 1 none does; 100 usage; 111 system error.
+${SCANDIR_HELP}`,
 };
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const dir = soleDirOperand(cmd, argv);
-    if (dir === null) return 0;
+    const named = takeScandir(argv);
+    const operand = soleDirOperand(cmd, named.rest);
+    if (operand === null) return 0;
+    const dir = serviceDir(operand, named.scandir);
     let fd: number;
     try {
       fd = openSync(join(dir, 'supervise', 'lock'), constants.O_RDONLY | constants.O_NONBLOCK);

@@ -6,15 +6,18 @@ import {
   formatField, formatLegacy, isNormallyUp, isStatusField, readStatusRecord, toServiceStatus, type StatusField,
 } from '../client/status';
 import { isSupervised } from '../client/supervised';
+import { SCANDIR_HELP, serviceDir, takeScandir } from '../client/scandir';
 
 const cmd: Command = {
   name: 'svstat',
-  usage: '[-uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor] [-n] [--json] DIR',
+  usage: '[-uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor] [-n] [--json] [--scandir SCANDIR] DIR|NAME',
   help: `Without options: one line, "up (pid P pgid P) S seconds..." or "down (...) S seconds...".
 -o prints the named fields, space-separated; -u -w -N -r -p -g -e -s -t are
 short for up wantedup normallyup ready pid pgid exitcode signal updownfor.
 -n prints signal numbers. --json prints every field as one typed object.
-Exit: 0; 1 no supervisor running; 100 usage; 111 status unreadable.`,
+Exit: 0; 1 no supervisor running; 100 usage; 111 status unreadable.
+pgid is the process group /proc shows (an adopted daemon's own group).
+${SCANDIR_HELP}`,
 };
 
 const SHORT_FIELDS: Readonly<Record<string, StatusField>> = {
@@ -24,7 +27,8 @@ const MAX_FIELDS = 16;
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { long, rest } = takeLongOptions(argv, ['help', 'json']);
+    const named = takeScandir(argv);
+    const { long, rest } = takeLongOptions(named.rest, ['help', 'json']);
     const { options, operands } = getopt(rest, 'hno:uwNrpgest');
     if (long.has('help') || options.some((o) => o.opt === 'h')) {
       printHelp(cmd);
@@ -38,8 +42,8 @@ export function main(argv: string[]): Promise<void> {
       else fields.push(SHORT_FIELDS[opt]);
       if (fields.length > MAX_FIELDS) throw new ClientError('too many option fields', 100);
     }
-    const dir = operands[0];
-    if (dir === undefined) throw new UsageError('no service directory');
+    if (operands[0] === undefined) throw new UsageError('no service directory');
+    const dir = serviceDir(operands[0], named.scandir);
     let supervised: boolean;
     try {
       supervised = isSupervised(dir);
