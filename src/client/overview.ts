@@ -174,7 +174,6 @@ function stateOf(st: ServiceStatus, row: ServiceRow): ServiceState {
     if (!row.canReportReadiness) return 'up';
     return st.ready ? 'ready' : 'starting';
   }
-  if (st.notStartedYet) return 'starting';
   return st.wantedup ? 'starting' : 'down';
 }
 

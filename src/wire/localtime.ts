@@ -14,13 +14,18 @@ const LEAP_SECONDS = [
   '1999-01-01', '2006-01-01', '2009-01-01', '2012-07-01', '2015-07-01', '2017-01-01',
 ].map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
 
-/** Unix seconds of a TAI second count (seconds since 1970 TAI). */
-export function utcFromTai(tai: number): number {
+/**
+ * Unix seconds of a TAI second count (seconds since 1970 TAI), and whether
+ * it is an inserted leap second itself, shown as second 60 of the minute
+ * before (23:59:60 UTC).
+ */
+export function utcFromTai(tai: number): { unix: number; leap: boolean } {
   let leaps = 0;
   for (let i = 0; i < LEAP_SECONDS.length; i++) {
+    if (tai - TAI_UTC_BASE - i === LEAP_SECONDS[i]) return { unix: LEAP_SECONDS[i] - 1, leap: true };
     if (tai - TAI_UTC_BASE - (i + 1) >= LEAP_SECONDS[i]) leaps = i + 1;
   }
-  return tai - TAI_UTC_BASE - leaps;
+  return { unix: tai - TAI_UTC_BASE - leaps, leap: false };
 }
 
 const LABEL = /^@([0-9a-fA-F]{16})([0-9a-fA-F]{8})/;
@@ -35,11 +40,12 @@ export function localizeLine(line: string): string {
   if (!m) return line;
   const label = BigInt(`0x${m[1]}`);
   if (label < TAI_BASE) return line;
-  const d = new Date(utcFromTai(Number(label - TAI_BASE)) * 1000);
+  const utc = utcFromTai(Number(label - TAI_BASE));
+  const d = new Date(utc.unix * 1000);
   // skalibs prints 9 digits even of an out-of-range nanosecond field: the first 9.
   const nano = parseInt(m[2], 16);
   if (Number.isNaN(d.getTime())) return line;
   const stamp = `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} `
-    + `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(nano, 9).slice(0, 9)}`;
+    + `${pad(d.getHours())}:${pad(d.getMinutes())}:${utc.leap ? '60' : pad(d.getSeconds())}.${pad(nano, 9).slice(0, 9)}`;
   return stamp + line.slice(25);
 }
