@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { procStat } from '../../src/os/proc';
 import { readStatus } from '../../src/wire/status';
 import { svc, svwait } from '../../src/client/api';
+import { commandBytes } from '../../src/client/svc';
 import { ClientError } from '../../src/client/errors';
 import { makeService, tempDir, tether } from '../lib/harness';
 import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise } from './lib';
@@ -73,6 +74,10 @@ t.test('no directory: svwait exits 100, svwait([]) and svc([]) reject', async (t
 });
 
 t.test('svc() takes command words, or letters only through { letters }', async (t) => {
+  t.equal(commandBytes('up'), 'u', "'up' is one command, not u + p (p is SIGSTOP)");
+  t.equal(commandBytes('down'), 'd', "'down' is d, not d + o + w + n");
+  t.equal(commandBytes(['pause', 'cont', 'int', 'usr1', 'exit']), 'pci1x');
+  t.equal(commandBytes({ letters: 'du' }), 'du', 'letters only when said so');
   const dir = makeService(join(tempDir(t), 'svc'), SLEEPER, { down: '' });
   await supervise(t, TETHER_SUP, dir);
   await svc(dir, 'up', { wait: 'up', timeoutMs: 20_000 });
