@@ -12,5 +12,7 @@ COPY --from=pack /tmp/pack/ /tmp/pack/
 RUN npm install -g --no-audit --no-fund /tmp/pack/tether-supervisor-*.tgz && rm -rf /tmp/pack
 RUN cp -R "$(npm root -g)/tether-supervisor/servicedirs-example" /services
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=10s --timeout=5s --start-period=10s CMD ["tether", "status", "--check", "/services"]
+# Healthy: web up and ready, the daemon up (crashy fails by design, so the
+# check names the services that must be up rather than the whole tree).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s CMD ["tether", "status", "--check", "/services/web", "/services/daemon"]
 ENTRYPOINT ["tether", "svscan", "/services"]

@@ -3,7 +3,7 @@
 // linked as node_modules/.bin/tether), with the two runtime dependencies
 // linked from the checkout, so no test reaches the registry.
 import { mkdirSync, renameSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { ROOT, run, tempDir, type Teardown } from './harness';
 
 export const PACKAGE = 'tether-supervisor';
@@ -19,17 +19,21 @@ export async function packTarball(t: Teardown): Promise<string> {
 }
 
 /**
- * Installs `tarball` under PREFIX/node_modules; returns PREFIX, the package
- * directory and the bin directory npm would put on PATH.
+ * Installs `tarball` under PREFIX/node_modules (or, with `global`, as
+ * `npm install -g --prefix PREFIX` lays it out: PREFIX/lib/node_modules and
+ * PREFIX/bin); returns the package directory and the bin directory npm puts
+ * on PATH.
  */
-export async function installTarball(tarball: string, prefix: string): Promise<{ prefix: string; pkg: string; bin: string }> {
-  const modules = join(prefix, 'node_modules');
-  mkdirSync(join(modules, '.bin'), { recursive: true });
+export async function installTarball(tarball: string, prefix: string, opts: { global?: boolean } = {}): Promise<{ prefix: string; pkg: string; bin: string }> {
+  const modules = opts.global ? join(prefix, 'lib', 'node_modules') : join(prefix, 'node_modules');
+  const bin = opts.global ? join(prefix, 'bin') : join(modules, '.bin');
+  mkdirSync(modules, { recursive: true });
+  mkdirSync(bin, { recursive: true });
   const r = await run('tar', ['-xzf', tarball, '-C', modules]);
   if (r.code !== 0) throw new Error(`tar: ${r.stderr}`);
   const pkg = join(modules, PACKAGE);
   renameSync(join(modules, 'package'), pkg);
   for (const dep of RUNTIME_DEPENDENCIES) symlinkSync(join(ROOT, 'node_modules', dep), join(modules, dep));
-  symlinkSync(join('..', PACKAGE, 'bin', 'tether.js'), join(modules, '.bin', 'tether'));
-  return { prefix, pkg, bin: join(modules, '.bin') };
+  symlinkSync(relative(bin, join(pkg, 'bin', 'tether.js')), join(bin, 'tether'));
+  return { prefix, pkg, bin };
 }
