@@ -192,7 +192,7 @@ t.test('svdt and svdt-clear on a directory that was never supervised: 111', asyn
   t.equal((await tether(['svok', dir])).code, 1);
   t.equal((await tether(['svok'])).code, 100);
   t.equal((await tether(['svwait', '-z', dir])).code, 100);
-  t.equal((await tether(['svwait'])).code, 0, 'no directory: nothing to wait for');
+  t.equal((await tether(['svwait'])).code, 100, 'no directory: a usage error, as s6-svwait (dieusage when no servicedir)');
 });
 
 t.test('svwait does not poll: ~0 CPU ticks while waiting 10 s', { skip: SUPERVISORS[0].missing ?? false }, async (t) => {
