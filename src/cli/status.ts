@@ -2,12 +2,12 @@
 // status` give one; --check for health probes, -w to follow events.
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand, printHelp, unsubscribeOnSignals, type Command } from '../client/cli';
+import { fail, runCommand, printHelp, unsubscribeOnSignals, type Command } from '../client/cli';
 import { getopt, takeLongOptions } from '../client/getopt';
 import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
 import { expandServices, humanDuration, overview, type ServiceRow, type ServiceState } from '../client/overview';
 import { SCANDIR_ENV, serviceDirs, takeScandir } from '../client/scandir';
-import { openWatches } from '../client/registry';
+import { closeAllWatches, openWatches } from '../client/registry';
 import { FifodirListener } from '../wire/fifodir';
 
 const cmd: Command = {
@@ -133,9 +133,16 @@ function follow(paths: readonly string[], render: () => string): Promise<number>
   let pending = false;
   const draw = () => {
     pending = false;
-    subscribeAll();
-    const out = render();
-    process.stdout.write(tty ? `\x1b[H\x1b[2J${out}` : `${out}\n`);
+    try {
+      subscribeAll();
+      const out = render();
+      process.stdout.write(tty ? `\x1b[H\x1b[2J${out}` : `${out}\n`);
+    } catch (err) {
+      // A scan directory removed, an event/ that cannot be made: one line, 111.
+      fail(cmd, err instanceof ClientError ? err.message : describe(err));
+      closeAllWatches();
+      process.exit(err instanceof ClientError ? err.exitCode : EXIT_SYSTEM);
+    }
   };
   // Events come in bursts (dDu...): one redraw per turn of the event loop.
   const soon = () => {
@@ -166,5 +173,6 @@ function follow(paths: readonly string[], render: () => string): Promise<number>
     }
   }
   draw();
+  // Runs until a signal ends it (unsubscribeOnSignals).
   return new Promise<number>(() => {});
 }

@@ -152,6 +152,10 @@ t.test('status -w redraws on events, without polling', async (t) => {
   const down = waitForOutput(watcher, /web\s+down\s/);
   await mustRun(s6('s6-svc'), ['-d', dir]);
   t.match(await down, /web\s+down/, 'redrawn after s6-svc -d');
+  const late = waitForOutput(watcher, /^late\s+not supervised/);
+  makeService(join(scan, 'late'), SLEEPER);
+  await late;
+  t.pass('a service added to the scan directory appears (inotify)');
   watcher.kill('SIGTERM');
   t.same(await exitOf(watcher), { code: 128 + 15, signal: null }, 'SIGTERM ends it');
   t.same(readdirSync(join(dir, 'event')).filter((n) => n.startsWith('ftrig1:@')), [], 'and it unsubscribed');
