@@ -51,9 +51,10 @@ export interface SvwaitOptions {
 
 /**
  * Resolves once the services reach `condition`. Rejects with a ClientError:
- * code 100 for no directory, 99 at the deadline or at once when waiting for
- * readiness that a service cannot report (no notification-fd), n if supervisors exited or services failed
- * permanently on the way, 111 if a status cannot be read.
+ * code 100 for no directory; 99 at the deadline, or at once when waiting for
+ * readiness that a service cannot report (no notification-fd); n if
+ * supervisors exited or services failed permanently on the way; 111 if a
+ * status cannot be read.
  */
 export async function svwait(dirs: string | readonly string[], condition: WaitCondition, opts: SvwaitOptions = {}): Promise<void> {
   const list = dirList(dirs);
