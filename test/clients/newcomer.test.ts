@@ -73,6 +73,13 @@ t.test('no directory: svwait exits 100, svwait([]) and svc([]) reject', async (t
   }
 });
 
+// Checked by `tsc --noEmit` (npm test): letters in a plain string do not typecheck.
+export function typeLevelWords(dir: string): void {
+  // @ts-expect-error 'ud' is not a command word: letters go in { letters }
+  void svc(dir, 'ud');
+  void svc(dir, 'up');
+}
+
 t.test('svc() takes command words, or letters only through { letters }', async (t) => {
   t.equal(commandBytes('up'), 'u', "'up' is one command, not u + p (p is SIGSTOP)");
   t.equal(commandBytes('down'), 'd', "'down' is d, not d + o + w + n");
