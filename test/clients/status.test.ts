@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { readStatus, writeStatus, type StatusRecord } from '../../src/wire/status';
 import { tainFromMs, tainNow } from '../../src/wire/tain';
 import { writeDeathTally, type DeathRecord } from '../../src/wire/deathtally';
+import { FifodirListener } from '../../src/wire/fifodir';
 import { tryLockWrite } from '../../src/os/native';
-import { exitOf, makeService, startTether, tempDir, tether, s6Restart, waitForOutput } from '../lib/harness';
+import { bounded, exitOf, makeService, startTether, tempDir, tether, s6Restart, waitForOutput } from '../lib/harness';
 import { SLEEPER, SUPERVISORS, mustRun, s6, supervise, waitSubscribed } from './lib';
 
 for (const sup of SUPERVISORS) {
@@ -60,6 +61,28 @@ for (const sup of SUPERVISORS) {
       const fromEnv = JSON.parse((await tether(['status', '--json'], { env: { ...process.env, TETHER_SCANDIR: scan } })).stdout) as unknown[];
       t.equal(fromEnv.length, 4, 'no argument: TETHER_SCANDIR');
     });
+  });
+}
+
+for (const sup of SUPERVISORS) {
+  t.test(`crash-looping, from a real death tally (${sup.name})`, { skip: sup.missing ?? false }, async (t) => {
+    const dir = makeService(join(tempDir(t), 'crashy'), 'exit 3', { down: '' });
+    await supervise(t, sup, dir);
+    const events = FifodirListener.subscribe(join(dir, 'event'));
+    t.teardown(() => events.close());
+    let deaths = 0;
+    const three = bounded(new Promise<void>((res) => events.onEvents((e) => {
+      deaths += [...e].filter((c) => c === 'd').length;
+      if (deaths >= 3) res();
+    })), 60_000, 'three deaths');
+    await mustRun(s6('s6-svc'), ['-u', dir]);
+    await three;
+    const [row] = JSON.parse((await tether(['status', '--json', dir])).stdout) as Array<{ state: string; last: string; deathTally: number; recentDeaths: number }>;
+    t.match(row, { state: 'crash-looping', last: 'exit 3' });
+    t.ok(row.deathTally >= 3 && row.recentDeaths >= 3, `${row.recentDeaths} deaths within a minute`);
+    await mustRun(s6('s6-svc'), ['-wd', '-T', '20000', '-d', dir]);
+    const [after] = JSON.parse((await tether(['status', '--json', dir])).stdout) as Array<{ state: string }>;
+    t.equal(after.state, 'down', 'wanted down: no longer crash-looping');
   });
 }
 
