@@ -1,8 +1,10 @@
 // tether add: writes a new service directory into a scan directory, the
 // shortest way from "I have a command" to a supervised service.
 import { join, relative, isAbsolute } from 'node:path';
-import { runCommand, printHelp, type Command } from '../client/cli';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
+import { runCommand, printHelp, type Command } from './lib/program';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
+import { describe } from '../base/errno';
+import { parseOptions } from '../base/getopt';
 import { SCANDIR_ENV } from '../client/scandir';
 import { createServiceDir, ServiceDirError, type NewService } from '../servicedir/create';
 
@@ -32,61 +34,53 @@ export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
     const args = parse(argv);
     if (args.help) {
-      printHelp(cmd);
+      printHelp();
       return 0;
     }
     let written: string[];
     try {
       written = createServiceDir(args);
     } catch (err) {
-      if (err instanceof ServiceDirError) throw err.usage ? new UsageError(err.message) : new ClientError(err.message, EXIT_SYSTEM);
-      throw new ClientError(`unable to write ${join(args.scandir, args.name)}: ${describe(err)}`, EXIT_SYSTEM);
+      if (err instanceof ServiceDirError) throw err.usage ? usageError(err.message) : new Failure(err.message, EXIT_SYSTEM);
+      throw new Failure(`unable to write ${join(args.scandir, args.name)}: ${describe(err)}`, EXIT_SYSTEM);
     }
     process.stdout.write(report(args, written));
     return 0;
   });
 }
 
+const SPEC = {
+  dir: { value: true }, env: { value: true }, cwd: { value: true }, notify: { value: false }, log: { value: false },
+  help: { value: false }, h: { short: 'h', value: false },
+};
+
+/** Options and NAME before `--`, in any order; the command after it, word for word. */
 function parse(argv: readonly string[]): AddArgs {
-  const out: AddArgs = { help: false, scandir: process.env[SCANDIR_ENV] || 'services', name: '', command: [], env: {} };
-  const env: Record<string, string> = {};
-  let i = 0;
-  const value = (opt: string) => {
-    const v = argv[++i];
-    if (v === undefined) throw new UsageError(`${opt} needs a value`);
-    return v;
+  const dashdash = argv.indexOf('--');
+  const head = dashdash < 0 ? argv : argv.slice(0, dashdash);
+  const { options, sequence, operands } = parseOptions(head, SPEC, 'anywhere');
+  const text = (name: string) => options.get(name) as string | undefined;
+  const out: AddArgs = {
+    help: options.has('help') || options.has('h'),
+    scandir: text('dir') ?? (process.env[SCANDIR_ENV] || 'services'),
+    name: operands[0] ?? '',
+    command: dashdash < 0 ? [] : argv.slice(dashdash + 1),
+    cwd: text('cwd'),
+    notify: options.has('notify'),
+    log: options.has('log'),
+    env: Object.fromEntries(sequence.filter((o) => o.opt === 'env').map((o) => envPair(o.arg ?? ''))),
   };
-  for (; i < argv.length; i++) {
-    const word = argv[i];
-    if (word === '--') {
-      out.command = argv.slice(i + 1);
-      break;
-    }
-    const [opt, inline] = word.startsWith('--') && word.includes('=') && !word.startsWith('--env=')
-      ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]
-      : [word, undefined];
-    const arg = () => inline ?? value(opt);
-    if (opt === '-h' || opt === '--help') out.help = true;
-    else if (opt === '--dir') out.scandir = arg();
-    else if (opt === '--cwd') out.cwd = arg();
-    else if (opt === '--notify') out.notify = true;
-    else if (opt === '--log') out.log = true;
-    else if (opt === '--env' || opt.startsWith('--env=')) addEnv(env, opt.startsWith('--env=') ? opt.slice(6) : value(opt));
-    else if (opt.startsWith('-')) throw new UsageError(`unknown option: ${opt}`);
-    else if (out.name === '') out.name = opt;
-    else throw new UsageError(`unexpected ${JSON.stringify(word)}: the command goes after --`);
-  }
   if (out.help) return out;
-  if (out.name === '') throw new UsageError('no service name');
-  if (out.command.length === 0) throw new UsageError('no command after --');
-  out.env = env;
+  if (out.name === '') throw usageError('no service name');
+  if (operands.length > 1) throw usageError(`unexpected ${JSON.stringify(operands[1])}: the command goes after --`);
+  if (out.command.length === 0) throw usageError('no command after --');
   return out;
 }
 
-function addEnv(env: Record<string, string>, kv: string): void {
+function envPair(kv: string): [string, string] {
   const eq = kv.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--env needs K=V, not ${JSON.stringify(kv)}`);
-  env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  if (eq <= 0) throw usageError(`--env needs K=V, not ${JSON.stringify(kv)}`);
+  return [kv.slice(0, eq), kv.slice(eq + 1)];
 }
 
 function report(args: AddArgs, written: readonly string[]): string {

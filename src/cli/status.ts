@@ -2,11 +2,12 @@
 // status` give one; --check for health probes, -w to follow events.
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { fail, runCommand, printHelp, unsubscribeOnSignals, type Command } from '../client/cli';
-import { getopt, takeLongOptions } from '../client/getopt';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
+import { fatal, runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib/program';
+import { letters, parseOptions } from '../base/getopt';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
+import { describe } from '../base/errno';
 import { expandServices, humanDuration, overview, type ServiceRow, type ServiceState } from '../client/overview';
-import { SCANDIR_ENV, serviceDirs, takeScandir } from '../client/scandir';
+import { SCANDIR_ENV, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 import { closeAllWatches, openWatches } from '../client/registry';
 import { FifodirListener } from '../wire/fifodir';
 
@@ -39,24 +40,24 @@ const HEADERS = ['NAME', 'STATE', 'PID', 'UPTIME', 'READY', 'TALLY', 'LAST', 'NO
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const named = takeScandir(argv);
-    const { long, rest } = takeLongOptions(named.rest, ['help', 'json', 'check', 'watch']);
-    const { options, operands } = getopt(rest, 'hw');
-    if (long.has('help') || options.some((o) => o.opt === 'h')) {
-      printHelp(cmd);
+    const spec = letters('hw', { help: { value: false }, json: { value: false }, check: { value: false }, watch: { value: false }, ...SCANDIR_OPTION });
+    const { options, operands } = parseOptions(argv, spec, 'posix-long');
+    if (options.has('help') || options.has('h')) {
+      printHelp();
       return 0;
     }
-    let paths = serviceDirs(operands, named.scandir);
+    const scandir = scandirOf(options);
+    let paths = serviceDirs(operands, scandir);
     if (paths.length === 0) {
-      if (named.scandir === undefined) throw new UsageError(`no scan directory: name one, or use --scandir SCANDIR or set ${SCANDIR_ENV}`);
-      paths = [named.scandir];
+      if (scandir === undefined) throw usageError(`no scan directory: name one, or use --scandir SCANDIR or set ${SCANDIR_ENV}`);
+      paths = [scandir];
     }
-    if (long.has('check')) return healthy(overview(paths)) ? 0 : 1;
+    if (options.has('check')) return healthy(overview(paths)) ? 0 : 1;
     const render = () => {
       const rows = overview(paths);
-      return long.has('json') ? `${JSON.stringify(rows.map(jsonRow))}\n` : table(rows, useColour());
+      return options.has('json') ? `${JSON.stringify(rows.map(jsonRow))}\n` : table(rows, useColour());
     };
-    if (long.has('watch') || options.some((o) => o.opt === 'w')) return follow(paths, render);
+    if (options.has('watch') || options.has('w')) return follow(paths, render);
     process.stdout.write(render());
     return 0;
   });
@@ -139,9 +140,9 @@ function follow(paths: readonly string[], render: () => string): Promise<number>
       process.stdout.write(tty ? `\x1b[H\x1b[2J${out}` : `${out}\n`);
     } catch (err) {
       // A scan directory removed, an event/ that cannot be made: one line, 111.
-      fail(cmd, err instanceof ClientError ? err.message : describe(err));
+      fatal(err instanceof Failure ? err.message : describe(err));
       closeAllWatches();
-      process.exit(err instanceof ClientError ? err.exitCode : EXIT_SYSTEM);
+      process.exit(err instanceof Failure ? err.exitCode : EXIT_SYSTEM);
     }
   };
   // Events come in bursts (dDu...): one redraw per turn of the event loop.
@@ -159,7 +160,7 @@ function follow(paths: readonly string[], render: () => string): Promise<number>
         l.onEvents(soon);
         listeners.set(dir, l);
       } catch (err) {
-        throw new ClientError(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
+        throw new Failure(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
       }
     }
   };

@@ -1,10 +1,10 @@
 // tether svok: exit 0 if a supervisor runs on DIR, 1 if not.
-import { closeSync, constants, openSync } from 'node:fs';
-import { join } from 'node:path';
-import { runCommand, soleDirOperand, type Command } from '../client/cli';
-import { ClientError, EXIT_SYSTEM, describe } from '../client/errors';
-import { isLocked } from '../os/native';
-import { SCANDIR_HELP, serviceDir, takeScandir } from '../client/scandir';
+import { printHelp, runCommand, type Command } from './lib/program';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
+import { describe } from '../base/errno';
+import { isSupervised } from '../client/supervised';
+import { SCANDIR_HELP, SCANDIR_OPTION, scandirOf, serviceDir } from '../client/scandir';
+import { parseOptions } from '../base/getopt';
 
 const cmd: Command = {
   name: 'svok',
@@ -15,22 +15,18 @@ ${SCANDIR_HELP}`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const named = takeScandir(argv);
-    const operand = soleDirOperand(cmd, named.rest);
-    if (operand === null) return 0;
-    const dir = serviceDir(operand, named.scandir);
-    let fd: number;
-    try {
-      fd = openSync(join(dir, 'supervise', 'lock'), constants.O_RDONLY | constants.O_NONBLOCK);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 1;
-      throw new ClientError(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
+    const { options, operands } = parseOptions(argv, { help: { value: false }, h: { short: 'h', value: false }, ...SCANDIR_OPTION }, 'posix-long');
+    if (options.has('help') || options.has('h')) {
+      printHelp();
+      return 0;
     }
+    if (operands[0] === undefined) throw usageError('no service directory');
+    const dir = serviceDir(operands[0], scandirOf(options));
     try {
-      // The same probe as s6-svok: F_GETLK for a read lock on the whole file.
-      return isLocked(fd) ? 0 : 1;
-    } finally {
-      closeSync(fd);
+      // As s6-svok: the lock decides; a listening control FIFO answers first, without native code.
+      return isSupervised(dir) ? 0 : 1;
+    } catch (err) {
+      throw new Failure(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
     }
   });
 }

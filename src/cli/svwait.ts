@@ -1,11 +1,11 @@
 // tether svwait: wait until services reach a state, without polling.
-import { runCommand, printHelp, unsubscribeOnSignals, type Command } from '../client/cli';
-import { getopt, takeLongOptions } from '../client/getopt';
-import { parseWaitArgs, WAIT_HELP } from '../client/waitargs';
+import { runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib/program';
+import { letters, parseOptions } from '../base/getopt';
+import { parseWaitArgs, WAIT_HELP } from './lib/waitargs';
 import { ServiceWatch } from '../client/listen';
-import { UsageError } from '../client/errors';
+import { usageError } from '../base/exit';
 import { refuseUnreportableReadiness } from '../client/svc';
-import { SCANDIR_HELP, serviceDirs, takeScandir } from '../client/scandir';
+import { SCANDIR_HELP, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 
 const cmd: Command = {
   name: 'svwait',
@@ -18,16 +18,14 @@ ${SCANDIR_HELP}`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const named = takeScandir(argv);
-    const { long, rest } = takeLongOptions(named.rest, ['help']);
-    const { options, operands } = getopt(rest, 'huUdDrRaot:');
-    if (long.has('help') || options.some((o) => o.opt === 'h')) {
-      printHelp(cmd);
+    const { options, sequence, operands } = parseOptions(argv, letters('huUdDrRaot:', { help: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
+    if (options.has('help') || options.has('h')) {
+      printHelp();
       return 0;
     }
-    const { condition, any, timeoutMs } = parseWaitArgs(options);
-    if (operands.length === 0) throw new UsageError('no service directory');
-    const dirs = serviceDirs(operands, named.scandir);
+    const { condition, any, timeoutMs } = parseWaitArgs(sequence);
+    if (operands.length === 0) throw usageError('no service directory');
+    const dirs = serviceDirs(operands, scandirOf(options));
     refuseUnreportableReadiness(dirs, condition, any);
     unsubscribeOnSignals();
     return new ServiceWatch(dirs).wait(condition, { any, timeoutMs });

@@ -1,8 +1,8 @@
 // tether tai64nlocal: a filter like s6-tai64nlocal, for reading logs:
 //   tether tai64nlocal < services/web/log/main/current
-import { runCommand, printHelp, type Command } from '../client/cli';
-import { takeLongOptions } from '../client/getopt';
-import { UsageError } from '../client/errors';
+import { runCommand, printHelp, type Command } from './lib/program';
+import { parseOptions } from '../base/getopt';
+import { usageError } from '../base/exit';
 import { localizeLine } from '../wire/localtime';
 
 const cmd: Command = {
@@ -16,12 +16,12 @@ Exit: 0; 100 usage; 111 read or write error.`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { long, rest } = takeLongOptions(argv, ['help']);
-    if (long.has('help') || rest.includes('-h')) {
-      printHelp(cmd);
+    const { options, operands } = parseOptions(argv, { help: { value: false }, h: { short: 'h', value: false } }, 'posix-long');
+    if (options.size > 0) {
+      printHelp();
       return 0;
     }
-    if (rest.length > 0) throw new UsageError('no arguments: it reads stdin');
+    if (operands.length > 0) throw usageError('no arguments: it reads stdin');
     await filter(process.stdin, process.stdout);
     return 0;
   });

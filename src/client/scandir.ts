@@ -2,35 +2,22 @@
 // --scandir services`, or TETHER_SCANDIR=services in the environment. A name
 // without a slash then means SCANDIR/NAME; anything with a slash is a path.
 import { join } from 'node:path';
-import { UsageError } from './errors';
+import { usageError } from '../base/exit';
+import type { OptionSpec } from '../base/getopt';
 
 export const SCANDIR_ENV = 'TETHER_SCANDIR';
 
-/**
- * Takes `--scandir DIR` or `--scandir=DIR` out of the words before `--`;
- * returns it, or TETHER_SCANDIR, or undefined.
- */
-export function takeScandir(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { scandir?: string; rest: string[] } {
-  const rest: string[] = [];
-  let scandir: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i];
-    if (word === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    if (word === '--scandir') {
-      scandir = argv[++i];
-      if (scandir === undefined || scandir === '') throw new UsageError('--scandir needs a directory');
-    } else if (word.startsWith('--scandir=')) {
-      scandir = word.slice('--scandir='.length);
-      if (scandir === '') throw new UsageError('--scandir needs a directory');
-    } else {
-      rest.push(word);
-    }
+/** `--scandir DIR` (or `--scandir=DIR`), for a command's option spec. */
+export const SCANDIR_OPTION: OptionSpec = { scandir: { value: true } };
+
+/** The scan directory: `--scandir`, else TETHER_SCANDIR, else undefined. */
+export function scandirOf(options: ReadonlyMap<string, string | true>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const given = options.get('scandir');
+  if (given !== undefined) {
+    if (typeof given !== 'string' || given === '') throw usageError('--scandir needs a directory');
+    return given;
   }
-  if (scandir === undefined && env[SCANDIR_ENV]) scandir = env[SCANDIR_ENV];
-  return { scandir, rest };
+  return env[SCANDIR_ENV] || undefined;
 }
 
 /** A service operand: NAME (no slash) under the scan directory, else the path itself. */

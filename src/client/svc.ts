@@ -5,7 +5,8 @@ import { accessSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUPERVISE_COMMANDS } from '../wire/control';
 import { ControlChannel, MAX_COMMANDS, isControlFailure, type ControlFailure } from './control';
-import { ClientError, EXIT_SYSTEM, EXIT_TIMEOUT, UsageError, describe } from './errors';
+import { EXIT_SYSTEM, EXIT_TIMEOUT, Failure, usageError } from '../base/exit';
+import { describe, errnoOf } from '../base/errno';
 import type { WaitCondition } from './conditions';
 import type { ServiceWatch, WaitOptions } from './listen';
 
@@ -33,7 +34,7 @@ export type SvcCommands = SvcCommand | readonly SvcCommand[] | { readonly letter
 export function commandBytes(commands: SvcCommands): string {
   const bytes = wordsOrLetters(commands);
   for (const b of bytes) if (!SUPERVISE_COMMANDS.includes(b)) throw new TypeError(`unknown s6-svc letter: ${JSON.stringify(b)}`);
-  if (bytes.length > MAX_COMMANDS) throw new UsageError('too many commands');
+  if (bytes.length > MAX_COMMANDS) throw usageError('too many commands');
   return bytes;
 }
 
@@ -82,7 +83,7 @@ export function canReportReadiness(dir: string): boolean {
     accessSync(fn);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ClientError(`unable to access ${fn}: ${describe(err)}`, EXIT_SYSTEM, dir);
+    if (errnoOf(err) !== 'ENOENT') throw new Failure(`unable to access ${fn}: ${describe(err)}`, EXIT_SYSTEM, dir);
     return false;
   }
 }
@@ -102,7 +103,7 @@ export function readinessFallbacks(dirs: readonly string[], wait: WaitCondition,
 /**
  * Sends `bytes` to every directory and, with `wait`, waits for the
  * condition on those that could be controlled. Failing directories are
- * reported, never thrown; a timeout rejects with a ClientError of code 99.
+ * reported, never thrown; a timeout rejects with a Failure of code 99.
  */
 export async function controlServices(dirs: readonly string[], bytes: string, opts: ControlOptions = {}): Promise<ControlOutcome> {
   const failures: ControlFailure[] = [];
@@ -166,5 +167,5 @@ export function refuseUnreportableReadiness(dirs: readonly string[], wait: WaitC
   const unable = dirs.filter((dir) => !canReportReadiness(dir));
   if (unable.length === 0 || (any && unable.length < dirs.length)) return;
   const dir = unable[0];
-  throw new ClientError(`${dir} cannot report readiness (${join(dir, 'notification-fd')} not present): it would never be ready`, EXIT_TIMEOUT, dir);
+  throw new Failure(`${dir} cannot report readiness (${join(dir, 'notification-fd')} not present): it would never be ready`, EXIT_TIMEOUT, dir);
 }

@@ -10,12 +10,14 @@ import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
 import { procStat } from '../os/proc';
+import { killGroupQuietly, killQuietly, separateGroupOf } from '../os/signal';
 import { ServiceDir } from '../servicedir/servicedir';
 import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
 import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
+import { errnoOf, errnoText } from '../base/errno';
 
 export interface ScannerOptions {
   /** Absolute path of the scan directory. */
@@ -136,7 +138,7 @@ export class Scanner {
     try {
       names = readdirSync(this.opts.scandir);
     } catch (err) {
-      this.opts.warn(`unable to read ${this.opts.scandir}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      this.opts.warn(`unable to read ${this.opts.scandir}: ${errnoText(err)}`);
       return;
     }
     const seen = new Set<string>();
@@ -188,7 +190,7 @@ export class Scanner {
     try {
       return statSync(join(this.opts.scandir, name));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (!failing && code === 'ENOENT') return null;
       failing?.add(name);
       if (!this.failing.has(name)) this.opts.warn(`unable to stat ${name}: ${code ?? err}; skipping it${failing ? `, trying again in ${RESCAN_RETRY_MS / 1000} s` : ''}`);
@@ -232,7 +234,7 @@ export class Scanner {
     try {
       logPipe = producer.logPipe ?? logger.logPipe ?? new LogPipe();
     } catch (err) {
-      this.opts.warn(`unable to make a pipe for ${logger.name}: ${(err as NodeJS.ErrnoException).code ?? err}; retrying in ${RESCAN_RETRY_MS / 1000} s`);
+      this.opts.warn(`unable to make a pipe for ${logger.name}: ${errnoText(err)}; retrying in ${RESCAN_RETRY_MS / 1000} s`);
       return false;
     }
     producer.peer = logger;
@@ -373,9 +375,11 @@ export class Scanner {
     this.opts.warn(`${svc.name}: its supervisor died; stopping pid ${pid}, which it left running, with ${signalName(downSignal)} before starting a new supervisor`);
     // Its process group too (run starts a session): a background child left
     // holding the log pipe would keep the logger, and a shutdown, waiting.
-    const group = procStat(pid)?.pgid;
-    const targets = group !== undefined && group > 1 && group !== procStat(process.pid)?.pgid ? [pid, -group] : [pid];
-    const signalAll = (sig: NodeJS.Signals | number) => targets.forEach((p) => signalQuietly(p, sig));
+    const group = separateGroupOf(pid);
+    const signalAll = (sig: NodeJS.Signals | number) => {
+      killQuietly(pid, sig);
+      if (group !== null) killGroupQuietly(group, sig);
+    };
     svc.orphanStop = { pid, killTimer: setTimeout(() => signalAll('SIGKILL'), killMs) };
     reaper.watch(pid, () => this.orphanGone(svc, pid));
     signalAll(downSignal);
@@ -414,7 +418,7 @@ export class Scanner {
 
   private signalSupervisor(svc: Service, sig: NodeJS.Signals): void {
     const pid = svc.supervisor?.pid;
-    if (pid !== undefined) signalQuietly(pid, sig);
+    if (pid !== undefined) killQuietly(pid, sig);
   }
 
   // ---- shutdown ----
@@ -490,11 +494,11 @@ export class Scanner {
         this.strays.delete(pid);
         this.checkDone();
       });
-      signalQuietly(pid, 'SIGTERM');
-      signalQuietly(pid, 'SIGCONT');
+      killQuietly(pid, 'SIGTERM');
+      killQuietly(pid, 'SIGCONT');
     }
     this.strayTimer = setTimeout(() => {
-      for (const pid of this.strays) signalQuietly(pid, 'SIGKILL');
+      for (const pid of this.strays) killQuietly(pid, 'SIGKILL');
     }, ORPHAN_KILL_MS);
     reaper.reap(); // some may be zombies already
     return this.strays.size > 0;
@@ -539,14 +543,6 @@ function silenceOwnOutput(warn: (message: string) => void): void {
     dup2(fd, 2);
     closeSync(fd);
   } catch (err) {
-    warn(`unable to point stdout and stderr at /dev/null: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-}
-
-function signalQuietly(pid: number, sig: NodeJS.Signals | number): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
+    warn(`unable to point stdout and stderr at /dev/null: ${errnoText(err)}`);
   }
 }

@@ -3,9 +3,9 @@
 // us through the subreaper) gets the down-signal and SIGCONT, then SIGKILL
 // after timeout-kill. systemd calls this KillMode=control-group; it is what
 // keeps an old child from holding the port the next instance needs.
-import { childrenOf, procStat } from '../os/proc';
+import { descendantsOf, procStat } from '../os/proc';
+import { killQuietly } from '../os/signal';
 import type { Clock, TimerHandle } from './clock';
-import { sendSignal } from './mainprocess';
 
 const SIGCONT = 18;
 const SIGKILL = 9;
@@ -55,10 +55,10 @@ export class StrayCleanup {
       if (this.signalled.has(pid) && !this.killing) continue;
       this.signalled.add(pid);
       if (this.killing) {
-        sendSignal(pid, SIGKILL);
+        killQuietly(pid, SIGKILL);
       } else {
-        sendSignal(pid, this.opts.downSignal);
-        sendSignal(pid, SIGCONT);
+        killQuietly(pid, this.opts.downSignal);
+        killQuietly(pid, SIGCONT);
       }
     }
   }
@@ -91,18 +91,9 @@ export class StrayCleanup {
   private scan(): number[] {
     const adopted = new Set(this.opts.adopted());
     const groups = new Set(this.opts.groups);
-    const out: number[] = [];
-    const queue = childrenOf(process.pid);
-    const seen = new Set<number>();
-    while (queue.length > 0) {
-      const pid = queue.pop()!;
-      if (seen.has(pid)) continue;
-      seen.add(pid);
+    return descendantsOf(process.pid).filter((pid) => {
       const st = procStat(pid);
-      if (st === null) continue;
-      if (st.state !== 'Z' && st.state !== 'X' && (adopted.has(pid) || groups.has(st.pgid))) out.push(pid);
-      queue.push(...childrenOf(pid));
-    }
-    return out;
+      return st !== null && st.state !== 'Z' && st.state !== 'X' && (adopted.has(pid) || groups.has(st.pgid));
+    });
   }
 }

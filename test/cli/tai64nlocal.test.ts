@@ -45,7 +45,7 @@ t.test('same bytes as s6-tai64nlocal', { skip: existsSync(S6_TAI64NLOCAL) ? fals
 t.test('usage', async (t) => {
   const bad = spawnSync(process.execPath, [TETHER, 'tai64nlocal', 'file'], { input: '' });
   t.equal(bad.status, 100);
-  t.match(bad.stderr.toString(), /^tether tai64nlocal: usage: /);
+  t.match(bad.stderr.toString(), /^tether tai64nlocal: fatal: usage: tether tai64nlocal /);
   const help = spawnSync(process.execPath, [TETHER, 'tai64nlocal', '--help']);
   t.equal(help.status, 0);
   t.match(help.stdout.toString(), /s6-tai64nlocal/);

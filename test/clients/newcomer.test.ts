@@ -11,7 +11,7 @@ import { procStat } from '../../src/os/proc';
 import { readStatus } from '../../src/wire/status';
 import { svc, svwait } from '../../src/client/api';
 import { commandBytes } from '../../src/client/svc';
-import { ClientError } from '../../src/client/errors';
+import { Failure as ClientError } from '../../src/base/exit';
 import { makeService, tempDir, tether } from '../lib/harness';
 import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise } from './lib';
 
@@ -65,7 +65,7 @@ for (const sup of SUPERVISORS) {
 t.test('no directory: svwait exits 100, svwait([]) and svc([]) reject', async (t) => {
   const r = await tether(['svwait']);
   t.equal(r.code, 100);
-  t.match(r.stderr, /^tether svwait: usage: /);
+  t.match(r.stderr, /^tether svwait: fatal: usage: tether svwait .*no service directory/);
   t.equal((await tether(['svwait', '-U', '-t', '100'])).code, 100, 'with options too');
   for (const [what, p] of [['svwait([])', svwait([], 'up')], ['svc([])', svc([], 'up')]] as const) {
     const err = await p.catch((e: unknown) => e);
