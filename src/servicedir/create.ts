@@ -79,10 +79,11 @@ export function runScript(svc: NewService): string {
 
 export function logRunScript(): string {
   return `#!/bin/sh
-# Written by \`tether add\`: keeps the service's output in ./main, each line
-# stamped with TAI64N (read it with: tether tai64nlocal < main/current),
-# rotated at 1 MB, 10 archives kept.
-exec tether log -n 10 -s 1000000 ./main
+# Written by \`tether add\`: an s6-log script keeping the service's output in
+# ./main, each line stamped with TAI64N (t), rotated near 1 MB (s1000000),
+# 10 archives kept (n10). Read it with: tether logs SERVICEDIR, or
+# tether tai64nlocal < main/current.
+exec tether log t s1000000 n10 ./main
 `;
 }
 

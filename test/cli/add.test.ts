@@ -52,7 +52,7 @@ t.test('--log writes a log/run that calls tether from PATH', async (t) => {
   const r = await tether(['add', 'web', '--dir', scan, '--log', '--', 'node', 'server.js']);
   t.equal(r.code, 0, r.stderr);
   const logRun = readFileSync(join(scan, 'web', 'log', 'run'), 'latin1');
-  t.match(logRun, /\nexec tether log -n 10 -s 1000000 \.\/main\n$/);
+  t.match(logRun, /\nexec tether log t s1000000 n10 \.\/main\n$/);
   t.equal(statSync(join(scan, 'web', 'log', 'run')).mode & 0o777, 0o755);
   t.match(readFileSync(join(scan, 'web', 'run'), 'latin1'), /\nexec 2>&1\n(?:[\s\S]*\n)?exec node server\.js\n$/, 'stderr joins the log');
   t.notMatch(readFileSync(join(scan, 'web', 'run'), 'latin1'), /env/, 'no env reader without --env');
