@@ -1,12 +1,12 @@
 // npm start: build if needed, then supervise servicedirs-example in the
-// foreground with `tether svscan --watch`. The scanner runs in this very
-// process, so Ctrl-C (SIGINT) reaches it and stops every service in order.
-// Extra arguments go to svscan: `npm start -- --shared` hosts every
-// supervisor inside this process.
+// foreground with `tether svscan --watch`, the checkout's bin/ on PATH. The
+// scanner runs in this very process, so Ctrl-C (SIGINT) reaches it and stops
+// every service in order. Extra arguments go to svscan: `npm start -- --shared`
+// hosts every supervisor inside this process.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { delimiter, join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const scandir = join(root, 'servicedirs-example');
@@ -30,6 +30,10 @@ console.error(`tether: supervising ${tree} (tether svscan --watch${extra.map((a)
   backup:    ${tether} svc -u ${join(tree, 'backup')}   (normally down)
   crashy:    restarts at most once a second; see ${tether} svstat ${join(tree, 'crashy')}
 `);
+
+// Run scripts call `tether` from PATH, as they would with tether installed:
+// the checkout's bin/ goes first, for the scanner and everything it starts.
+process.env.PATH = `${join(root, 'bin')}${delimiter}${process.env.PATH ?? ''}`;
 
 const require = createRequire(import.meta.url);
 await require(join(root, 'build', 'cli', 'svscan.js')).main(['--watch', ...extra, scandir]);

@@ -9,7 +9,7 @@ export type { SvcOptions, SvwaitOptions, ServiceWatcher, ServiceChange, ServiceE
 export { svstat } from './client/status';
 export type { ServiceStatus } from './client/status';
 export type { WaitCondition } from './client/conditions';
-export type { SvcCommand } from './client/svc';
+export type { SvcCommand, SvcCommands } from './client/svc';
 // Every error a command or an API call reports carries s6's exit code for it.
 export { Failure, Failure as ClientError, EXIT_TIMEOUT, EXIT_USAGE, EXIT_NOT_SUPERVISED, EXIT_BAD_PIDFILE, EXIT_SYSTEM } from './base/exit';
 export { overview as serviceOverview } from './client/overview';

@@ -1,5 +1,12 @@
 const USAGE = `usage: tether COMMAND [ARGS...]
 
+Getting started:
+  add NAME [--dir SCANDIR] [--env K=V]... [--cwd DIR] [--notify] [--log] -- COMMAND...
+                            write a service directory (default SCANDIR: ./services)
+  status [-w] [--json] [--check] [SCANDIR | DIR | NAME]...
+                            one row per service; -w follows events; --check for probes
+  tai64nlocal < FILE        log stamps as local times, as s6-tai64nlocal
+
 Supervision (s6-compatible):
   supervise DIR             supervise one service directory
   svscan SCANDIR            supervise every service directory in SCANDIR
@@ -12,7 +19,6 @@ Supervision (s6-compatible):
   svok DIR
   svlisten [-u|-U|-d|-D|-r|-R] [-a|-o] [-t ms] DIR... -- PROG...
   svdt [-s] DIR / svdt-clear DIR
-  status [DIR | SCANDIR]... [--json]
   web [--listen unix:PATH | --listen 127.0.0.1:PORT] [--read-only] SCANDIR|DIR...
                             JSON API and live status page (unix socket by default)
 
@@ -22,7 +28,9 @@ Daemons that background themselves:
   pidfile claim --pid PID --pid-file F / pidfile kill --pid-file F [--grace 20s] [--show-stacks]
   wait-healthy --url URL [--timeout 1m] [--interval 5s] [--insecure | --cacert FILE]
 
-Run "tether COMMAND --help" for one command's options.
+svc, svstat, svwait, svok and status take a service NAME for SCANDIR/NAME with
+--scandir SCANDIR or TETHER_SCANDIR. Run "tether COMMAND --help" for one
+command's options and exit codes.
 `;
 
 export function main(_argv: string[]): void {

@@ -7,14 +7,17 @@ import { usageError } from '../base/exit';
 import { CONDITION_BY_LETTER } from '../client/conditions';
 import { parseSignal } from '../wire/signals';
 import { MAX_COMMANDS } from '../client/control';
+import { SCANDIR_HELP, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 
 const cmd: Command = {
   name: 'svc',
-  usage: '[-wu|-wU|-wd|-wD|-wr|-wR] [-T ms] [-s SIG | -abqhkti12pcyrlPCK] [-oduDUxOQ] DIR...',
+  usage: '[-wu|-wU|-wd|-wD|-wr|-wR] [-T ms] [-s SIG | -abqhkti12pcyrlPCK] [-oduDUxOQ] [--scandir SCANDIR] DIR|NAME...',
   help: `Sends each command letter, in order, to every DIR's supervisor, then with -w
 waits (in-process, on the event FIFOs) until all of them reach the state:
   -wu up, -wU up and ready, -wd down, -wD down and finish done,
   -wr restarted (down then up), -wR restarted and ready; -T ms bounds the wait.
+  -wU/-wR on a DIR without notification-fd waits for up there (a warning each).
+${SCANDIR_HELP}
 Signals: -a ALRM -b ABRT -q QUIT -h HUP -k KILL -t TERM -i INT -1 USR1 -2 USR2
   -p STOP -c CONT -y WINCH -r down-signal -l reload-signal; -P -C -K: STOP,
   CONT, KILL to the process group; -s SIG names one.
@@ -33,7 +36,7 @@ const LETTER_BY_SIGNAL: Readonly<Record<string, string>> = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { options, sequence, operands } = parseOptions(argv, letters('s:abqhkti12pcyrlPCKoduDUxOQT:w:', { help: { value: false } }), 'posix-long');
+    const { options, sequence, operands } = parseOptions(argv, letters('s:abqhkti12pcyrlPCKoduDUxOQT:w:', { help: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
     if (options.has('help')) {
       printHelp();
       return 0;
@@ -42,6 +45,7 @@ export function main(argv: string[]): Promise<void> {
     let waitLetter: string | undefined;
     let timeoutMs: number | undefined;
     for (const { opt, arg = '' } of sequence) {
+      if (opt === 'scandir') continue;
       if (opt === 'T') timeoutMs = parseUint(arg, 'timeout');
       else if (opt === 'w') {
         if (!/^[dDuUrR]$/.test(arg)) throw usageError(`invalid wait: -w${arg}`);
@@ -53,7 +57,7 @@ export function main(argv: string[]): Promise<void> {
     if (operands.some((d) => d === '')) throw usageError('invalid service path');
     const wait = waitLetter === undefined ? undefined : CONDITION_BY_LETTER[waitLetter];
     if (wait !== undefined) unsubscribeOnSignals();
-    const outcome = await controlServices(operands, bytes, {
+    const outcome = await controlServices(serviceDirs(operands, scandirOf(options)), bytes, {
       wait,
       warn,
       timeoutMs: timeoutMs === 0 ? undefined : timeoutMs,

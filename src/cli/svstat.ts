@@ -7,15 +7,18 @@ import {
   formatField, formatLegacy, isNormallyUp, isStatusField, readStatusRecord, toServiceStatus, type StatusField,
 } from '../client/status';
 import { isSupervised } from '../client/supervised';
+import { SCANDIR_HELP, SCANDIR_OPTION, scandirOf, serviceDir } from '../client/scandir';
 
 const cmd: Command = {
   name: 'svstat',
-  usage: '[-uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor] [-n] [--json] DIR',
+  usage: '[-uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor] [-n] [--json] [--scandir SCANDIR] DIR|NAME',
   help: `Without options: one line, "up (pid P pgid P) S seconds..." or "down (...) S seconds...".
 -o prints the named fields, space-separated; -u -w -N -r -p -g -e -s -t are
 short for up wantedup normallyup ready pid pgid exitcode signal updownfor.
 -n prints signal numbers. --json prints every field as one typed object.
-Exit: 0; 1 no supervisor running; 100 usage; 111 status unreadable.`,
+Exit: 0; 1 no supervisor running; 100 usage; 111 status unreadable.
+pgid is the process group /proc shows (an adopted daemon's own group).
+${SCANDIR_HELP}`,
 };
 
 const SHORT_FIELDS: Readonly<Record<string, StatusField>> = {
@@ -25,7 +28,7 @@ const MAX_FIELDS = 16;
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { options, sequence, operands } = parseOptions(argv, letters('hno:uwNrpgest', { help: { value: false }, json: { value: false } }), 'posix-long');
+    const { options, sequence, operands } = parseOptions(argv, letters('hno:uwNrpgest', { help: { value: false }, json: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
     if (options.has('help') || options.has('h')) {
       printHelp();
       return 0;
@@ -35,11 +38,11 @@ export function main(argv: string[]): Promise<void> {
     for (const { opt, arg = '' } of sequence) {
       if (opt === 'n') numeric = true;
       else if (opt === 'o') fields.push(...parseFields(arg));
-      else fields.push(SHORT_FIELDS[opt]);
+      else if (Object.hasOwn(SHORT_FIELDS, opt)) fields.push(SHORT_FIELDS[opt]);
       if (fields.length > MAX_FIELDS) throw new Failure('too many option fields', EXIT_USAGE);
     }
-    const dir = operands[0];
-    if (dir === undefined) throw usageError('no service directory');
+    if (operands[0] === undefined) throw usageError('no service directory');
+    const dir = serviceDir(operands[0], scandirOf(options));
     let supervised: boolean;
     try {
       supervised = isSupervised(dir);

@@ -3,23 +3,31 @@ import { runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib
 import { letters, parseOptions } from '../base/getopt';
 import { parseWaitArgs, WAIT_HELP } from './lib/waitargs';
 import { ServiceWatch } from '../client/listen';
+import { usageError } from '../base/exit';
+import { refuseUnreportableReadiness } from '../client/svc';
+import { SCANDIR_HELP, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 
 const cmd: Command = {
   name: 'svwait',
-  usage: '[-u|-U|-d|-D|-r|-R] [-a|-o] [-t ms] DIR...',
-  help: WAIT_HELP,
+  usage: '[-u|-U|-d|-D|-r|-R] [-a|-o] [-t ms] [--scandir SCANDIR] DIR|NAME...',
+  help: `${WAIT_HELP}
+-U or -R on a service without notification-fd exits 99 at once: it can never
+be ready (s6-svwait would wait until its timeout, then exit 99).
+${SCANDIR_HELP}`,
 };
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { options, sequence, operands } = parseOptions(argv, letters('huUdDrRaot:', { help: { value: false } }), 'posix-long');
+    const { options, sequence, operands } = parseOptions(argv, letters('huUdDrRaot:', { help: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
     if (options.has('help') || options.has('h')) {
       printHelp();
       return 0;
     }
     const { condition, any, timeoutMs } = parseWaitArgs(sequence);
-    if (operands.length === 0) return 0;
+    if (operands.length === 0) throw usageError('no service directory');
+    const dirs = serviceDirs(operands, scandirOf(options));
+    refuseUnreportableReadiness(dirs, condition, any);
     unsubscribeOnSignals();
-    return new ServiceWatch(operands).wait(condition, { any, timeoutMs });
+    return new ServiceWatch(dirs).wait(condition, { any, timeoutMs });
   });
 }

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { FifodirListener } from '../wire/fifodir';
 import { isUp } from '../wire/status';
 import type { WaitCondition } from './conditions';
-import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
 import { ServiceWatch } from './listen';
 import { readStatusRecord } from './status';
-import { commandBytes, controlServices, type SvcCommand } from './svc';
+import { commandBytes, controlServices, refuseUnreportableReadiness, type SvcCommands } from './svc';
 
 export interface SvcOptions {
   /** Wait for this state after sending (s6-svc -w). */
@@ -24,13 +24,15 @@ export interface SvcOptions {
 }
 
 /**
- * Sends commands (s6 letters like `'du'`, or names like `['down', 'up']`)
- * to the supervisor of each directory, and optionally waits for a state.
- * Rejects with a Failure whose `exitCode` is s6-svc's: 102 not
- * supervised, 1 no control FIFO, 99 timeout, n failures during the wait.
+ * Sends commands (a word like `'up'`, words like `['down', 'up']`, or s6's
+ * letters said explicitly: `{ letters: 'du' }`) to the supervisor of each
+ * directory, and optionally waits for a state. Any other command is a
+ * TypeError. Rejects with a Failure whose `exitCode` is s6-svc's: 100 no
+ * directory, 102 not supervised, 1 no control FIFO, 99 timeout, n failures
+ * during the wait.
  */
-export async function svc(dirs: string | readonly string[], commands: string | readonly SvcCommand[], opts: SvcOptions = {}): Promise<void> {
-  const list = typeof dirs === 'string' ? [dirs] : dirs;
+export async function svc(dirs: string | readonly string[], commands: SvcCommands, opts: SvcOptions = {}): Promise<void> {
+  const list = dirList(dirs);
   const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'TETHER_READINESS_FALLBACK' }));
   const outcome = await controlServices(list, commandBytes(commands), { ...opts, warn });
   const last = outcome.failures[outcome.failures.length - 1];
@@ -50,14 +52,23 @@ export interface SvwaitOptions {
 
 /**
  * Resolves once the services reach `condition`. Rejects with a Failure:
- * code 99 at the deadline, n if supervisors exited or services failed
- * permanently on the way, 111 if a status cannot be read.
+ * code 100 for no directory; 99 at the deadline, or at once when waiting for
+ * readiness that a service cannot report (no notification-fd); n if
+ * supervisors exited or services failed permanently on the way; 111 if a
+ * status cannot be read.
  */
 export async function svwait(dirs: string | readonly string[], condition: WaitCondition, opts: SvwaitOptions = {}): Promise<void> {
-  const list = typeof dirs === 'string' ? [dirs] : dirs;
-  if (list.length === 0) return;
+  const list = dirList(dirs);
+  refuseUnreportableReadiness(list, condition, !!opts.any);
   const failures = await new ServiceWatch(list, opts.onSubscribed).wait(condition, opts);
   if (failures > 0) throw new Failure(`${failures} service(s) failed permanently or lost their supervisor`, failures);
+}
+
+/** One directory or several; none at all is a usage error, as in s6. */
+function dirList(dirs: string | readonly string[]): readonly string[] {
+  const list = typeof dirs === 'string' ? [dirs] : dirs;
+  if (!Array.isArray(list) || list.length === 0) throw usageError('no service directory');
+  return list;
 }
 
 /** What one event byte from the supervisor means. */

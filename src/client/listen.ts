@@ -33,7 +33,11 @@ class Watched {
   up: boolean | null = null;
   ready = false;
 
-  constructor(readonly dir: string, readonly listener: FifodirListener) {}
+  /**
+   * @param upIsEnough the service cannot report readiness (no
+   *   notification-fd): a wait for ready settles for up, as s6-svc does.
+   */
+  constructor(readonly dir: string, readonly listener: FifodirListener, private readonly upIsEnough = false) {}
 
   /** Loads the state from supervise/status; returns false if it is not there yet. */
   load(): boolean {
@@ -50,7 +54,8 @@ class Watched {
 
   meets(goal: Goal): boolean {
     if (this.up === null) return false;
-    return this.up === goal.wantup && (!goal.wantready || this.ready);
+    const readyEnough = !goal.wantready || this.ready || (goal.wantup && this.upIsEnough);
+    return this.up === goal.wantup && readyEnough;
   }
 }
 
@@ -69,8 +74,9 @@ export class ServiceWatch {
    * make a transition happen in the window), then reads every status. A
    * missing status file is an error (111) unless a supervisor holds the lock:
    * then it is starting, and its `s` event will bring the status.
+   * `upIsEnough` lists the directories whose readiness waits settle for up.
    */
-  constructor(dirs: readonly string[], onSubscribed?: () => void) {
+  constructor(dirs: readonly string[], onSubscribed?: () => void, upIsEnough: readonly string[] = []) {
     openWatches.add(this);
     try {
       for (const dir of dirs) {
@@ -80,7 +86,7 @@ export class ServiceWatch {
         } catch (err) {
           throw new Failure(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
         }
-        const w = new Watched(dir, listener);
+        const w = new Watched(dir, listener, upIsEnough.includes(dir));
         this.watched.push(w);
         listener.onEvents((events) => this.deliver(w, events));
       }

@@ -1,29 +1,65 @@
 // The overview of `tether status`: one row per service, from on-disk state
 // only, so it works the same on a tree run by s6.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { decodeDeathTally, deathTallyPath } from '../wire/deathtally';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join } from 'node:path';
+import { decodeDeathTally, deathTallyPath, type DeathRecord } from '../wire/deathtally';
+import { tainToMs } from '../wire/tain';
 import { signalName } from '../wire/signals';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { describe } from '../base/errno';
 import { isNormallyUp, readStatusRecord, toServiceStatus, type ServiceStatus } from './status';
 import { isSupervised, LockTable } from './supervised';
 
-export type ServiceState = 'up' | 'down' | 'finishing' | 'paused' | 'wanted up' | 'starting' | 'not supervised' | 'unreadable';
+/**
+ * What a user needs to know about a service, in words:
+ * - `up`: running, and it cannot report readiness (no notification-fd);
+ * - `starting`: running, readiness expected but not reported yet, or wanted
+ *   up and about to start again; `ready`: running and ready;
+ * - `stopping`: running but wanted down (the down-signal was sent);
+ * - `crash-looping`: wanted up, and it died several times within a minute;
+ * - `failed to start`: wanted up, down, and its run cannot start (`reason`);
+ * - `down`, `paused`, `finishing` (its finish script runs), `not supervised`,
+ *   `unreadable`.
+ */
+export type ServiceState =
+  | 'up' | 'starting' | 'ready' | 'stopping' | 'crash-looping' | 'failed to start'
+  | 'down' | 'paused' | 'finishing' | 'not supervised' | 'unreadable';
+
+/** Deaths within this window that make a service crash-looping. */
+export const CRASH_LOOP_DEATHS = 3;
+export const CRASH_LOOP_WINDOW_MS = 60_000;
 
 export interface ServiceRow {
   name: string;
   dir: string;
   state: ServiceState;
+  /** Why it fails to start: `run missing`, `run not executable`, `bad interpreter: PATH`. */
+  reason: string | null;
   pid: number | null;
   /** Seconds in the current up or down state. */
   uptime: number | null;
+  /** When the service last went up or down (epoch ms); null before its first start. */
+  sinceMs: number | null;
+  /** When it last reported readiness (epoch ms), while ready. */
+  readySinceMs: number | null;
+  /** Up and ready; null where it is down or cannot report readiness. */
   ready: boolean | null;
-  /** Deaths recorded in the tally since the supervisor started. */
-  deaths: number;
+  /** The directory has notification-fd. */
+  canReportReadiness: boolean;
+  /**
+   * Deaths in supervise/death_tally: recorded since its supervisor started,
+   * at most max-death-tally (100 by default). Not a count since the tree started.
+   */
+  deathTally: number;
+  /** Deaths of the tally within the last minute. */
+  recentDeaths: number;
   /** The last death: `exit N` or a signal name. */
   last: string | null;
+  /** When the last death happened (epoch ms). */
+  lastMs: number | null;
   normallyUp: boolean;
+  /** Wanted up, by the supervisor's record, or (without one) normally up. */
+  wantedUp: boolean;
   /** The full status, when a supervisor runs and its status was read. */
   status: ServiceStatus | null;
   /** Why the status could not be read. */
@@ -78,27 +114,35 @@ function isDirectory(path: string): boolean {
 }
 
 /** Reads one service's row; never throws. */
-export function serviceRow(name: string, dir: string, locks: LockTable): ServiceRow {
+export function serviceRow(name: string, dir: string, locks: LockTable, nowMs = Date.now()): ServiceRow {
   const row: ServiceRow = {
-    name, dir, state: 'not supervised', pid: null, uptime: null, ready: null, deaths: 0, last: null, normallyUp: true, status: null,
+    name, dir, state: 'not supervised', reason: null, pid: null, uptime: null, sinceMs: null, readySinceMs: null, ready: null,
+    canReportReadiness: false, deathTally: 0, recentDeaths: 0, last: null, lastMs: null, normallyUp: true, wantedUp: true, status: null,
   };
   try {
     row.normallyUp = isNormallyUp(dir);
-    const deaths = readDeaths(dir);
-    row.deaths = deaths.length;
-    const lastDeath = deaths[deaths.length - 1];
-    if (lastDeath) row.last = lastDeath.sig ? signalName(lastDeath.sig) : `exit ${lastDeath.exitcode}`;
+    row.wantedUp = row.normallyUp;
+    row.canReportReadiness = existsSync(join(dir, 'notification-fd'));
+    readDeaths(row, nowMs);
     if (!isSupervised(dir, locks)) return row;
     if (!existsSync(join(dir, 'supervise', 'status'))) {
       row.state = 'starting';
       return row;
     }
-    const st = toServiceStatus(readStatusRecord(dir), row.normallyUp);
+    const rec = readStatusRecord(dir);
+    const st = toServiceStatus(rec, row.normallyUp);
     row.status = st;
-    row.state = stateOf(st);
+    row.wantedUp = st.wantedup;
     row.pid = st.pid;
-    row.uptime = st.updownfor;
-    row.ready = st.up ? st.ready : null;
+    if (!st.notStartedYet) {
+      row.uptime = st.updownfor;
+      row.sinceMs = Math.min(tainToMs(rec.stamp), nowMs);
+    }
+    row.ready = st.up && row.canReportReadiness ? st.ready : null;
+    row.readySinceMs = row.ready ? tainToMs(rec.readystamp) : null;
+    row.state = stateOf(st, row);
+    if (!st.up && !st.finishing && st.wantedup) row.reason = runProblem(dir);
+    if (row.reason !== null) row.state = 'failed to start';
   } catch (err) {
     row.state = 'unreadable';
     row.error = describe(err);
@@ -106,23 +150,81 @@ export function serviceRow(name: string, dir: string, locks: LockTable): Service
   return row;
 }
 
-function readDeaths(dir: string) {
+function readDeaths(row: ServiceRow, nowMs: number): void {
+  let deaths: DeathRecord[];
   try {
-    return decodeDeathTally(readFileSync(deathTallyPath(dir)));
+    deaths = decodeDeathTally(readFileSync(deathTallyPath(row.dir)));
   } catch {
-    return [];
+    return;
+  }
+  row.deathTally = deaths.length;
+  row.recentDeaths = deaths.filter((d) => nowMs - tainToMs(d.stamp) < CRASH_LOOP_WINDOW_MS).length;
+  const last = deaths[deaths.length - 1];
+  if (last) {
+    row.last = last.sig ? signalName(last.sig) : `exit ${last.exitcode}`;
+    row.lastMs = tainToMs(last.stamp);
   }
 }
 
-function stateOf(st: ServiceStatus): ServiceState {
-  if (st.finishing) return 'finishing';
-  if (st.up) return st.paused ? 'paused' : 'up';
-  return st.wantedup ? 'wanted up' : 'down';
+function stateOf(st: ServiceStatus, row: ServiceRow): ServiceState {
+  if (st.finishing) return st.wantedup ? 'finishing' : 'stopping';
+  if (st.up && !st.wantedup) return 'stopping';
+  if (st.wantedup && row.recentDeaths >= CRASH_LOOP_DEATHS) return 'crash-looping';
+  if (st.up) {
+    if (st.paused) return 'paused';
+    if (!row.canReportReadiness) return 'up';
+    return st.ready ? 'ready' : 'starting';
+  }
+  return st.wantedup ? 'starting' : 'down';
+}
+
+/**
+ * Why DIR/run cannot start, as execve would fail on it, or null. Checked
+ * from the client, so it works the same on a tree run by s6-supervise.
+ */
+export function runProblem(dir: string): string | null {
+  const run = join(dir, 'run');
+  if (!existsSync(run)) return 'run missing';
+  try {
+    accessSync(run, constants.X_OK);
+  } catch {
+    return 'run not executable';
+  }
+  const interp = interpreterOf(run);
+  if (interp === null) return null;
+  try {
+    accessSync(isAbsolute(interp) ? interp : join(dir, interp), constants.X_OK);
+    return null;
+  } catch {
+    return `bad interpreter: ${interp}`;
+  }
+}
+
+/** The program of a `#!` line, or null. */
+function interpreterOf(file: string): string | null {
+  const buf = Buffer.alloc(256);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, buf, 0, buf.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  const head = buf.subarray(0, n).toString('latin1');
+  if (!head.startsWith('#!')) return null;
+  const line = head.slice(2).split('\n')[0].trim();
+  const prog = line.split(/[ \t]+/)[0];
+  return prog === '' ? null : prog;
 }
 
 export function overview(paths: readonly string[]): ServiceRow[] {
   const locks = LockTable.read();
-  return expandServices(paths).map(({ name, dir }) => serviceRow(name, dir, locks));
+  const now = Date.now();
+  return expandServices(paths).map(({ name, dir }) => serviceRow(name, dir, locks, now));
 }
 
 /** 5s, 3m, 2h, 4d: the largest whole unit. */

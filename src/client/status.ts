@@ -9,6 +9,7 @@ import { signalName, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { describe, errnoOf } from '../base/errno';
 import { isSupervised } from './supervised';
+import { procStat } from '../os/proc';
 
 /** Everything `svstat -o` can print, typed; `null` where s6 prints -1 or NA. */
 export interface ServiceStatus {
@@ -24,7 +25,11 @@ export interface ServiceStatus {
   paused: boolean;
   /** run's pid while up. */
   pid: number | null;
-  /** run's process group while up: run is a session leader, so its pid. */
+  /**
+   * The process group of the service while up, from /proc: run's own pid
+   * for a run script (a session leader), the daemon's real group for an
+   * adopted (pidfile) daemon. The pid if /proc cannot tell.
+   */
   pgid: number | null;
   /** The exit code of the last run, when down after a normal exit. */
   exitcode: number | null;
@@ -64,6 +69,12 @@ export function isNormallyUp(dir: string): boolean {
   }
 }
 
+/** A live process's group, as `ps -o pgid` shows it. */
+function processGroupOf(pid: number): number {
+  const st = procStat(pid);
+  return st && st.pgid > 0 ? st.pgid : pid;
+}
+
 /** The status as s6-svstat computes it, a stamp in the future being now. */
 export function toServiceStatus(rec: StatusRecord, normallyup: boolean, now: Tain = tainNow()): ServiceStatus {
   const stamp = rec.stamp.secs > now.secs || (rec.stamp.secs === now.secs && rec.stamp.nano > now.nano) ? now : rec.stamp;
@@ -77,7 +88,7 @@ export function toServiceStatus(rec: StatusRecord, normallyup: boolean, now: Tai
     ready: rec.pid !== 0 && rec.ready,
     paused: rec.paused && rec.pid !== 0,
     pid: up ? rec.pid : null,
-    pgid: up ? rec.pid : null,
+    pgid: up ? processGroupOf(rec.pid) : null,
     exitcode: exited ? wstatExitCode(rec.wstat) : null,
     signal: signaled ? signalName(wstatTermsig(rec.wstat)) : null,
     signum: signaled ? wstatTermsig(rec.wstat) : null,
@@ -111,7 +122,7 @@ export function svstat(dir: string): ServiceStatus {
 export function formatLegacy(rec: StatusRecord, st: ServiceStatus, numeric = false): string {
   let line: string;
   if (st.up) {
-    line = `up (pid ${rec.pid} pgid ${rec.pid})`;
+    line = `up (pid ${rec.pid} pgid ${st.pgid ?? rec.pid})`;
   } else if (st.notStartedYet) {
     line = 'down (not started yet)';
   } else if (wstatSignaled(rec.wstat)) {

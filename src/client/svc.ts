@@ -5,15 +5,18 @@ import { accessSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUPERVISE_COMMANDS } from '../wire/control';
 import { ControlChannel, MAX_COMMANDS, isControlFailure, type ControlFailure } from './control';
-import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
+import { EXIT_SYSTEM, EXIT_TIMEOUT, Failure, usageError } from '../base/exit';
 import { describe, errnoOf } from '../base/errno';
 import type { WaitCondition } from './conditions';
 import type { ServiceWatch, WaitOptions } from './listen';
 
 
-/** The control commands by name, for callers who prefer words to s6's letters. */
+/**
+ * The control commands by name, for callers who prefer words to s6's
+ * letters. A word is never read as letters: `'up'` is `u`, not `u` + `p`.
+ */
 export const COMMAND_LETTERS = {
-  alarm: 'a', abort: 'b', quit: 'q', hup: 'h', kill: 'k', term: 't', interrupt: 'i',
+  alarm: 'a', abort: 'b', quit: 'q', hup: 'h', kill: 'k', term: 't', int: 'i', interrupt: 'i',
   usr1: '1', usr2: '2', pause: 'p', cont: 'c', winch: 'y', restart: 'r', reload: 'l',
   'pause-group': 'P', 'cont-group': 'C', 'kill-group': 'K',
   once: 'o', down: 'd', up: 'u', 'down-permanently': 'D', 'up-permanently': 'U',
@@ -21,18 +24,34 @@ export const COMMAND_LETTERS = {
 } as const;
 export type SvcCommand = keyof typeof COMMAND_LETTERS;
 
-/** Turns names or a string of s6 letters into the bytes to send. */
-export function commandBytes(commands: string | readonly SvcCommand[]): string {
-  const bytes = typeof commands === 'string'
-    ? commands
-    : commands.map((c) => {
-      const letter = COMMAND_LETTERS[c];
-      if (letter === undefined) throw usageError(`unknown command: ${c}`);
-      return letter;
-    }).join('');
-  for (const b of bytes) if (!SUPERVISE_COMMANDS.includes(b)) throw usageError(`unknown command: ${b}`);
+/** What svc() accepts: one word, a list of words, or s6's letters said explicitly. */
+export type SvcCommands = SvcCommand | readonly SvcCommand[] | { readonly letters: string };
+
+/**
+ * Turns words, or `{ letters }`, into the bytes to send. Anything else is a
+ * TypeError: a plain string is a word, so a typo cannot turn into signals.
+ */
+export function commandBytes(commands: SvcCommands): string {
+  const bytes = wordsOrLetters(commands);
+  for (const b of bytes) if (!SUPERVISE_COMMANDS.includes(b)) throw new TypeError(`unknown s6-svc letter: ${JSON.stringify(b)}`);
   if (bytes.length > MAX_COMMANDS) throw usageError('too many commands');
   return bytes;
+}
+
+function wordsOrLetters(commands: unknown): string {
+  if (typeof commands === 'string') return letterOf(commands);
+  if (Array.isArray(commands)) return commands.map(letterOf).join('');
+  if (commands !== null && typeof commands === 'object' && typeof (commands as { letters?: unknown }).letters === 'string') {
+    return (commands as { letters: string }).letters;
+  }
+  throw new TypeError('svc commands must be a word (\'up\'), a list of words, or { letters: \'...\' }');
+}
+
+function letterOf(word: unknown): string {
+  if (typeof word === 'string' && Object.prototype.hasOwnProperty.call(COMMAND_LETTERS, word)) {
+    return COMMAND_LETTERS[word as SvcCommand];
+  }
+  throw new TypeError(`unknown svc command: ${JSON.stringify(word)} (words: ${Object.keys(COMMAND_LETTERS).join(', ')}; s6 letters go in { letters })`);
 }
 
 export interface ControlOptions extends WaitOptions {
@@ -52,18 +71,33 @@ export interface ControlOutcome {
   exitCode: number;
 }
 
-/** s6-svc: wait for readiness only where readiness can be reported. */
-export function readinessFallback(dir: string, wait: WaitCondition, warn: (m: string) => void): WaitCondition {
-  if (wait !== 'ready' && wait !== 'restarted-ready') return wait;
+/** True for the waits that need the service to report readiness. */
+export function wantsReadiness(wait: WaitCondition): boolean {
+  return wait === 'ready' || wait === 'restarted-ready';
+}
+
+/** True if `dir` has a notification-fd file, so its service can report readiness. */
+export function canReportReadiness(dir: string): boolean {
   const fn = join(dir, 'notification-fd');
   try {
     accessSync(fn);
-    return wait;
+    return true;
   } catch (err) {
     if (errnoOf(err) !== 'ENOENT') throw new Failure(`unable to access ${fn}: ${describe(err)}`, EXIT_SYSTEM, dir);
+    return false;
   }
-  warn(`${fn} not present - ignoring request for readiness notification`);
-  return wait === 'ready' ? 'up' : 'restarted';
+}
+
+/**
+ * s6-svc: wait for readiness only where readiness can be reported. Every
+ * directory is checked, each on its own: the ones without notification-fd
+ * are waited for up, with a warning each; the others for ready.
+ */
+export function readinessFallbacks(dirs: readonly string[], wait: WaitCondition, warn: (m: string) => void): string[] {
+  if (!wantsReadiness(wait)) return [];
+  const fallbacks = dirs.filter((dir) => !canReportReadiness(dir));
+  for (const dir of fallbacks) warn(`${join(dir, 'notification-fd')} not present - ignoring request for readiness notification`);
+  return fallbacks;
 }
 
 /**
@@ -92,17 +126,17 @@ export async function controlServices(dirs: readonly string[], bytes: string, op
       targets.push(dir);
     }
   }
-  const wait = readinessFallback(dirs[0], opts.wait, opts.warn ?? (() => {}));
   let watch: ServiceWatch;
   try {
+    const fallbacks = readinessFallbacks(targets, opts.wait, opts.warn ?? (() => {}));
     const { ServiceWatch: Watch } = require('./listen') as typeof import('./listen');
-    watch = new Watch(targets, opts.onSubscribed);
+    watch = new Watch(targets, opts.onSubscribed, fallbacks);
   } catch (err) {
     for (const ch of channels) ch.close();
     throw err;
   }
   for (const ch of channels) sendAndClose(ch, bytes, failures);
-  const waitFailures = targets.length === 0 ? 0 : await watch.wait(wait, opts);
+  const waitFailures = targets.length === 0 ? 0 : await watch.wait(opts.wait, opts);
   watch.close();
   return { failures, waitFailures, exitCode: exitCodeOf(failures, waitFailures) };
 }
@@ -120,4 +154,18 @@ function sendAndClose(ch: ControlChannel, bytes: string, failures: ControlFailur
 function exitCodeOf(failures: readonly ControlFailure[], waitFailures: number): number {
   if (failures.length > 0) return failures[failures.length - 1].exitCode;
   return Math.min(waitFailures, 98);
+}
+
+/**
+ * s6-svwait -U on a service that has no notification-fd waits until its
+ * deadline (or for ever): the service can never be ready. tether refuses at
+ * once, with the code s6-svwait ends with (99), so a script sees the same
+ * code without the wait. With `any`, one directory able to report is enough.
+ */
+export function refuseUnreportableReadiness(dirs: readonly string[], wait: WaitCondition, any: boolean): void {
+  if (!wantsReadiness(wait)) return;
+  const unable = dirs.filter((dir) => !canReportReadiness(dir));
+  if (unable.length === 0 || (any && unable.length < dirs.length)) return;
+  const dir = unable[0];
+  throw new Failure(`${dir} cannot report readiness (${join(dir, 'notification-fd')} not present): it would never be ready`, EXIT_TIMEOUT, dir);
 }

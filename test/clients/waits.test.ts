@@ -110,14 +110,14 @@ for (const sup of SUPERVISORS) {
       await supervise(t, sup, dir);
       await svc(dir, ['up'], { wait: 'up', timeoutMs: 20_000 });
       t.ok(readStatus(dir).pid > 0, 'up');
-      await svc(dir, 'd', { wait: 'finished', timeoutMs: 20_000 });
+      await svc(dir, 'down', { wait: 'finished', timeoutMs: 20_000 });
       t.equal(readStatus(dir).pid, 0, 'down');
       const err = await svwait([dir], 'up', { timeoutMs: 200 }).catch((e: unknown) => e);
       t.ok(err instanceof ClientError && err.exitCode === 99, 'timeout rejects with code 99');
-      const nope = await svc(join(dir, 'nowhere'), 'u').catch((e: unknown) => e);
+      const nope = await svc(join(dir, 'nowhere'), 'up').catch((e: unknown) => e);
       t.ok(nope instanceof ClientError && nope.exitCode === 102, 'not supervised rejects with 102');
       const warnings: string[] = [];
-      await svc(dir, 'u', { wait: 'ready', timeoutMs: 20_000, onWarning: (m) => warnings.push(m) });
+      await svc(dir, { letters: 'u' }, { wait: 'ready', timeoutMs: 20_000, onWarning: (m) => warnings.push(m) });
       t.ok(readStatus(dir).pid > 0, 'a wait for readiness without notification-fd returns once up');
       t.same(warnings, [`${join(dir, 'notification-fd')} not present - ignoring request for readiness notification`], 'and says so, as s6-svc does');
     });
@@ -194,7 +194,7 @@ t.test('svdt and svdt-clear on a directory that was never supervised: 111', asyn
   t.equal((await tether(['svok', dir])).code, 1);
   t.equal((await tether(['svok'])).code, 100);
   t.equal((await tether(['svwait', '-z', dir])).code, 100);
-  t.equal((await tether(['svwait'])).code, 0, 'no directory: nothing to wait for');
+  t.equal((await tether(['svwait'])).code, 100, 'no directory: a usage error, as s6-svwait (dieusage when no servicedir)');
 });
 
 t.test('svwait does not poll: ~0 CPU ticks while waiting 10 s', { skip: SUPERVISORS[0].missing ?? false }, async (t) => {

@@ -1,7 +1,7 @@
 // servicedirs-example, as `npm start` runs it: a copy of the tree, on free
 // ports, under tether svscan --watch.
 import t from 'tap';
-import { cpSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -42,10 +42,10 @@ t.test('the example tree runs: web ready with its logger, the daemon adopted, ba
   // The committed files only: a local `npm start` leaves runtime state beside them.
   const state = /\/(supervise|event|\.s6-svscan|main|daemon\.pid)$/;
   cpSync(join(ROOT, 'servicedirs-example'), tree, { recursive: true, filter: (src) => !state.test(src) });
-  // Run scripts find tether at ../../../bin from web/log, as in the checkout.
-  symlinkSync(join(ROOT, 'bin'), join(root, 'bin'));
   const [port, daemonPort] = [await freePort(), await freePort()];
-  const env = { ...process.env, PORT: String(port), DAEMON_PORT: String(daemonPort) };
+  // Run scripts call `tether` from PATH, as npm start arranges it; the copy
+  // sits outside the checkout, so no relative path could reach bin/.
+  const env = { ...process.env, PORT: String(port), DAEMON_PORT: String(daemonPort), PATH: `${join(ROOT, 'bin')}:${process.env.PATH}` };
 
   const crashyEvents = FifodirListener.subscribe(join(tree, 'crashy', 'event'));
   t.teardown(() => crashyEvents.close());
