@@ -53,7 +53,14 @@ const BLOCK = 64 * 1024;
 const STAMP_LEN = 25;
 
 /** True if `dir` looks like a logdir (s6-log leaves `lock` and `current`). */
+/**
+ * s6 reserves these names in a service directory: a supervised logger's
+ * `log/supervise` holds a `lock` too, and is no logdir.
+ */
+const RESERVED = new Set(['supervise', 'event']);
+
 export function isLogdir(dir: string): boolean {
+  if (RESERVED.has(basename(dir))) return false;
   return existsSync(join(dir, 'current')) || existsSync(join(dir, 'lock'));
 }
 

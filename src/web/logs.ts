@@ -26,20 +26,13 @@ export function parseLines(text: string | null): number {
   return Number(text);
 }
 
-/**
- * s6 reserves these names in a service directory. A supervised logger has
- * `log/supervise/lock`, which the reader's isLogdir() would take for a
- * logdir's lock, so they are left out before asking it.
- */
-const RESERVED = new Set(['supervise', 'event']);
-
 /** The logdirs of a service (its log/* directories); a logger `NAME/log` shows NAME's. */
 export function logSources(ref: ServiceRef): LogSource[] {
   const service = ref.name.endsWith('/log') ? ref.dir.replace(/\/log\/*$/, '') : ref.dir;
   const logRoot = join(service, 'log');
   let names: string[] = [];
   try {
-    names = readdirSync(logRoot).filter((n) => !n.startsWith('.') && !RESERVED.has(n) && isLogdir(join(logRoot, n))).sort();
+    names = readdirSync(logRoot).filter((n) => !n.startsWith('.') && isLogdir(join(logRoot, n))).sort();
   } catch {
     // no log/ at all
   }
