@@ -96,3 +96,17 @@ t.test('-f follows a fast stream through 1000 rotations: the output is the archi
   t.equal(out.length, expected.length, 'as many bytes');
   t.ok(out.equals(expected), 'the same bytes: no line repeated or skipped');
 });
+
+t.test('a service whose logger is supervised: log/supervise (it holds a lock) is not taken for a logdir', async (t) => {
+  const svc = join(tempDir(t), 'svc');
+  handmade(join(svc, 'log', 'main'), { current: [[1_700_000_000_000, 'hello']] });
+  mkdirSync(join(svc, 'log', 'supervise'));
+  writeFileSync(join(svc, 'log', 'supervise', 'lock'), '');
+  mkdirSync(join(svc, 'log', 'event'));
+  const r = await tether(['logs', '--json', svc]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.stdout.trim().split('\n').map((l) => JSON.parse(l).line), ['hello'], 'only log/main is read');
+  const scan = await tether(['logs', '--json', join(svc, '..')]);
+  t.equal(scan.code, 0, scan.stderr);
+  t.same(scan.stdout.trim().split('\n').map((l) => [JSON.parse(l).service, JSON.parse(l).line]), [['svc', 'hello']], 'a scan directory too');
+});
