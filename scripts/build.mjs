@@ -54,8 +54,9 @@ await Promise.all(selected.map(async (e) => {
     failed++;
   }
 }));
-// The API's type declarations (build/types), for TypeScript programs that embed tether.
-if (!withTests && (only.length === 0 || only.includes('index'))) {
+// The API's type declarations (build/types), for TypeScript programs that embed tether;
+// a test build makes them too, since the package test ships them.
+if (only.length === 0 || only.includes('index')) {
   const tsc = spawnSync(process.execPath, [
     join(root, 'node_modules/typescript/bin/tsc'), '--ignoreConfig', '--declaration', '--emitDeclarationOnly',
     '--outDir', join(root, 'build/types'), '--rootDir', join(root, 'src'), '--strict', '--target', 'ES2022',
