@@ -1,0 +1,157 @@
+// Fault-suite plumbing: a sampler that counts a service's live instances
+// through /proc, tmpfs mounts the test owns, CPU read from /proc, and the
+// figures each scenario records under build/faults/ for the README table.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, type Teardown } from '../lib/harness';
+import { descendants } from '../scan/lib';
+
+/** The environment variable each test service's processes carry, naming the service. */
+export const FAULT_MARK = 'TETHER_FAULT_ID';
+
+/** A run script whose only process carries `id` in its environment for its whole life. */
+export function markedRun(id: string, extra = ''): string {
+  return `#!/bin/sh\n${extra}exec /usr/bin/env ${FAULT_MARK}=${id} sleep 1000000\n`;
+}
+
+/** Live (not zombie) processes whose environment carries `FAULT_MARK=id`. */
+export function instancesOf(id: string): number[] {
+  const entry = Buffer.from(`\0${FAULT_MARK}=${id}\0`);
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let env: Buffer;
+    try {
+      env = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]);
+      if (env.indexOf(entry) < 0) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+      if (state !== 'Z' && state !== 'X') out.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Looks every 10 ms at the instances of each id and keeps the most seen
+ * alive at once. Stops itself at teardown.
+ */
+export class InstanceSampler {
+  private readonly most = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  samples = 0;
+
+  constructor(t: Teardown, private readonly ids: readonly string[]) {
+    for (const id of ids) this.most.set(id, 0);
+    this.timer = setInterval(() => this.sample(), 10);
+    t.teardown(() => this.stop());
+  }
+
+  private sample(): void {
+    this.samples++;
+    for (const id of this.ids) this.most.set(id, Math.max(this.most.get(id) ?? 0, instancesOf(id).length));
+  }
+
+  /** The most instances of `id` seen alive at once so far. */
+  maxOf(id: string): number {
+    this.sample();
+    return this.most.get(id) ?? 0;
+  }
+
+  /** The most instances of any id seen at once. */
+  max(): number {
+    this.sample();
+    return Math.max(0, ...this.most.values());
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** Mounts a tmpfs of `size` on `dir` (made if missing), unmounted at teardown. */
+export function mountTmpfs(t: Teardown, dir: string, size: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);
+  t.teardown(() => {
+    try {
+      execFileSync('umount', ['-l', dir]);
+    } catch {
+      // already unmounted
+    }
+  });
+}
+
+/** Fills the filesystem holding `dir` with one file, which is returned. */
+export function fillUp(dir: string): string {
+  const file = join(dir, 'fill');
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (let i = 0; i < 100_000; i++) writeFileSync(file, chunk, { flag: i === 0 ? 'w' : 'a' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  }
+  return file;
+}
+
+/** user + system CPU of `pid` and of its reaped children, in ms. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[11..14] are utime, stime, cutime, cstime, in clock ticks (100 Hz).
+  return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) * 10;
+}
+
+/** Polls `cond` every 20 ms until true, or throws after `ms`: for states with no event to wait on. */
+export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One row of the README's Reliability table. */
+export interface Figure {
+  scenario: string;
+  check: string;
+  tether: string;
+  s6: string | null;
+}
+
+/** Writes this scenario file's figures to build/faults/NAME.json (the last run wins). */
+export function recordFigures(name: string, figures: Figure[]): void {
+  const dir = join(ROOT, 'build', 'faults');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ name, at: new Date().toISOString(), figures }, null, 2)}\n`);
+}
+
+/** p50 and p99 of a list of durations, in ms, as text. */
+export function percentiles(ms: number[]): string {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return s.length === 0 ? 'n/a' : `p50 ${at(0.5).toFixed(0)} ms, p99 ${at(0.99).toFixed(0)} ms`;
+}
+
+/**
+ * Every process under `pid` now, SIGKILLed at teardown if still alive: for a
+ * tree whose root a test SIGKILLs, leaving its supervisors and services
+ * (which hold the root's output pipes) to live on.
+ */
+export function killTreeAtTeardown(t: Teardown, pid: number): number[] {
+  const tree = descendants(pid);
+  t.teardown(() => {
+    for (const p of tree) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  });
+  return tree;
+}
