@@ -1,11 +1,12 @@
 // Fault-suite plumbing: a sampler that counts a service's live instances
 // through /proc, tmpfs mounts the test owns, CPU read from /proc, and the
 // figures each scenario records under build/faults/ for the README table.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, type Teardown } from '../lib/harness';
-import { descendants } from '../scan/lib';
+import { ROOT, S6_BIN, exitOf, run, type Teardown } from '../lib/harness';
+import { descendants, startScanner, supervisorOf, waitUp } from '../scan/lib';
+import { decodeStatus, isUp } from '../../src/wire/status';
 
 /** The environment variable each test service's processes carry, naming the service. */
 export const FAULT_MARK = 'TETHER_FAULT_ID';
@@ -48,7 +49,11 @@ export class InstanceSampler {
   constructor(t: Teardown, private readonly ids: readonly string[]) {
     for (const id of ids) this.most.set(id, 0);
     this.timer = setInterval(() => this.sample(), 10);
-    t.teardown(() => this.stop());
+    t.teardown(() => {
+      this.stop();
+      // What a supervisor left behind (s6 leaves its service when killed).
+      for (const id of ids) for (const pid of instancesOf(id)) process.kill(pid, 'SIGKILL');
+    });
   }
 
   private sample(): void {
@@ -154,4 +159,54 @@ export function killTreeAtTeardown(t: Teardown, pid: number): number[] {
     }
   });
   return tree;
+}
+
+/** The scanners a scenario runs under: tether's, and Debian s6's where installed. */
+export type Impl = 'tether' | 's6';
+
+export interface Tree {
+  pid: number;
+  /** The supervisor's pid for service `name`. */
+  supervisor(name: string): number | undefined;
+}
+
+/**
+ * Starts `tether svscan` or `s6-svscan` on `scandir` and waits until every
+ * service in `dirs` is up. At teardown: an orderly stop, then SIGKILL for
+ * whatever under it is still alive.
+ */
+export async function startTree(t: Teardown, impl: Impl, scandir: string, dirs: readonly string[]): Promise<Tree> {
+  let pid: number;
+  if (impl === 'tether') {
+    pid = (await startScanner(t, scandir)).pid;
+  } else {
+    const child = spawn(join(S6_BIN, 's6-svscan'), [scandir], { stdio: ['ignore', 'ignore', 'ignore'] });
+    pid = child.pid as number;
+    t.teardown(async () => {
+      const seen = descendants(pid);
+      if (child.exitCode === null && child.signalCode === null) {
+        await run(join(S6_BIN, 's6-svscanctl'), ['-t', scandir]);
+        await exitOf(child).catch(() => child.kill('SIGKILL'));
+      }
+      for (const p of seen) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    });
+  }
+  for (const d of dirs) await waitUp(d);
+  return { pid, supervisor: (name) => supervisorOf(pid, name) };
+}
+
+/** The pid in `dir`'s status if the service is up, else 0; -1 if unreadable. */
+export function upPid(dir: string): number {
+  try {
+    const s = decodeStatus(readFileSync(join(dir, 'supervise', 'status')));
+    return isUp(s) ? s.pid : 0;
+  } catch {
+    return -1;
+  }
 }
