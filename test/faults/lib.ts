@@ -2,7 +2,7 @@
 // through /proc, tmpfs mounts the test owns, CPU read from /proc, and the
 // figures each scenario records under build/faults/ for the README table.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, S6_BIN, exitOf, run, type Teardown } from '../lib/harness';
 import { descendants, startScanner, supervisorOf, waitUp } from '../scan/lib';
@@ -208,5 +208,52 @@ export function upPid(dir: string): number {
     return isUp(s) ? s.pid : 0;
   } catch {
     return -1;
+  }
+}
+
+/** Reads `dir`'s status many times a millisecond-tick and counts the torn reads (wrong size, undecodable). */
+export class StatusReader {
+  reads = 0;
+  torn = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(t: Teardown, private readonly dir: string) {
+    this.timer = setInterval(() => this.burst(), 1);
+    t.teardown(() => this.stop());
+  }
+
+  private burst(): void {
+    for (let i = 0; i < 20; i++) {
+      this.reads++;
+      try {
+        const buf = readFileSync(join(this.dir, 'supervise', 'status'));
+        if (buf.length !== 35 && buf.length !== 43) this.torn++;
+        else decodeStatus(buf);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.torn++;
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** Writes all of `data` to a FIFO without blocking our event loop, waiting while it is full. */
+export async function writeAllToFifo(path: string, data: Buffer): Promise<void> {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  try {
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += writeSync(fd, data, off, Math.min(4096, data.length - off));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
