@@ -11,7 +11,7 @@ import { BOUND_MS, HAVE_S6, makeService, tempDir } from '../lib/harness';
 import { waitExit } from '../scan/lib';
 import { InstanceSampler, instancesOf, killTreeAtTeardown, markedRun, percentiles, recordFigures, startTree, until, upPid, type Figure, type Impl } from './lib';
 
-const KILLS = 20;
+const KILLS = 12;
 const IMPLS: Impl[] = HAVE_S6 ? ['tether', 's6'] : ['tether'];
 const found = new Map<string, Partial<Record<Impl, string>>>();
 const note = (key: string, impl: Impl, figure: string) => found.set(key, { ...found.get(key), [impl]: figure });
