@@ -24,7 +24,7 @@ if (runs.length === 0) {
   process.exit(111);
 }
 const cell = (s) => String(s).replaceAll('|', '\\|');
-const rows = runs.flatMap((r) => r.figures.map((f) => `| ${cell(f.scenario)} | ${cell(f.check)} | ${cell(f.tether)} | ${f.s6 === null ? 'not run (no s6 equivalent)' : cell(f.s6)} |`));
+const rows = runs.flatMap((r) => r.figures.map((f) => `| ${cell(f.scenario)} | ${cell(f.check)} | ${cell(f.tether)} | ${f.s6 === null ? 'not run' : cell(f.s6)} |`));
 const dates = runs.map((r) => r.at).sort();
 const table = [
   BEGIN,
