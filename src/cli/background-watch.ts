@@ -1,11 +1,14 @@
 // tether background-watch: s6-background-watch's interface, for run scripts.
 import { fstatSync } from 'node:fs';
-import { BackgroundWatch } from '../daemon/background-watch';
-import { EXIT_USAGE, UsageError, die, parseOptions, parseUint } from '../daemon/cli';
+import { BackgroundWatch, type BackgroundWatchOptions } from '../daemon/background-watch';
+import { parseOptions, parseUint } from '../base/getopt';
+import { usageError } from '../base/exit';
+import { printHelp, runUntilEnded, warn, type Command } from './lib/program';
 
-const USAGE = `usage: tether background-watch [-t ms] [-d fd] PIDFILE PROG...
-
-Runs PROG, a program that backgrounds itself: it forks the daemon, writes the
+const cmd: Command = {
+  name: 'background-watch',
+  usage: '[-t ms] [-d fd] PIDFILE PROG...',
+  help: `Runs PROG, a program that backgrounds itself: it forks the daemon, writes the
 daemon's pid and a newline to PIDFILE, and exits 0. background-watch then
 stays in the foreground until the daemon dies, and exits with its status.
 Signals go to PROG until it exits, then to the daemon.
@@ -16,42 +19,43 @@ Signals go to PROG until it exits, then to the daemon.
 
 Exit: the daemon's code (128+n if killed by signal n); PROG's status if it
 fails; 104 bad, missing or foreign PIDFILE; 126/127 PROG cannot be run;
-100 usage; 111 system error.
-`;
+100 usage; 111 system error.`,
+};
 
 export function main(argv: string[]): void {
-  let opts;
-  try {
-    const { options, operands } = parseOptions(argv, {
-      help: { short: 'h', value: false },
-      'timeout-ready': { short: 't', value: true },
-      'notification-fd': { short: 'd', value: true },
-    }, true);
-    if (options.has('help')) {
-      process.stdout.write(USAGE);
-      return;
-    }
-    if (operands.length < 2) throw new UsageError('needs PIDFILE and PROG');
-    const t = options.get('timeout-ready');
-    const d = options.get('notification-fd');
-    const notificationFd = d === undefined ? undefined : parseUint(d as string, '--notification-fd');
-    if (notificationFd !== undefined) {
-      if (notificationFd < 3) throw new UsageError('--notification-fd must be 3 or more');
-      try {
-        fstatSync(notificationFd);
-      } catch {
-        throw new UsageError(`notification fd ${notificationFd} is not open`);
-      }
-    }
-    opts = {
-      pidFile: operands[0],
-      argv: operands.slice(1),
-      timeoutMs: t === undefined ? 0 : parseUint(t as string, '--timeout-ready'),
-      notificationFd,
-    };
-  } catch (err) {
-    if (err instanceof UsageError) die('background-watch', EXIT_USAGE, `${err.message}\n${USAGE.split('\n')[0]}`);
-    throw err;
+  runUntilEnded(cmd, () => {
+    const opts = parse(argv);
+    return opts && new BackgroundWatch(opts).ended;
+  });
+}
+
+function parse(argv: string[]): BackgroundWatchOptions | null {
+  const { options, operands } = parseOptions(argv, {
+    help: { short: 'h', value: false },
+    'timeout-ready': { short: 't', value: true },
+    'notification-fd': { short: 'd', value: true },
+  }, 'posix');
+  if (options.has('help')) {
+    printHelp();
+    return null;
   }
-  new BackgroundWatch(opts);
+  if (operands.length < 2) throw usageError('needs PIDFILE and PROG');
+  const t = options.get('timeout-ready');
+  const d = options.get('notification-fd');
+  const notificationFd = d === undefined ? undefined : parseUint(d, '--notification-fd');
+  if (notificationFd !== undefined) {
+    if (notificationFd < 3) throw usageError('--notification-fd must be 3 or more');
+    try {
+      fstatSync(notificationFd);
+    } catch {
+      throw usageError(`notification fd ${notificationFd} is not open`);
+    }
+  }
+  return {
+    pidFile: operands[0],
+    argv: operands.slice(1),
+    timeoutMs: t === undefined ? 0 : parseUint(t, '--timeout-ready'),
+    notificationFd,
+    warn,
+  };
 }

@@ -4,8 +4,10 @@
 // its service stops.
 import { LogDir, LogDirBusyError } from '../log/logdir';
 import { Logger } from '../log/logger';
+import { EXIT_SYSTEM, EXIT_USAGE, usageError } from '../base/exit';
+import { letters, parseOptions, parseUint } from '../base/getopt';
+import { commandFromHelp, die, dieOn, exitOnInternalError, printHelp, setProgram, warn } from './lib/program';
 
-const PROG = 'tether log';
 const USAGE = `usage: tether log [-n count] [-s size] DIR
 
 Reads lines on stdin and appends them, each prefixed with "@TAI64N ", to DIR/current.
@@ -17,54 +19,43 @@ Signals: TERM and INT write what was read (an unfinished line as a line) and exi
 leaving the rest of the input to the next logger; ALRM rotates now; HUP is ignored.
 `;
 
+const cmd = commandFromHelp('log', USAGE);
+
 interface LogArgs {
   dir: string;
   maxFiles: number;
   maxSize: number;
 }
 
-function usage(message: string): never {
-  process.stderr.write(`${PROG}: usage error: ${message}\n${USAGE}`);
-  process.exit(100);
-}
-
+/** Throws a usage Failure (100) for a wrong command line. */
 function parse(argv: string[]): LogArgs | null {
-  const out: LogArgs = { dir: '', maxFiles: 10, maxSize: 1_000_000 };
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return null;
-    if (arg === '--') {
-      rest.push(...argv.slice(i + 1));
-      break;
-    }
-    if (/^-[ns]/.test(arg)) {
-      const v = arg.length > 2 ? arg.slice(2) : argv[++i];
-      if (v === undefined || !/^[0-9]{1,12}$/.test(v)) usage(`${arg.slice(0, 2)} needs a number`);
-      if (arg[1] === 'n') out.maxFiles = Number(v);
-      else {
-        if (Number(v) < 4096) usage('-s must be at least 4096');
-        out.maxSize = Number(v);
-      }
-    } else if (arg.startsWith('-') && arg !== '-') usage(`unknown option: ${arg}`);
-    else rest.push(arg);
-  }
-  if (rest.length !== 1) usage(rest.length === 0 ? 'missing DIR' : 'one DIR expected');
-  out.dir = rest[0];
+  const { options, operands } = parseOptions(argv, letters('hn:s:', { help: { value: false } }), 'anywhere');
+  if (options.has('h') || options.has('help')) return null;
+  const n = options.get('n');
+  const size = options.get('s');
+  const out: LogArgs = { dir: '', maxFiles: n === undefined ? 10 : parseUint(n, '-n'), maxSize: size === undefined ? 1_000_000 : parseUint(size, '-s') };
+  if (out.maxSize < 4096) throw usageError('-s must be at least 4096');
+  if (operands.length !== 1) throw usageError(operands.length === 0 ? 'missing DIR' : 'one DIR expected');
+  out.dir = operands[0];
   return out;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const args = parse(argv);
-  if (!args) return void process.stdout.write(USAGE);
-  const warn = (m: string) => process.stderr.write(`${PROG}: warning: ${m}\n`);
+  setProgram(cmd);
+  let args;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    dieOn(err);
+  }
+  if (!args) return printHelp();
+  exitOnInternalError();
   const logdir = new LogDir(args.dir, { maxFiles: args.maxFiles, maxSize: args.maxSize });
   try {
     logdir.open();
   } catch (err) {
     const busy = err instanceof LogDirBusyError;
-    process.stderr.write(`${PROG}: fatal: ${busy ? err.message : `unable to open ${args.dir}: ${(err as Error).message}`}\n`);
-    process.exit(busy ? 100 : 111);
+    die(busy ? EXIT_USAGE : EXIT_SYSTEM, busy ? err.message : `unable to open ${args.dir}: ${(err as Error).message}`);
   }
   const logger = new Logger(process.stdin, logdir, warn);
   process.on('SIGTERM', () => logger.stop());

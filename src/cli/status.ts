@@ -1,7 +1,7 @@
 // tether status: an overview of services, as `pm2 ls` or `supervisorctl
 // status` give one.
-import { runCommand, printHelp, type Command } from '../client/cli';
-import { getopt, takeLongOptions } from '../client/getopt';
+import { runCommand, printHelp, type Command } from './lib/program';
+import { letters, parseOptions } from '../base/getopt';
 import { humanDuration, overview, type ServiceRow, type ServiceState } from '../client/overview';
 
 const cmd: Command = {
@@ -17,14 +17,13 @@ const HEADERS = ['NAME', 'STATE', 'PID', 'UPTIME', 'READY', 'DEATHS', 'LAST', 'N
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { long, rest } = takeLongOptions(argv, ['help', 'json']);
-    const { options, operands } = getopt(rest, 'h');
-    if (long.has('help') || options.length > 0) {
-      printHelp(cmd);
+    const { options, operands } = parseOptions(argv, letters('h', { help: { value: false }, json: { value: false } }), 'posix-long');
+    if (options.has('help') || options.has('h')) {
+      printHelp();
       return 0;
     }
     const rows = overview(operands.length > 0 ? operands : ['.']);
-    if (long.has('json')) process.stdout.write(`${JSON.stringify(rows.map(jsonRow))}\n`);
+    if (options.has('json')) process.stdout.write(`${JSON.stringify(rows.map(jsonRow))}\n`);
     else process.stdout.write(table(rows, useColour()));
     return 0;
   });

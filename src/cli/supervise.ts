@@ -1,36 +1,40 @@
 // tether supervise DIR: s6-supervise, in TypeScript.
-import { SuperviseFatal } from '../supervise/controldir';
 import { SuperviseHost } from '../supervise/host';
-import { collectStartupGarbage } from '../os/heap';
+import { collectStartupGarbage, noIdleHeapTimers } from '../os/heap';
+import { parseOptions } from '../base/getopt';
+import { usageError } from '../base/exit';
+import { dieOn, dieUsage, exitOnInternalError, printHelp, setProgram, type Command } from './lib/program';
 
-const USAGE = `usage: tether supervise DIR
-
-Supervises the service directory DIR as s6-supervise does: runs DIR/run,
+const cmd: Command = {
+  name: 'supervise',
+  usage: 'DIR',
+  help: `Supervises the service directory DIR as s6-supervise does: runs DIR/run,
 restarts it when it dies (at most once a second), and obeys s6-svc and
 tether svc through DIR/supervise/control. Exits 0 after "s6-svc -x" once the
 service is down; 100 on a usage error or if DIR is already supervised; 111
-on a system error.
-`;
+on a system error or an internal one.`,
+};
 
 export function main(argv: string[]): void {
-  if (argv[0] === '-h' || argv[0] === '--help') {
-    process.stdout.write(USAGE);
-    return;
+  noIdleHeapTimers();
+  setProgram(cmd);
+  let dir: string;
+  try {
+    const { options, operands } = parseOptions(argv, { help: { short: 'h', value: false } }, 'posix');
+    if (options.has('help')) return printHelp();
+    if (operands.length === 0) dieUsage();
+    if (operands.length !== 1 || operands[0] === '') throw usageError('one DIR expected');
+    dir = operands[0];
+  } catch (err) {
+    dieOn(err);
   }
-  const args = argv[0] === '--' ? argv.slice(1) : argv;
-  if (args.length !== 1 || (args[0].startsWith('-') && argv[0] !== '--') || args[0] === '') {
-    process.stderr.write(`tether supervise: fatal: usage: tether supervise DIR\n`);
-    process.exitCode = 100;
-    return;
-  }
-  const host = new SuperviseHost();
+  exitOnInternalError();
+  const host = new SuperviseHost({ onIdle: () => process.exit(0) });
   try {
     host.start();
-    host.supervise(args[0]);
+    host.supervise(dir);
     collectStartupGarbage();
   } catch (err) {
-    const fatal = err instanceof SuperviseFatal ? err : new SuperviseFatal((err as Error).message, 111);
-    process.stderr.write(`tether supervise: fatal: ${fatal.message}\n`);
-    process.exit(fatal.exitCode);
+    dieOn(err);
   }
 }

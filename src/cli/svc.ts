@@ -1,9 +1,9 @@
 // tether svc: send commands to supervisors, optionally waiting for a state.
 import { constants } from 'node:os';
 import { controlServices } from '../client/svc';
-import { runCommand, printHelp, unsubscribeOnSignals, warn, fail, type Command } from '../client/cli';
-import { getopt, parseUint, takeLongOptions } from '../client/getopt';
-import { UsageError } from '../client/errors';
+import { runCommand, printHelp, unsubscribeOnSignals, warn, fatal, type Command } from './lib/program';
+import { letters, parseOptions, parseUint } from '../base/getopt';
+import { usageError } from '../base/exit';
 import { CONDITION_BY_LETTER } from '../client/conditions';
 import { parseSignal } from '../wire/signals';
 import { MAX_COMMANDS } from '../client/control';
@@ -33,41 +33,40 @@ const LETTER_BY_SIGNAL: Readonly<Record<string, string>> = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { long, rest } = takeLongOptions(argv, ['help']);
-    if (long.has('help')) {
-      printHelp(cmd);
+    const { options, sequence, operands } = parseOptions(argv, letters('s:abqhkti12pcyrlPCKoduDUxOQT:w:', { help: { value: false } }), 'posix-long');
+    if (options.has('help')) {
+      printHelp();
       return 0;
     }
-    const { options, operands } = getopt(rest, 's:abqhkti12pcyrlPCKoduDUxOQT:w:');
     let bytes = '';
     let waitLetter: string | undefined;
     let timeoutMs: number | undefined;
-    for (const { opt, arg = '' } of options) {
+    for (const { opt, arg = '' } of sequence) {
       if (opt === 'T') timeoutMs = parseUint(arg, 'timeout');
       else if (opt === 'w') {
-        if (!/^[dDuUrR]$/.test(arg)) throw new UsageError(`invalid wait: -w${arg}`);
+        if (!/^[dDuUrR]$/.test(arg)) throw usageError(`invalid wait: -w${arg}`);
         waitLetter = arg;
       } else bytes += opt === 's' ? signalLetter(arg) : opt;
-      if (bytes.length > MAX_COMMANDS) throw new UsageError('too many commands');
+      if (bytes.length > MAX_COMMANDS) throw usageError('too many commands');
     }
-    if (operands.length === 0) throw new UsageError('no service directory');
-    if (operands.some((d) => d === '')) throw new UsageError('invalid service path');
+    if (operands.length === 0) throw usageError('no service directory');
+    if (operands.some((d) => d === '')) throw usageError('invalid service path');
     const wait = waitLetter === undefined ? undefined : CONDITION_BY_LETTER[waitLetter];
     if (wait !== undefined) unsubscribeOnSignals();
     const outcome = await controlServices(operands, bytes, {
       wait,
-      warn: (m) => warn(cmd, m),
+      warn,
       timeoutMs: timeoutMs === 0 ? undefined : timeoutMs,
     });
-    for (const f of outcome.failures) fail(cmd, f.message);
+    for (const f of outcome.failures) fatal(f.message);
     return outcome.exitCode;
   });
 }
 
 function signalLetter(name: string): string {
   const num = parseSignal(name);
-  if (num === null) throw new UsageError(`invalid signal: ${name}`);
+  if (num === null) throw usageError(`invalid signal: ${name}`);
   const entry = Object.entries(LETTER_BY_SIGNAL).find(([sig]) => constants.signals[sig as NodeJS.Signals] === num);
-  if (!entry) throw new UsageError(`${name} is not in the list of user-available signals`);
+  if (!entry) throw usageError(`${name} is not in the list of user-available signals`);
   return entry[1];
 }

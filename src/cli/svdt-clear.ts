@@ -1,8 +1,9 @@
 // tether svdt-clear: empty a service's death tally. Like s6-svdt-clear it
 // tells the supervisor nothing: it replaces the file, atomically, with an
 // empty one.
-import { runCommand, soleDirOperand, type Command } from '../client/cli';
-import { ClientError, EXIT_SYSTEM, describe } from '../client/errors';
+import { runCommand, soleDirOperand, type Command } from './lib/program';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { describe } from '../base/errno';
 import { writeDeathTally } from '../wire/deathtally';
 
 const cmd: Command = {
@@ -13,12 +14,12 @@ const cmd: Command = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const dir = soleDirOperand(cmd, argv);
+    const dir = soleDirOperand(argv);
     if (dir === null) return 0;
     try {
       writeDeathTally(dir, []);
     } catch (err) {
-      throw new ClientError(`unable to clear death tally for service ${dir}: ${describe(err)}`, EXIT_SYSTEM);
+      throw new Failure(`unable to clear death tally for service ${dir}: ${describe(err)}`, EXIT_SYSTEM);
     }
     return 0;
   });

@@ -2,10 +2,11 @@
 // them), then wait for the state. The subscription comes first, so nothing
 // PROG causes can be missed.
 import { spawn } from 'node:child_process';
-import { runCommand, printHelp, unsubscribeOnSignals, type Command } from '../client/cli';
-import { getopt, takeLongOptions } from '../client/getopt';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
-import { parseWaitArgs, WAIT_HELP } from '../client/waitargs';
+import { runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib/program';
+import { letters, parseOptions } from '../base/getopt';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
+import { describe } from '../base/errno';
+import { parseWaitArgs, WAIT_HELP } from './lib/waitargs';
 import { ServiceWatch } from '../client/listen';
 
 const cmd: Command = {
@@ -18,19 +19,18 @@ ${WAIT_HELP}`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { long, rest } = takeLongOptions(argv, ['help']);
-    const { options, operands, dashdash } = getopt(rest, 'huUdDrRaot:');
-    if (long.has('help') || options.some((o) => o.opt === 'h')) {
-      printHelp(cmd);
+    const { options, sequence, operands, dashdash } = parseOptions(argv, letters('huUdDrRaot:', { help: { value: false } }), 'posix-long');
+    if (options.has('help') || options.has('h')) {
+      printHelp();
       return 0;
     }
-    const { condition, any, timeoutMs } = parseWaitArgs(options);
+    const { condition, any, timeoutMs } = parseWaitArgs(sequence);
     // "-u -- DIR -- PROG": the first "--" only ended the options.
     const words = dashdash && operands.indexOf('--') < 0 ? ['--', ...operands] : operands;
     const sep = words.indexOf('--');
     const dirs = words.slice(0, sep);
     const prog = words.slice(sep + 1);
-    if (sep < 0 || prog.length === 0) throw new UsageError('no program to run');
+    if (sep < 0 || prog.length === 0) throw usageError('no program to run');
     unsubscribeOnSignals();
     const watch = new ServiceWatch(dirs);
     try {
@@ -47,7 +47,7 @@ export function main(argv: string[]): Promise<void> {
 function spawnProgram(prog: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(prog[0], prog.slice(1), { stdio: 'inherit' });
-    child.once('error', (err) => reject(new ClientError(`unable to spawn ${prog[0]}: ${describe(err)}`, EXIT_SYSTEM)));
+    child.once('error', (err) => reject(new Failure(`unable to spawn ${prog[0]}: ${describe(err)}`, EXIT_SYSTEM)));
     child.once('spawn', () => {
       child.unref();
       resolve();

@@ -1,9 +1,8 @@
 // tether svok: exit 0 if a supervisor runs on DIR, 1 if not.
-import { closeSync, constants, openSync } from 'node:fs';
-import { join } from 'node:path';
-import { runCommand, soleDirOperand, type Command } from '../client/cli';
-import { ClientError, EXIT_SYSTEM, describe } from '../client/errors';
-import { isLocked } from '../os/native';
+import { runCommand, soleDirOperand, type Command } from './lib/program';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { describe } from '../base/errno';
+import { isSupervised } from '../client/supervised';
 
 const cmd: Command = {
   name: 'svok',
@@ -13,20 +12,13 @@ const cmd: Command = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const dir = soleDirOperand(cmd, argv);
+    const dir = soleDirOperand(argv);
     if (dir === null) return 0;
-    let fd: number;
     try {
-      fd = openSync(join(dir, 'supervise', 'lock'), constants.O_RDONLY | constants.O_NONBLOCK);
+      // As s6-svok: the lock decides; a listening control FIFO answers first, without native code.
+      return isSupervised(dir) ? 0 : 1;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 1;
-      throw new ClientError(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
-    }
-    try {
-      // The same probe as s6-svok: F_GETLK for a read lock on the whole file.
-      return isLocked(fd) ? 0 : 1;
-    } finally {
-      closeSync(fd);
+      throw new Failure(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
     }
   });
 }

@@ -6,56 +6,49 @@ import { accessSync, closeSync, constants, fstatSync, lstatSync, statSync, write
 import { join, resolve } from 'node:path';
 import { cloexecStrayFds } from '../os/native';
 import { reaper } from '../os/reaper';
-import { CONTROL_DIR, ScanStartError } from '../scan/controldir';
-import { SVSCAN_USAGE, UsageError, defaultSupervisor, parseSvscanArgs } from '../scan/options';
+import { CONTROL_DIR } from '../scan/controldir';
+import { SVSCAN_USAGE, defaultSupervisor, parseSvscanArgs } from '../scan/options';
 import { Scanner } from '../scan/scanner';
 import { InProcessLauncher, ProcessLauncher } from '../scan/handle';
 import { fdBudgetProblem } from '../scan/fdbudget';
 import { ensureStdFds } from '../supervise/host';
 import { collectStartupGarbage } from '../os/heap';
 import { constants as osConstants } from 'node:os';
+import { EXIT_SYSTEM, EXIT_USAGE, Failure } from '../base/exit';
+import { commandFromHelp, die, dieOn, dieSystem, exitOnInternalError, printHelp, setProgram, warn } from './lib/program';
+import { errnoOf, errnoText } from '../base/errno';
 
-const PROG = 'tether svscan';
-
-function warn(message: string): void {
-  process.stderr.write(`${PROG}: warning: ${message}\n`);
-}
-
-function fatal(message: string, code: number): never {
-  process.stderr.write(`${PROG}: fatal: ${message}\n`);
-  process.exit(code);
-}
+const cmd = commandFromHelp('svscan', SVSCAN_USAGE);
 
 export async function main(argv: string[]): Promise<void> {
+  setProgram(cmd);
   let args;
   try {
     args = parseSvscanArgs(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${PROG}: usage error: ${err.message}\n${SVSCAN_USAGE}`);
-    process.exit(100);
+    dieOn(err);
   }
   if (args.help) {
-    process.stdout.write(SVSCAN_USAGE);
+    printHelp();
     return;
   }
   const scandir = resolve(args.scandir);
   try {
-    if (!statSync(scandir).isDirectory()) fatal(`${args.scandir} is not a directory`, 111);
+    if (!statSync(scandir).isDirectory()) dieSystem(`${args.scandir} is not a directory`);
   } catch (err) {
-    fatal(`unable to use ${args.scandir}: ${(err as NodeJS.ErrnoException).code ?? err}`, 111);
+    dieSystem(`unable to use ${args.scandir}: ${errnoText(err)}`);
   }
   const readinessFd = args.readinessFd;
   if (readinessFd !== undefined) {
     try {
       fstatSync(readinessFd);
     } catch {
-      fatal(`-d ${readinessFd}: that file descriptor is not open`, 100);
+      die(EXIT_USAGE, `-d ${readinessFd}: that file descriptor is not open`);
     }
   }
   // Inherited fds must not leak into every supervisor and service.
   cloexecStrayFds();
-  process.on('uncaughtException', (err) => crash(scandir, err));
+  exitOnInternalError(() => crash(scandir));
 
   const launcher = args.shared
     ? new InProcessLauncher(scandir, warn)
@@ -63,7 +56,7 @@ export async function main(argv: string[]): Promise<void> {
     : new ProcessLauncher(args.supervisor?.map((p) => (p.includes('/') ? resolve(p) : p)) ?? defaultSupervisor(__dirname), scandir);
   if (args.shared) {
     const problem = fdBudgetProblem(scandir);
-    if (problem) fatal(problem, 111);
+    if (problem) dieSystem(problem);
     // Services inherit fds 0-2 from us directly: each must be open.
     ensureStdFds();
     process.stderr.on('error', () => {});
@@ -81,8 +74,8 @@ export async function main(argv: string[]): Promise<void> {
     scanner.start();
     if (launcher instanceof InProcessLauncher) collectStartupGarbage();
   } catch (err) {
-    if (err instanceof ScanStartError) fatal(err.message, err.exitCode);
-    fatal(`unable to start on ${args.scandir}: ${(err as Error).message}`, 111);
+    if (err instanceof Failure) dieOn(err);
+    dieSystem(`unable to start on ${args.scandir}: ${(err as Error).message}`);
   }
   await scanner.ended;
   process.exit(await runFinish(scanner, scandir));
@@ -103,13 +96,13 @@ async function runFinish(scanner: Scanner, scandir: string): Promise<number> {
     accessSync(path, constants.X_OK);
     problem = 'it is a directory';
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     if (code === 'ENOENT') return 0;
     problem = code ?? String(err);
   }
   warn(`unable to run ${path}: ${problem}`);
   const crash = scanner.program('crash');
-  return crash ? runProgram(crash, scandir) : 111;
+  return crash ? runProgram(crash, scandir) : EXIT_SYSTEM;
 }
 
 function announceReady(fd: number): void {
@@ -117,7 +110,7 @@ function announceReady(fd: number): void {
     writeSync(fd, '\n');
     closeSync(fd);
   } catch (err) {
-    warn(`unable to write readiness to fd ${fd}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    warn(`unable to write readiness to fd ${fd}: ${errnoText(err)}`);
   }
 }
 
@@ -127,7 +120,7 @@ function runProgram(program: string, scandir: string): Promise<number> {
     const child = reaper.leaveToLibuv(spawn(program, [], { cwd: scandir, stdio: 'inherit' }));
     child.once('error', (err) => {
       warn(`unable to spawn ${program}: ${err.message}`);
-      res(111);
+      res(EXIT_SYSTEM);
     });
     child.once('exit', (code, signal) => {
       res(signal ? 128 + (osConstants.signals[signal] ?? 0) : code ?? 0);
@@ -136,19 +129,18 @@ function runProgram(program: string, scandir: string): Promise<number> {
 }
 
 let crashing = false;
-/** A fatal internal error: run `.s6-svscan/crash` if there is one, else exit 111. */
-function crash(scandir: string, err: Error): void {
-  if (crashing) process.exit(111);
+/** After a fatal internal error (reported already): run `.s6-svscan/crash` if there is one, else exit 111. */
+function crash(scandir: string): void {
+  if (crashing) process.exit(EXIT_SYSTEM);
   crashing = true;
-  process.stderr.write(`${PROG}: fatal: ${err.stack ?? err.message}\n`);
   const program = join(scandir, CONTROL_DIR, 'crash');
   try {
     accessSync(program, constants.X_OK);
   } catch {
-    process.exit(111);
+    process.exit(EXIT_SYSTEM);
   }
   runProgram(program, scandir).then(
     (code) => process.exit(code),
-    () => process.exit(111),
+    () => process.exit(EXIT_SYSTEM),
   );
 }

@@ -1,7 +1,8 @@
 // tether svstat: print a service's status as the newest s6-svstat does.
-import { runCommand, printHelp, type Command } from '../client/cli';
-import { getopt, takeLongOptions } from '../client/getopt';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from '../client/errors';
+import { runCommand, printHelp, type Command } from './lib/program';
+import { letters, parseOptions } from '../base/getopt';
+import { EXIT_SYSTEM, EXIT_USAGE, Failure, usageError } from '../base/exit';
+import { describe } from '../base/errno';
 import {
   formatField, formatLegacy, isNormallyUp, isStatusField, readStatusRecord, toServiceStatus, type StatusField,
 } from '../client/status';
@@ -24,33 +25,32 @@ const MAX_FIELDS = 16;
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { long, rest } = takeLongOptions(argv, ['help', 'json']);
-    const { options, operands } = getopt(rest, 'hno:uwNrpgest');
-    if (long.has('help') || options.some((o) => o.opt === 'h')) {
-      printHelp(cmd);
+    const { options, sequence, operands } = parseOptions(argv, letters('hno:uwNrpgest', { help: { value: false }, json: { value: false } }), 'posix-long');
+    if (options.has('help') || options.has('h')) {
+      printHelp();
       return 0;
     }
     let numeric = false;
     const fields: StatusField[] = [];
-    for (const { opt, arg = '' } of options) {
+    for (const { opt, arg = '' } of sequence) {
       if (opt === 'n') numeric = true;
       else if (opt === 'o') fields.push(...parseFields(arg));
       else fields.push(SHORT_FIELDS[opt]);
-      if (fields.length > MAX_FIELDS) throw new ClientError('too many option fields', 100);
+      if (fields.length > MAX_FIELDS) throw new Failure('too many option fields', EXIT_USAGE);
     }
     const dir = operands[0];
-    if (dir === undefined) throw new UsageError('no service directory');
+    if (dir === undefined) throw usageError('no service directory');
     let supervised: boolean;
     try {
       supervised = isSupervised(dir);
     } catch (err) {
-      throw new ClientError(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
+      throw new Failure(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
     }
-    if (!supervised) throw new ClientError(`unable to read status for ${dir}: s6-supervise not running`, 1);
+    if (!supervised) throw new Failure(`unable to read status for ${dir}: s6-supervise not running`, 1);
     const rec = readStatusRecord(dir);
     const st = toServiceStatus(rec, isNormallyUp(dir));
     let out: string;
-    if (long.has('json')) out = JSON.stringify(st);
+    if (options.has('json')) out = JSON.stringify(st);
     else if (fields.length === 0) out = formatLegacy(rec, st, numeric);
     else out = fields.map((f) => formatField(st, f)).join(' ');
     process.stdout.write(`${out}\n`);
@@ -63,7 +63,7 @@ function parseFields(arg: string): StatusField[] {
   for (let rest = arg; rest.length > 0;) {
     const comma = rest.indexOf(',');
     const name = comma < 0 ? rest : rest.slice(0, comma);
-    if (!isStatusField(name)) throw new ClientError(`invalid option field: ${name}`, 100);
+    if (!isStatusField(name)) throw new Failure(`invalid option field: ${name}`, EXIT_USAGE);
     out.push(name);
     rest = comma < 0 ? '' : rest.slice(comma + 1);
   }

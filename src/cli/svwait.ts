@@ -1,7 +1,7 @@
 // tether svwait: wait until services reach a state, without polling.
-import { runCommand, printHelp, unsubscribeOnSignals, type Command } from '../client/cli';
-import { getopt, takeLongOptions } from '../client/getopt';
-import { parseWaitArgs, WAIT_HELP } from '../client/waitargs';
+import { runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib/program';
+import { letters, parseOptions } from '../base/getopt';
+import { parseWaitArgs, WAIT_HELP } from './lib/waitargs';
 import { ServiceWatch } from '../client/listen';
 
 const cmd: Command = {
@@ -12,13 +12,12 @@ const cmd: Command = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { long, rest } = takeLongOptions(argv, ['help']);
-    const { options, operands } = getopt(rest, 'huUdDrRaot:');
-    if (long.has('help') || options.some((o) => o.opt === 'h')) {
-      printHelp(cmd);
+    const { options, sequence, operands } = parseOptions(argv, letters('huUdDrRaot:', { help: { value: false } }), 'posix-long');
+    if (options.has('help') || options.has('h')) {
+      printHelp();
       return 0;
     }
-    const { condition, any, timeoutMs } = parseWaitArgs(options);
+    const { condition, any, timeoutMs } = parseWaitArgs(sequence);
     if (operands.length === 0) return 0;
     unsubscribeOnSignals();
     return new ServiceWatch(operands).wait(condition, { any, timeoutMs });

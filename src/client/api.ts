@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { FifodirListener } from '../wire/fifodir';
 import { isUp } from '../wire/status';
 import type { WaitCondition } from './conditions';
-import { ClientError, EXIT_SYSTEM, describe } from './errors';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { describe } from '../base/errno';
 import { ServiceWatch } from './listen';
 import { readStatusRecord } from './status';
 import { commandBytes, controlServices, type SvcCommand } from './svc';
@@ -12,7 +13,7 @@ import { commandBytes, controlServices, type SvcCommand } from './svc';
 export interface SvcOptions {
   /** Wait for this state after sending (s6-svc -w). */
   wait?: WaitCondition;
-  /** Bound on the wait, in ms; rejects with a ClientError of code 99. */
+  /** Bound on the wait, in ms; rejects with a Failure of code 99. */
   timeoutMs?: number;
   /**
    * Gets what s6-svc would print as a warning: a wait for readiness on a
@@ -25,7 +26,7 @@ export interface SvcOptions {
 /**
  * Sends commands (s6 letters like `'du'`, or names like `['down', 'up']`)
  * to the supervisor of each directory, and optionally waits for a state.
- * Rejects with a ClientError whose `exitCode` is s6-svc's: 102 not
+ * Rejects with a Failure whose `exitCode` is s6-svc's: 102 not
  * supervised, 1 no control FIFO, 99 timeout, n failures during the wait.
  */
 export async function svc(dirs: string | readonly string[], commands: string | readonly SvcCommand[], opts: SvcOptions = {}): Promise<void> {
@@ -33,9 +34,9 @@ export async function svc(dirs: string | readonly string[], commands: string | r
   const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'TETHER_READINESS_FALLBACK' }));
   const outcome = await controlServices(list, commandBytes(commands), { ...opts, warn });
   const last = outcome.failures[outcome.failures.length - 1];
-  if (last) throw new ClientError(last.message, last.exitCode, last.dir);
+  if (last) throw new Failure(last.message, last.exitCode, last.dir);
   if (outcome.waitFailures > 0) {
-    throw new ClientError(`${outcome.waitFailures} service(s) failed permanently or lost their supervisor`, outcome.exitCode);
+    throw new Failure(`${outcome.waitFailures} service(s) failed permanently or lost their supervisor`, outcome.exitCode);
   }
 }
 
@@ -48,7 +49,7 @@ export interface SvwaitOptions {
 }
 
 /**
- * Resolves once the services reach `condition`. Rejects with a ClientError:
+ * Resolves once the services reach `condition`. Rejects with a Failure:
  * code 99 at the deadline, n if supervisors exited or services failed
  * permanently on the way, 111 if a status cannot be read.
  */
@@ -56,7 +57,7 @@ export async function svwait(dirs: string | readonly string[], condition: WaitCo
   const list = typeof dirs === 'string' ? [dirs] : dirs;
   if (list.length === 0) return;
   const failures = await new ServiceWatch(list, opts.onSubscribed).wait(condition, opts);
-  if (failures > 0) throw new ClientError(`${failures} service(s) failed permanently or lost their supervisor`, failures);
+  if (failures > 0) throw new Failure(`${failures} service(s) failed permanently or lost their supervisor`, failures);
 }
 
 /** What one event byte from the supervisor means. */
@@ -91,7 +92,7 @@ export function watchService(dir: string): ServiceWatcher {
   try {
     listener = FifodirListener.subscribe(join(dir, 'event'));
   } catch (err) {
-    throw new ClientError(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
+    throw new Failure(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
   }
   const state: { up: boolean | null; ready: boolean } = { up: null, ready: false };
   const load = () => {

@@ -10,4 +10,3 @@ export const CONDITION_BY_LETTER: Readonly<Record<string, WaitCondition>> = {
   u: 'up', U: 'ready', d: 'down', D: 'finished', r: 'restarted', R: 'restarted-ready',
 };
 
-export const WAIT_CONDITIONS: readonly WaitCondition[] = Object.values(CONDITION_BY_LETTER);

@@ -2,8 +2,10 @@
 // every byte (at most 62, so the FIFO keeps it whole).
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM, describe } from './errors';
+import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM } from '../base/exit';
+import { describe } from '../base/errno';
 import { openControl, writeControlBytes } from '../wire/control';
+import { isSupervised } from './supervised';
 
 /** s6-svc's limit: a buffer of 63 bytes, one kept back. */
 export const MAX_COMMANDS = 62;
@@ -37,6 +39,8 @@ export class ControlChannel {
       case 'not-supervised':
         return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: not supervised` };
       case 'bad-control':
+        // A supervisor holds the lock but its FIFO is gone: nobody can hear us, as the newest s6-svc says.
+        if (lockHeld(dir)) return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: supervisor not listening` };
         return { dir, exitCode: 1, message: `something is wrong with the ${supervise} directory: no control FIFO` };
       default:
         return new ControlChannel(dir, fd);
@@ -59,16 +63,10 @@ export function isControlFailure(x: ControlChannel | ControlFailure): x is Contr
   return !(x instanceof ControlChannel);
 }
 
-/** Sends `bytes` to one directory; returns null on success, else the failure. */
-export function sendControl(dir: string, bytes: string): ControlFailure | null {
-  const ch = ControlChannel.open(dir);
-  if (isControlFailure(ch)) return ch;
+function lockHeld(dir: string): boolean {
   try {
-    ch.send(bytes);
-    return null;
-  } catch (err) {
-    return { dir, exitCode: EXIT_SYSTEM, message: `unable to control ${dir}: ${describe(err)}` };
-  } finally {
-    ch.close();
+    return isSupervised(dir);
+  } catch {
+    return false; // the lock cannot be looked at: the FIFO's absence is what we report
   }
 }

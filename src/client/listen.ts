@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FifodirListener } from '../wire/fifodir';
 import { isUp } from '../wire/status';
-import { ClientError, EXIT_SYSTEM, EXIT_TIMEOUT, describe } from './errors';
+import { EXIT_SYSTEM, EXIT_TIMEOUT, Failure } from '../base/exit';
+import { describe } from '../base/errno';
 import { readStatusRecord } from './status';
 import { openWatches } from './registry';
 import { isSupervised } from './supervised';
@@ -77,7 +78,7 @@ export class ServiceWatch {
         try {
           listener = FifodirListener.subscribe(join(dir, 'event'));
         } catch (err) {
-          throw new ClientError(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
+          throw new Failure(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
         }
         const w = new Watched(dir, listener);
         this.watched.push(w);
@@ -103,7 +104,7 @@ export class ServiceWatch {
   /**
    * Resolves with the number of failures seen (a supervisor exiting, or a
    * permanent failure while waiting for up) once the condition holds; rejects
-   * with a ClientError of code 99 at the deadline. Closes the subscriptions.
+   * with a Failure of code 99 at the deadline. Closes the subscriptions.
    */
   wait(condition: WaitCondition, opts: WaitOptions = {}): Promise<number> {
     const restart = condition === 'restarted' || condition === 'restarted-ready';
@@ -142,7 +143,7 @@ export class ServiceWatch {
       };
       if (met()) return finish(() => resolve(0));
       if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => finish(() => reject(new ClientError('timed out', EXIT_TIMEOUT))), opts.timeoutMs);
+        timer = setTimeout(() => finish(() => reject(new Failure('timed out', EXIT_TIMEOUT))), opts.timeoutMs);
       }
       this.consumer = onEvents;
       for (const { w, events } of this.queue.splice(0)) onEvents(w, events);

@@ -4,7 +4,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeDeathTally, deathTallyPath } from '../wire/deathtally';
 import { signalName } from '../wire/signals';
-import { ClientError, EXIT_SYSTEM, describe } from './errors';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { describe } from '../base/errno';
 import { isNormallyUp, readStatusRecord, toServiceStatus, type ServiceStatus } from './status';
 import { isSupervised, LockTable } from './supervised';
 
@@ -51,7 +52,7 @@ export function expandServices(paths: readonly string[]): Array<{ name: string; 
     try {
       names = readdirSync(path);
     } catch (err) {
-      throw new ClientError(`unable to list ${path}: ${describe(err)}`, EXIT_SYSTEM);
+      throw new Failure(`unable to list ${path}: ${describe(err)}`, EXIT_SYSTEM);
     }
     for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
       const dir = join(path, name);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { decodeStatus, isUp, notStartedYet, statusPath, type StatusRecord } from '../wire/status';
 import { formatTain, secondsBetween, tainNow, type Tain } from '../wire/tain';
 import { signalName, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
-import { ClientError, EXIT_SYSTEM, describe } from './errors';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { describe, errnoOf } from '../base/errno';
 import { isSupervised } from './supervised';
 
 /** Everything `svstat -o` can print, typed; `null` where s6 prints -1 or NA. */
@@ -49,7 +50,7 @@ export function readStatusRecord(dir: string): StatusRecord {
   try {
     return decodeStatus(readFileSync(statusPath(dir)));
   } catch (err) {
-    throw new ClientError(`unable to read status for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
+    throw new Failure(`unable to read status for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
   }
 }
 
@@ -58,8 +59,8 @@ export function isNormallyUp(dir: string): boolean {
     accessSync(join(dir, 'down'));
     return false;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    throw new ClientError(`unable to access ${join(dir, 'down')}: ${describe(err)}`, EXIT_SYSTEM, dir);
+    if (errnoOf(err) === 'ENOENT') return true;
+    throw new Failure(`unable to access ${join(dir, 'down')}: ${describe(err)}`, EXIT_SYSTEM, dir);
   }
 }
 
@@ -90,7 +91,7 @@ export function toServiceStatus(rec: StatusRecord, normallyup: boolean, now: Tai
 }
 
 /**
- * The status of the service in `dir`. Throws a ClientError with exit code 1
+ * The status of the service in `dir`. Throws a Failure with exit code 1
  * if no supervisor runs there, 111 if the status cannot be read (a
  * supervisor that is still starting has not written it yet).
  */
@@ -99,9 +100,9 @@ export function svstat(dir: string): ServiceStatus {
   try {
     supervised = isSupervised(dir);
   } catch (err) {
-    throw new ClientError(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
+    throw new Failure(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
   }
-  if (!supervised) throw new ClientError(`unable to read status for ${dir}: s6-supervise not running`, 1, dir);
+  if (!supervised) throw new Failure(`unable to read status for ${dir}: s6-supervise not running`, 1, dir);
   const rec = readStatusRecord(dir);
   return toServiceStatus(rec, isNormallyUp(dir));
 }
@@ -145,9 +146,4 @@ export function formatField(st: ServiceStatus, field: StatusField): string {
   const v = st[field];
   if (v === null) return field === 'signal' ? 'NA' : '-1';
   return String(v);
-}
-
-/** The status as JSON keeps it: the -o fields, typed, plus the two markers. */
-export function statusJson(st: ServiceStatus): string {
-  return JSON.stringify(st);
 }

@@ -1,10 +1,13 @@
 // Is a supervisor alive on this directory? It is if someone holds a write
 // lock on supervise/lock, which s6-supervise and tether supervise take at
-// start and keep for life.
+// start and keep for life: Debian's s6-svok and s6-svstat (2.11) ask with
+// fcntl(F_GETLK). Asking that way needs the native module, about a tenth of
+// a client's start-up, so the common answer comes from the control FIFO.
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadNative } from '../os/lazy';
+import { errnoOf } from '../base/errno';
 
 export function lockPath(dir: string): string {
   return join(dir, 'supervise', 'lock');
@@ -13,20 +16,43 @@ export function lockPath(dir: string): string {
 /**
  * True if a supervisor holds the lock of `dir`; false if nobody does or the
  * lock file does not exist. Other errors (EACCES...) are thrown.
+ *
+ * A supervisor (s6's or ours) keeps supervise/control open for reading from
+ * just after it takes the lock until it exits, so a FIFO that opens for
+ * writing without blocking means one runs: no native code, no lock table.
+ * Only when nobody reads it (ENXIO), or it is missing, is the lock asked
+ * about, exactly as s6 does; that also covers a supervisor between taking
+ * its lock and opening its FIFO.
  */
 export function isSupervised(dir: string, locks?: LockTable): boolean {
+  if (controlHasReader(dir)) return true;
   let fd: number;
   try {
     fd = openSync(lockPath(dir), constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (errnoOf(err) === 'ENOENT') return false;
     throw err;
   }
   try {
-    if ((locks ?? LockTable.read()).hasWriteLock(fd)) return true;
-    // Not listed: the holder may be in another pid namespace, where
-    // /proc/locks hides its POSIX locks. Only fcntl(F_GETLK) can tell.
+    if (locks?.hasWriteLock(fd)) return true;
+    // Not listed, or not asked: the holder may be in another pid namespace,
+    // where /proc/locks hides its POSIX locks. Only fcntl(F_GETLK) can tell.
     return loadNative().isLocked(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** supervise/control is a FIFO with a reader. Opening it writes nothing, and a supervisor keeps its own write end, so it sees no EOF. */
+function controlHasReader(dir: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, 'supervise', 'control'), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch {
+    return false; // ENXIO: no reader; ENOENT, ELOOP...: the lock decides
+  }
+  try {
+    return fstatSync(fd).isFIFO();
   } finally {
     closeSync(fd);
   }
@@ -38,9 +64,18 @@ export function isSupervised(dir: string, locks?: LockTable): boolean {
  * s6 cannot see them, so they do not make a supervisor.
  */
 export class LockTable {
-  private constructor(private readonly keys: ReadonlySet<string>) {}
+  private keys: ReadonlySet<string> | undefined;
 
+  /**
+   * Reading /proc/locks takes the kernel's file-lock rwsem for writing, which
+   * waits for an RCU grace period (milliseconds of wall time), so the table
+   * is read on the first question, if one comes.
+   */
   static read(): LockTable {
+    return new LockTable();
+  }
+
+  private static load(): ReadonlySet<string> {
     let text = '';
     try {
       text = readFileSync('/proc/locks', 'latin1');
@@ -56,10 +91,11 @@ export class LockTable {
       if (ino === undefined) continue;
       keys.add(`${parseInt(maj, 16)}:${parseInt(min, 16)}:${ino}`);
     }
-    return new LockTable(keys);
+    return keys;
   }
 
   hasWriteLock(fd: number): boolean {
+    this.keys ??= LockTable.load();
     if (this.keys.size === 0) return false;
     const st = fstatSync(fd, { bigint: true });
     // Userspace dev_t encoding (glibc's major()/minor()).

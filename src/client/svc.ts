@@ -5,7 +5,8 @@ import { accessSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUPERVISE_COMMANDS } from '../wire/control';
 import { ControlChannel, MAX_COMMANDS, isControlFailure, type ControlFailure } from './control';
-import { ClientError, EXIT_SYSTEM, UsageError, describe } from './errors';
+import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
+import { describe, errnoOf } from '../base/errno';
 import type { WaitCondition } from './conditions';
 import type { ServiceWatch, WaitOptions } from './listen';
 
@@ -26,11 +27,11 @@ export function commandBytes(commands: string | readonly SvcCommand[]): string {
     ? commands
     : commands.map((c) => {
       const letter = COMMAND_LETTERS[c];
-      if (letter === undefined) throw new UsageError(`unknown command: ${c}`);
+      if (letter === undefined) throw usageError(`unknown command: ${c}`);
       return letter;
     }).join('');
-  for (const b of bytes) if (!SUPERVISE_COMMANDS.includes(b)) throw new UsageError(`unknown command: ${b}`);
-  if (bytes.length > MAX_COMMANDS) throw new UsageError('too many commands');
+  for (const b of bytes) if (!SUPERVISE_COMMANDS.includes(b)) throw usageError(`unknown command: ${b}`);
+  if (bytes.length > MAX_COMMANDS) throw usageError('too many commands');
   return bytes;
 }
 
@@ -59,7 +60,7 @@ export function readinessFallback(dir: string, wait: WaitCondition, warn: (m: st
     accessSync(fn);
     return wait;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ClientError(`unable to access ${fn}: ${describe(err)}`, EXIT_SYSTEM, dir);
+    if (errnoOf(err) !== 'ENOENT') throw new Failure(`unable to access ${fn}: ${describe(err)}`, EXIT_SYSTEM, dir);
   }
   warn(`${fn} not present - ignoring request for readiness notification`);
   return wait === 'ready' ? 'up' : 'restarted';
@@ -68,7 +69,7 @@ export function readinessFallback(dir: string, wait: WaitCondition, warn: (m: st
 /**
  * Sends `bytes` to every directory and, with `wait`, waits for the
  * condition on those that could be controlled. Failing directories are
- * reported, never thrown; a timeout rejects with a ClientError of code 99.
+ * reported, never thrown; a timeout rejects with a Failure of code 99.
  */
 export async function controlServices(dirs: readonly string[], bytes: string, opts: ControlOptions = {}): Promise<ControlOutcome> {
   const failures: ControlFailure[] = [];

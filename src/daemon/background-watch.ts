@@ -7,13 +7,17 @@ import { closeSync, unlinkSync, writeSync } from 'node:fs';
 import { reaper } from '../os/reaper';
 import { setCloexec } from '../os/native';
 import { wstatToCode } from '../wire/signals';
-import { EXIT_SYSTEM, die, warn } from './cli';
-import { forwardSignals, sendSignal } from './forward';
+import { forwardSignals } from './forward';
+import { killQuietly } from '../os/signal';
 import { execFailureCode, startForeground } from './foreground';
 import { LoopHold } from './keepalive';
-import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, acceptDaemonPid, describePidFileError } from './pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, acceptDaemonPid, describePidFileError } from '../os/pidfile';
+import { errnoText } from '../base/errno';
+import { EXIT_BAD_PIDFILE, EXIT_SYSTEM, Failure } from '../base/exit';
+import { Outcome } from './outcome';
 
-const TOOL = 'background-watch';
+/** s6's code for "this system cannot re-parent orphans to us". */
+const EXIT_NO_SUBREAPER = 112;
 /** Statuses of children reaped before the pid file is read, kept in case one is the daemon. */
 const REAPED_MEMORY = 256;
 
@@ -24,6 +28,7 @@ export interface BackgroundWatchOptions {
   timeoutMs: number;
   /** Write "\n" to this fd and close it once the daemon is accepted. */
   notificationFd?: number;
+  warn: (message: string) => void;
 }
 
 type Phase =
@@ -31,7 +36,13 @@ type Phase =
   | { name: 'reading' }
   | { name: 'daemon'; pid: number };
 
+/**
+ * Throws a Failure if PROG cannot start. `ended` settles once: with the
+ * daemon's exit code (or PROG's), or rejects with a Failure.
+ */
 export class BackgroundWatch {
+  private readonly outcome = new Outcome();
+  readonly ended = this.outcome.ended;
   private phase: Phase;
   /** Signals received while the pid file is read, delivered to the daemon after. */
   private readonly pending: NodeJS.Signals[] = [];
@@ -45,8 +56,7 @@ export class BackgroundWatch {
     try {
       reaper.start({ subreaper: true });
     } catch (err) {
-      // s6's code for "this system cannot re-parent orphans to us".
-      die(TOOL, 112, `unable to become a child subreaper: ${(err as Error).message}`);
+      throw new Failure(`unable to become a child subreaper: ${(err as Error).message}`, EXIT_NO_SUBREAPER);
     }
     reaper.onOrphan((pid, wstat) => {
       if (this.phase.name === 'daemon') return;
@@ -61,7 +71,7 @@ export class BackgroundWatch {
     try {
       parent = startForeground(opts.argv, (wstat) => void this.parentExited(wstat));
     } catch (err) {
-      die(TOOL, execFailureCode(err), `unable to spawn ${opts.argv[0]}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      throw new Failure(`unable to spawn ${opts.argv[0]}: ${errnoText(err)}`, execFailureCode(err));
     }
     this.phase = { name: 'parent', parent };
     if (opts.timeoutMs > 0) {
@@ -71,16 +81,16 @@ export class BackgroundWatch {
 
   private forward(sig: NodeJS.Signals): void {
     const p = this.phase;
-    if (p.name === 'parent') sendSignal(p.parent, sig);
+    if (p.name === 'parent') killQuietly(p.parent, sig);
     else if (p.name === 'reading') this.pending.push(sig);
-    else sendSignal(p.pid, sig);
+    else killQuietly(p.pid, sig);
   }
 
   private parentTimedOut(): void {
     if (this.phase.name !== 'parent') return;
-    warn(TOOL, `${this.opts.argv[0]} did not exit within ${this.opts.timeoutMs} ms: killing it`);
+    this.opts.warn(`${this.opts.argv[0]} did not exit within ${this.opts.timeoutMs} ms: killing it`);
     this.timedOut = true;
-    sendSignal(this.phase.parent, 'SIGKILL');
+    killQuietly(this.phase.parent, 'SIGKILL');
   }
 
   private async parentExited(wstat: number): Promise<void> {
@@ -92,7 +102,7 @@ export class BackgroundWatch {
       } catch {
         // absent already
       }
-      process.exit(this.timedOut ? 137 : wstatToCode(wstat));
+      return this.outcome.exit(this.timedOut ? 137 : wstatToCode(wstat));
     }
     this.phase = { name: 'reading' };
     const waitMs = this.opts.timeoutMs > 0 ? this.opts.timeoutMs : DEFAULT_PIDFILE_WAIT_MS;
@@ -100,19 +110,19 @@ export class BackgroundWatch {
     try {
       read = await acceptDaemonPid(this.opts.pidFile, waitMs, { reapedStatus: (pid) => this.reapedEarly.get(pid) });
     } catch (err) {
-      die(TOOL, EXIT_SYSTEM, `unable to read ${this.opts.pidFile}: ${(err as Error).message}`);
+      return this.outcome.fail(`unable to read ${this.opts.pidFile}: ${(err as Error).message}`, EXIT_SYSTEM);
     }
-    if ('error' in read) die(TOOL, EXIT_BAD_PIDFILE, describePidFileError(this.opts.pidFile, read, waitMs));
-    if (read.wstat !== undefined) process.exit(wstatToCode(read.wstat));
+    if ('error' in read) return this.outcome.fail(describePidFileError(this.opts.pidFile, read, waitMs), EXIT_BAD_PIDFILE);
+    if (read.wstat !== undefined) return this.outcome.exit(wstatToCode(read.wstat));
     this.adopt(read.pid);
   }
 
   private adopt(pid: number): void {
     this.reapedEarly.clear();
     this.phase = { name: 'daemon', pid };
-    reaper.watch(pid, (_pid, wstat) => process.exit(wstatToCode(wstat)));
+    reaper.watch(pid, (_pid, wstat) => this.outcome.exit(wstatToCode(wstat)));
     this.notifyReady();
-    for (const sig of this.pending.splice(0)) sendSignal(pid, sig);
+    for (const sig of this.pending.splice(0)) killQuietly(pid, sig);
     // A death that raced the watch registration is reaped now.
     reaper.reap();
   }
@@ -124,7 +134,7 @@ export class BackgroundWatch {
       writeSync(fd, '\n');
       closeSync(fd);
     } catch (err) {
-      warn(TOOL, `unable to write to notification fd ${fd}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      this.opts.warn(`unable to write to notification fd ${fd}: ${errnoText(err)}`);
     }
   }
 }

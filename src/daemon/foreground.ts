@@ -4,6 +4,7 @@
 // reaper that reaps the daemon it adopts.
 import { spawnProgram } from '../os/native';
 import { reaper } from '../os/reaper';
+import { errnoOf } from '../base/errno';
 
 /**
  * Runs `argv` as our child, in our process group, with our environment,
@@ -26,5 +27,5 @@ export function startForeground(argv: readonly string[], onExit: (wstat: number)
 
 /** 127 when the program does not exist, 126 when it cannot be run: the shell's codes. */
 export function execFailureCode(err: unknown): number {
-  return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126;
+  return errnoOf(err) === 'ENOENT' ? 127 : 126;
 }

@@ -1,6 +1,5 @@
 // Signal forwarding for the wrappers (background-watch, pidproxy): what a
 // wrapper receives is meant for the process it wraps.
-import { constants } from 'node:os';
 
 /**
  * Every signal a wrapper passes on. Left out: KILL and STOP (uncatchable),
@@ -25,18 +24,3 @@ export function forwardSignals(to: (signal: NodeJS.Signals) => void, signals = F
   };
 }
 
-export function signalNumber(signal: NodeJS.Signals): number {
-  return (constants.signals as Record<string, number>)[signal];
-}
-
-/** Sends `signal` to `pid`; false if the process is gone. Never pid <= 1. */
-export function sendSignal(pid: number, signal: NodeJS.Signals | number): boolean {
-  if (!Number.isInteger(pid) || pid <= 1) throw new RangeError(`refusing to signal pid ${pid}`);
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
-}

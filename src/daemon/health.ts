@@ -3,6 +3,7 @@
 // HTTP), not a local poll: nothing on this machine could signal us instead.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { errnoOf } from '../base/errno';
 
 export interface HealthOptions {
   timeoutMs: number;
@@ -75,7 +76,7 @@ function get(url: URL, opts: HealthOptions, timeoutMs: number, cb: (err: Error |
 }
 
 function describeError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = errnoOf(err);
   if (err instanceof AggregateError && err.errors.length) return describeError(err.errors[err.errors.length - 1] as Error);
   const msg = err.message || code || String(err);
   return code && !msg.includes(code) ? `${msg} (${code})` : msg;

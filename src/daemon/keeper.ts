@@ -15,8 +15,13 @@ import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { reaper } from '../os/reaper';
-import { allPids, procStat } from '../os/proc';
+import { descendantsOf } from '../os/proc';
+import { killQuietly } from '../os/signal';
 import { setCloexec, setParentDeathSignal } from '../os/native';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { errnoOf } from '../base/errno';
+import { Outcome } from './outcome';
+import { execFailureCode } from './foreground';
 
 export const CONTROL_FD = 3;
 export const DEFAULT_GRACE_MS = 5000;
@@ -28,27 +33,10 @@ export interface KeeperOptions {
   graceMs: number;
 }
 
-/** Every process below `root`, from one pass over /proc (ppid links). */
-export function descendantsOf(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const pid of allPids()) {
-    const st = procStat(pid);
-    if (st === null) continue;
-    const list = kids.get(st.ppid);
-    if (list) list.push(pid);
-    else kids.set(st.ppid, [pid]);
-  }
-  const out: number[] = [];
-  const queue = [...(kids.get(root) ?? [])];
-  while (queue.length) {
-    const pid = queue.shift() as number;
-    out.push(pid);
-    queue.push(...(kids.get(pid) ?? []));
-  }
-  return out;
-}
-
+/** `ended` settles with the exit code once no descendant is left. */
 export class TreeKeeper {
+  private readonly outcome = new Outcome();
+  readonly ended = this.outcome.ended;
   private readonly control: Socket;
   private programStatus: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private phase: 'running' | 'terminating' | 'killing' = 'running';
@@ -66,7 +54,7 @@ export class TreeKeeper {
     reaper.onOrphan(() => this.childGone());
     if (process.ppid !== opts.ownerPid) {
       // Died before PR_SET_PDEATHSIG was set: no signal will come.
-      process.exit(111);
+      throw new Failure(`owner ${opts.ownerPid} is gone`, EXIT_SYSTEM);
     }
     this.spawnProgram();
   }
@@ -78,9 +66,9 @@ export class TreeKeeper {
   private spawnProgram(): void {
     const [cmd, ...args] = this.opts.argv;
     const child = reaper.leaveToLibuv(spawn(cmd, args, { stdio: 'inherit' }));
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      this.send(`error ${err.code ?? 'EIO'} ${err.message.replace(/\n/g, ' ')}`);
-      this.control.end(() => process.exit(err.code === 'ENOENT' ? 127 : 126));
+    child.once('error', (err) => {
+      this.send(`error ${errnoOf(err) ?? 'EIO'} ${err.message.replace(/\n/g, ' ')}`);
+      this.control.end(() => this.outcome.exit(execFailureCode(err)));
     });
     child.once('exit', (code, signal) => {
       this.programStatus = { code, signal };
@@ -107,11 +95,11 @@ export class TreeKeeper {
     const all = descendantsOf(process.pid);
     if (all.length === 0) return this.exit();
     for (const pid of all) {
-      if (this.phase === 'killing') kill(pid, 'SIGKILL');
+      if (this.phase === 'killing') killQuietly(pid, 'SIGKILL');
       else if (!this.termed.has(pid)) {
         this.termed.add(pid);
-        kill(pid, 'SIGTERM');
-        kill(pid, 'SIGCONT');
+        killQuietly(pid, 'SIGTERM');
+        killQuietly(pid, 'SIGCONT');
       }
     }
   }
@@ -127,16 +115,8 @@ export class TreeKeeper {
     const st = this.programStatus;
     const code = st === null ? 0 : st.signal ? 128 + (constants.signals[st.signal] ?? 0) : st.code ?? 0;
     // Let the last line ("exit ...") reach the owner first, if it is there to read it.
-    const done = () => process.exit(code);
+    const done = () => this.outcome.exit(code);
     if (this.control.destroyed || this.control.writableLength === 0) done();
     this.control.once('drain', done).once('error', done).once('close', done);
-  }
-}
-
-function kill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // gone meanwhile
   }
 }

@@ -10,13 +10,15 @@
 import { reaper } from '../os/reaper';
 import { isAlive } from '../os/proc';
 import { wstatToCode } from '../wire/signals';
-import { EXIT_SYSTEM, die, warn } from './cli';
-import { forwardSignals, sendSignal } from './forward';
+import { forwardSignals } from './forward';
+import { killQuietly } from '../os/signal';
 import { execFailureCode, startForeground } from './foreground';
 import { LoopHold } from './keepalive';
-import { DEFAULT_PIDFILE_WAIT_MS, EXIT_BAD_PIDFILE, isOwnDescendant, readPidFile, waitForPidFile, type PidFileRead } from './pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, isOwnDescendant, readPidFile, waitForPidFile, type PidFileRead } from '../os/pidfile';
+import { errnoText } from '../base/errno';
+import { EXIT_BAD_PIDFILE, EXIT_SYSTEM, Failure } from '../base/exit';
+import { Outcome } from './outcome';
 
-const TOOL = 'pidproxy';
 /** supervisord's pidproxy forwards exactly these. */
 export const PIDPROXY_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 /** Remembered statuses of reaped children, for a daemon that dies before we look. */
@@ -27,9 +29,16 @@ export interface PidProxyOptions {
   argv: string[];
   /** After PROG exits 0, how long to wait for a missing pid file. */
   pidFileWaitMs?: number;
+  warn: (message: string) => void;
 }
 
+/**
+ * Throws a Failure if PROG cannot start. `ended` settles once: with the
+ * daemon's exit code (or PROG's), or rejects with a Failure.
+ */
 export class PidProxy {
+  private readonly outcome = new Outcome();
+  readonly ended = this.outcome.ended;
   private readonly prog: number;
   private progStatus: number | null = null;
   /** The daemon we last saw named in the pid file and descended from us. */
@@ -43,7 +52,7 @@ export class PidProxy {
     try {
       reaper.start({ subreaper: true });
     } catch (err) {
-      die(TOOL, EXIT_SYSTEM, `unable to become a child subreaper: ${(err as Error).message}`);
+      throw new Failure(`unable to become a child subreaper: ${(err as Error).message}`, EXIT_SYSTEM);
     }
     new LoopHold();
     reaper.onOrphan((pid, wstat) => {
@@ -58,7 +67,7 @@ export class PidProxy {
         void this.settle();
       });
     } catch (err) {
-      die(TOOL, execFailureCode(err), `unable to spawn ${opts.argv[0]}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      throw new Failure(`unable to spawn ${opts.argv[0]}: ${errnoText(err)}`, execFailureCode(err));
     }
   }
 
@@ -78,13 +87,13 @@ export class PidProxy {
     const pid = this.currentDaemon();
     if (pid !== null) {
       this.daemon = pid;
-      sendSignal(pid, sig);
+      killQuietly(pid, sig);
     } else if (this.progRunning()) {
-      sendSignal(this.prog, sig);
+      killQuietly(this.prog, sig);
     } else if (this.daemon !== null && isAlive(this.daemon) && isOwnDescendant(this.daemon)) {
-      sendSignal(this.daemon, sig);
+      killQuietly(this.daemon, sig);
     } else {
-      warn(TOOL, `${sig}: no process to forward it to (${this.opts.pidFile} names none of ours)`);
+      this.opts.warn(`${sig}: no process to forward it to (${this.opts.pidFile} names none of ours)`);
     }
   }
 
@@ -93,14 +102,14 @@ export class PidProxy {
     try {
       return readPidFile(this.opts.pidFile, { lenient: true });
     } catch (err) {
-      warn(TOOL, `unable to read ${this.opts.pidFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      this.opts.warn(`unable to read ${this.opts.pidFile}: ${errnoText(err)}`);
       return { error: 'garbage', content: '' };
     }
   }
 
   /** Called whenever something of ours died: decides whether we are done. */
   private async settle(): Promise<void> {
-    if (this.progRunning() || this.settling) return;
+    if (this.progRunning() || this.settling || this.outcome.settled) return;
     // Look first, reap second. A daemon seen dead here that was our child is
     // a zombie the reap below collects, with its status. Reaping first would
     // let a daemon that dies between the reap and the look pass for one that
@@ -119,37 +128,37 @@ export class PidProxy {
     if (live !== null) {
       // It may have died since the look, and been reaped just now.
       const st = this.reaped.get(live);
-      if (st !== undefined) this.exit(st);
+      if (st !== undefined) return this.exit(st);
       this.daemon = live;
       return;
     }
     const r = this.read();
-    if ('pid' in r && this.reaped.has(r.pid)) this.exit(this.reaped.get(r.pid) as number);
+    if ('pid' in r && this.reaped.has(r.pid)) return this.exit(this.reaped.get(r.pid) as number);
     if (this.daemon !== null) {
       const st = this.reaped.get(this.daemon);
-      if (st !== undefined) this.exit(st);
+      if (st !== undefined) return this.exit(st);
       // Gone and not reaped by us (its parent did: it leaves no status), or
       // its pid already reused by a stranger: nothing of ours is left.
       if (trackedGone || !isOwnDescendant(this.daemon)) this.exit(this.progStatus as number);
       return;
     }
-    if (this.progStatus !== 0) this.exit(this.progStatus as number);
+    if (this.progStatus !== 0) return this.exit(this.progStatus as number);
     if (this.waitedForPidFile) {
       const what = 'pid' in r ? `names pid ${r.pid}, which is not a live descendant of this process` : r.error === 'missing' ? 'does not exist' : `does not hold a pid: ${JSON.stringify(r.content)}`;
-      die(TOOL, EXIT_BAD_PIDFILE, `pid file ${this.opts.pidFile} ${what}`);
+      return this.outcome.fail(`pid file ${this.opts.pidFile} ${what}`, EXIT_BAD_PIDFILE);
     }
     this.settling = true;
     this.waitedForPidFile = true;
     try {
       await waitForPidFile(this.opts.pidFile, this.opts.pidFileWaitMs ?? DEFAULT_PIDFILE_WAIT_MS, { lenient: true });
     } catch (err) {
-      die(TOOL, EXIT_SYSTEM, `unable to watch for ${this.opts.pidFile}: ${(err as Error).message}`);
+      return this.outcome.fail(`unable to watch for ${this.opts.pidFile}: ${(err as Error).message}`, EXIT_SYSTEM);
     }
     this.settling = false;
     await this.settle();
   }
 
-  private exit(wstat: number): never {
-    process.exit(wstatToCode(wstat));
+  private exit(wstat: number): void {
+    this.outcome.exit(wstatToCode(wstat));
   }
 }

@@ -8,7 +8,8 @@ import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { isAlive, processStartMs } from '../os/proc';
 import { pidfdOpen, pidfdSendSignal, pollReadable, tryLockWrite } from '../os/native';
-import { parsePid, readPidFile, readSmallFd } from './pidfile';
+import { parsePid, readPidFile, readSmallFd } from '../os/pidfile';
+import { errnoOf } from '../base/errno';
 
 /**
  * How much later than the pid file's mtime a process may seem to have started
@@ -81,7 +82,7 @@ export function killFromPidFile(pidFile: string, opts: KillOptions): Outcome {
   try {
     pidfd = pidfdOpen(pid);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    if (errnoOf(err) !== 'ESRCH') throw err;
     removePidFile(pidFile, pid);
     return { ok: true, message: `process ${pid} is not running` };
   }
@@ -124,7 +125,7 @@ function signal(pidfd: number, name: 'SIGTERM' | 'SIGQUIT' | 'SIGKILL'): boolean
     pidfdSendSignal(pidfd, constants.signals[name]);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    if (errnoOf(err) === 'ESRCH') return false;
     throw err;
   }
 }
@@ -146,7 +147,7 @@ function snapshotPidFile(pidFile: string): PidFileSnapshot | null {
   try {
     fd = openSync(pidFile, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errnoOf(err) === 'ENOENT') return null;
     throw err;
   }
   try {
@@ -170,6 +171,6 @@ function removePidFile(pidFile: string, pid: number): void {
   try {
     unlinkSync(pidFile);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errnoOf(err) !== 'ENOENT') throw err;
   }
 }

@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { formatTain, tainNow } from '../wire/tain';
 import type { LogDir } from './logdir';
+import { errnoText } from '../base/errno';
 
 /** Longer lines are cut here; the rest continues as a new line. */
 export const MAX_LINE = 8192;
@@ -90,7 +91,7 @@ export class Logger {
       try {
         this.logdir.writeLines(this.queue);
       } catch (err) {
-        this.warn(`unable to write to ${this.logdir.dir}: ${(err as NodeJS.ErrnoException).code ?? err}; retrying in 1 s`);
+        this.warn(`unable to write to ${this.logdir.dir}: ${errnoText(err)}; retrying in 1 s`);
         this.input.pause();
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;

@@ -28,8 +28,6 @@ const c = {
   prctl: libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
   dup2: libc.func('int dup2(int oldfd, int newfd)'),
-  getpgid: libc.func('int getpgid(int pid)'),
-  prctlGet: libc.func('int prctl(int option, _Out_ int *value, unsigned long a3, unsigned long a4, unsigned long a5)'),
   // Through syscall(2): glibc has wrappers for pidfd_* only since 2.36.
   syscall: libc.func('long syscall(long nr, ...)'),
   poll: libc.func('int poll(_Inout_ tether_pollfd *fds, unsigned long nfds, int timeout)'),
@@ -47,7 +45,6 @@ const F_WRLCK = 1;
 const F_UNLCK = 2;
 const PR_SET_PDEATHSIG = 1;
 const PR_SET_CHILD_SUBREAPER = 36;
-const PR_GET_CHILD_SUBREAPER = 37;
 const WNOHANG = 1;
 export const O_CLOEXEC = 0o2000000;
 export const O_NONBLOCK = 0o4000;
@@ -118,19 +115,9 @@ export function dup2(oldfd: number, newfd: number): void {
   check(c.dup2(oldfd, newfd), 'dup2');
 }
 
-export function getpgid(pid: number): number {
-  return check(c.getpgid(pid), 'getpgid');
-}
-
 /** Orphaned descendants are re-parented to this process instead of to pid 1. */
 export function becomeChildSubreaper(): void {
   check(c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 'prctl(PR_SET_CHILD_SUBREAPER)');
-}
-
-export function isChildSubreaper(): boolean {
-  const out = [0];
-  check(c.prctlGet(PR_GET_CHILD_SUBREAPER, out, 0, 0, 0), 'prctl(PR_GET_CHILD_SUBREAPER)');
-  return out[0] !== 0;
 }
 
 /** The kernel sends `signal` to this process when its parent thread dies. */

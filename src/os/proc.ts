@@ -52,16 +52,6 @@ export function processStartMs(pid: number): number | null {
   return st === null ? null : bootTimeMs() + (st.starttime * 1000) / CLK_TCK;
 }
 
-/** Every pid on the system (this pid namespace, given a private /proc). */
-export function allPids(): number[] {
-  return readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number);
-}
-
-/** The pids of every process in process group `pgid`. */
-export function pidsInGroup(pgid: number): number[] {
-  return allPids().filter((p) => procStat(p)?.pgid === pgid);
-}
-
 /** The direct children of `pid`, from its main thread's children list. */
 export function childrenOf(pid: number): number[] {
   try {
@@ -70,4 +60,41 @@ export function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Every process below `root`, parents before their children: the children
+ * lists of each of its threads (a child forked by any thread is listed under
+ * that thread only), then theirs. Costs reads in proportion to the subtree,
+ * not to the system.
+ */
+export function descendantsOf(root: number): number[] {
+  const out: number[] = [];
+  const seen = new Set<number>([root]);
+  const queue = childrenOfEveryThread(root);
+  for (let i = 0; i < queue.length; i++) {
+    const pid = queue[i];
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    out.push(pid);
+    queue.push(...childrenOfEveryThread(pid));
+  }
+  return out;
+}
+
+function childrenOfEveryThread(pid: number): number[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((tid) => {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').trim();
+      return text === '' ? [] : text.split(' ').map(Number);
+    } catch {
+      return [];
+    }
+  });
 }

@@ -17,6 +17,8 @@ export class Reaper {
   private childrenFd = -1;
   private buf = Buffer.alloc(16384);
   private started = false;
+  private readonly sigchldListeners = new Set<() => void>();
+  private listening = false;
 
   /** Installs the SIGCHLD handler; with `subreaper`, orphans of our descendants come to us. */
   start(opts: { subreaper: boolean }): void {
@@ -24,7 +26,30 @@ export class Reaper {
     this.started = true;
     if (opts.subreaper && process.pid !== 1) becomeChildSubreaper();
     this.childrenFd = openSync('/proc/thread-self/children', 'r');
-    process.on('SIGCHLD', () => this.reap());
+    this.listen();
+  }
+
+  /**
+   * The one SIGCHLD listener of the process: it reaps (once started), then
+   * tells those who wait for a change among our children.
+   */
+  private listen(): void {
+    if (this.listening) return;
+    this.listening = true;
+    process.on('SIGCHLD', () => {
+      if (this.started) this.reap();
+      for (const l of [...this.sigchldListeners]) l();
+    });
+  }
+
+  /**
+   * Calls `listener` at each SIGCHLD, after the reaping: for a wait on a
+   * change of parentage (a daemon re-parented to us). Returns the unsubscribe.
+   */
+  afterSigchld(listener: () => void): () => void {
+    this.listen();
+    this.sigchldListeners.add(listener);
+    return () => this.sigchldListeners.delete(listener);
   }
 
   /**

@@ -5,15 +5,11 @@ import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, open
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { mkfifo, tryLockWrite } from '../os/native';
+import { errnoOf } from '../base/errno';
+import { EXIT_USAGE, Failure } from '../base/exit';
 
 export const CONTROL_DIR = '.s6-svscan';
 
-/** A fatal start-up condition with the exit code s6-svscan uses for it. */
-export class ScanStartError extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
 
 export class ControlDir {
   readonly path: string;
@@ -34,13 +30,13 @@ export class ControlDir {
     try {
       mkdirSync(path, 0o700);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (!statSync(path).isDirectory()) throw new ScanStartError(`${path} exists and is not a directory`, 100);
+      if (errnoOf(err) !== 'EEXIST') throw err;
+      if (!statSync(path).isDirectory()) throw new Failure(`${path} exists and is not a directory`, EXIT_USAGE);
     }
     const lockFd = openSync(join(path, 'lock'), constants.O_RDWR | constants.O_CREAT, 0o600);
     if (!tryLockWrite(lockFd)) {
       closeSync(lockFd);
-      throw new ScanStartError(`another instance of svscan is already running on ${scandir}`, 100);
+      throw new Failure(`another instance of svscan is already running on ${scandir}`, EXIT_USAGE);
     }
     const control = join(path, 'control');
     makeControlFifo(control);
@@ -82,9 +78,9 @@ function makeControlFifo(path: string): void {
     chmodSync(path, 0o600); // mkfifo's mode went through the umask
     return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (errnoOf(err) !== 'EEXIST') throw err;
   }
-  if (!lstatSync(path).isFIFO()) throw new ScanStartError(`${path} exists and is not a FIFO`, 100);
+  if (!lstatSync(path).isFIFO()) throw new Failure(`${path} exists and is not a FIFO`, EXIT_USAGE);
 }
 
 function closeQuietly(fd: number): void {

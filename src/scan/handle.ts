@@ -4,10 +4,10 @@
 // hear of the end.
 import { spawn } from 'node:child_process';
 import { reaper } from '../os/reaper';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLocked } from '../os/native';
-import { allPids, procStat } from '../os/proc';
+import { procStat } from '../os/proc';
 import { markerOf, SERVICE_MARKER } from '../supervise/attribution';
 import { SharedHost, type HostedSupervisor } from '../supervise/shared';
 
@@ -129,7 +129,7 @@ export class InProcessLauncher implements SupervisorLauncher {
 /** Every live process that carries a service marker, by service key. */
 function processesByMarker(): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  for (const pid of allPids()) {
+  for (const pid of readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number)) {
     if (pid === process.pid) continue;
     const key = markerOf(pid);
     const st = key === undefined ? null : procStat(pid);

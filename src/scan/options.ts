@@ -1,6 +1,8 @@
 // Command-line parsing for svscan: s6-svscan's short options, getopt style
 // (`-t 500` or `-t500`), plus tether's long ones.
 import { join } from 'node:path';
+import { usageError } from '../base/exit';
+import { parseOptions, parseUint } from '../base/getopt';
 
 export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [--watch] [--shared | --supervisor PROG] SCANDIR
 
@@ -29,55 +31,51 @@ export interface SvscanArgs {
   help: boolean;
 }
 
-export class UsageError extends Error {}
-
 /** The default supervisor: this tether's own `supervise`, with a small V8 pool. */
 export function defaultSupervisor(cliDir: string): string[] {
   return [process.execPath, '--v8-pool-size=1', join(cliDir, '..', '..', 'bin', 'tether.js'), 'supervise'];
 }
 
+/** Throws a usage Failure (100) for a wrong command line. */
 export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
   const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, watch: false, supervisor: undefined, shared: false, help: false };
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`option ${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--') {
-      rest.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg === '-h' || arg === '--help') out.help = true;
-    else if (arg === '--watch') out.watch = true;
-    else if (arg === '--shared') out.shared = true;
-    else if (arg === '--supervisor') out.supervisor = [value()];
-    else if (arg.startsWith('--supervisor=')) out.supervisor = [arg.slice('--supervisor='.length)];
-    else if (/^-[tdCc]/.test(arg)) {
-      const opt = arg[1];
-      const v = arg.length > 2 ? arg.slice(2) : value();
-      const n = uintArg(`-${opt}`, v);
-      if (opt === 't') out.rescanMs = n;
-      else if (opt === 'd') {
-        if (n < 3) throw new UsageError(`-d needs a file descriptor of 3 or more, not ${n}`);
-        out.readinessFd = n;
-      } else {
-        if (n < 4 || n > 160000) throw new UsageError(`-${opt} must be between 4 and 160000`);
-        out.maxServices = n;
-      }
-    } else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option: ${arg}`);
-    else rest.push(arg);
+  const { options, operands } = parseOptions(argv, {
+    help: { short: 'h', value: false },
+    watch: { value: false },
+    shared: { value: false },
+    supervisor: { value: true },
+    t: { short: 't', value: true },
+    d: { short: 'd', value: true },
+    C: { short: 'C', value: true },
+    c: { short: 'c', value: true },
+  }, 'anywhere');
+  out.help = options.has('help');
+  out.watch = options.has('watch');
+  out.shared = options.has('shared');
+  const supervisor = options.get('supervisor');
+  if (typeof supervisor === 'string') out.supervisor = [supervisor];
+  const t = options.get('t');
+  if (t !== undefined) out.rescanMs = uintArg('-t', t);
+  const d = options.get('d');
+  if (d !== undefined) {
+    out.readinessFd = uintArg('-d', d);
+    if (out.readinessFd < 3) throw usageError(`-d needs a file descriptor of 3 or more, not ${out.readinessFd}`);
+  }
+  for (const opt of ['C', 'c']) {
+    const v = options.get(opt);
+    if (v === undefined) continue;
+    out.maxServices = uintArg(`-${opt}`, v);
+    if (out.maxServices < 4 || out.maxServices > 160000) throw usageError(`-${opt} must be between 4 and 160000`);
   }
   if (out.help) return out;
-  if (out.shared && out.supervisor) throw new UsageError('--shared and --supervisor exclude each other');
-  if (rest.length !== 1) throw new UsageError(rest.length === 0 ? 'missing SCANDIR' : `one SCANDIR expected, got ${rest.length}`);
-  out.scandir = rest[0];
+  if (out.shared && out.supervisor) throw usageError('--shared and --supervisor exclude each other');
+  if (operands.length !== 1) throw usageError(operands.length === 0 ? 'missing SCANDIR' : `one SCANDIR expected, got ${operands.length}`);
+  out.scandir = operands[0];
   return out;
 }
 
-function uintArg(opt: string, v: string): number {
-  if (!/^[0-9]{1,9}$/.test(v)) throw new UsageError(`${opt} needs a number, not ${JSON.stringify(v)}`);
-  return Number(v);
+function uintArg(opt: string, v: string | true): number {
+  const n = parseUint(v, opt);
+  if (n > 999_999_999) throw usageError(`invalid ${opt}: ${n} is too large`);
+  return n;
 }

@@ -10,6 +10,7 @@ import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
 import { isAlive, procStat } from '../os/proc';
+import { separateGroupOf } from '../os/signal';
 import { systemClock } from '../supervise/clock';
 import { ProcessStop } from '../supervise/stop';
 import { markerOf } from '../supervise/attribution';
@@ -20,6 +21,7 @@ import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
 import { supervisedNow, type SupervisorEnd, type SupervisorHandle, type SupervisorLauncher } from './handle';
+import { errnoOf, errnoText } from '../base/errno';
 
 export interface ScannerOptions {
   /** Absolute path of the scan directory. */
@@ -142,7 +144,7 @@ export class Scanner {
     try {
       names = readdirSync(this.opts.scandir);
     } catch (err) {
-      this.opts.warn(`unable to read ${this.opts.scandir}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      this.opts.warn(`unable to read ${this.opts.scandir}: ${errnoText(err)}`);
       return;
     }
     const seen = new Set<string>();
@@ -194,7 +196,7 @@ export class Scanner {
     try {
       return statSync(join(this.opts.scandir, name));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (!failing && code === 'ENOENT') return null;
       failing?.add(name);
       if (!this.failing.has(name)) this.opts.warn(`unable to stat ${name}: ${code ?? err}; skipping it${failing ? `, trying again in ${RESCAN_RETRY_MS / 1000} s` : ''}`);
@@ -238,7 +240,7 @@ export class Scanner {
     try {
       logPipe = producer.logPipe ?? logger.logPipe ?? new LogPipe();
     } catch (err) {
-      this.opts.warn(`unable to make a pipe for ${logger.name}: ${(err as NodeJS.ErrnoException).code ?? err}; retrying in ${RESCAN_RETRY_MS / 1000} s`);
+      this.opts.warn(`unable to make a pipe for ${logger.name}: ${errnoText(err)}; retrying in ${RESCAN_RETRY_MS / 1000} s`);
       return false;
     }
     producer.peer = logger;
@@ -388,8 +390,7 @@ export class Scanner {
     this.opts.warn(`${svc.name}: its supervisor died; stopping pid ${pids.join(', pid ')}, which it left running, with ${signalName(downSignal)} before starting a new supervisor`);
     // Their process groups too (run starts a session): a background child left
     // holding the log pipe would keep the logger, and a shutdown, waiting.
-    const ourGroup = procStat(process.pid)?.pgid;
-    const groups = new Set(pids.map((p) => procStat(p)?.pgid).filter((g): g is number => g !== undefined && g > 1 && g !== ourGroup));
+    const groups = new Set(pids.map(separateGroupOf).filter((g): g is number => g !== null));
     const live = new Set(pids);
     const stop = new ProcessStop({
       members: () => [...live],
@@ -450,8 +451,7 @@ export class Scanner {
     const downSignal = config.downSignal();
     const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
     this.opts.warn(`${svc.name}: its previous host died; stopping its processes ${pids.join(' ')} with ${signalName(downSignal)} before starting it again`);
-    const ourGroup = procStat(process.pid)?.pgid;
-    const groups = new Set(pids.map((p) => procStat(p)?.pgid).filter((g): g is number => g !== undefined && g > 1 && g !== ourGroup));
+    const groups = new Set(pids.map(separateGroupOf).filter((g): g is number => g !== null));
     const pid = pids[0];
     const stop = new ProcessStop({
       members: () => pids.filter(isAlive),
@@ -628,6 +628,6 @@ function silenceOwnOutput(warn: (message: string) => void): void {
     dup2(fd, 2);
     closeSync(fd);
   } catch (err) {
-    warn(`unable to point stdout and stderr at /dev/null: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    warn(`unable to point stdout and stderr at /dev/null: ${errnoText(err)}`);
   }
 }

@@ -5,6 +5,7 @@ import { closeSync, constants, existsSync, openSync, readSync, statSync } from '
 import { isAbsolute, join } from 'node:path';
 import { parseSignal, signalName } from '../wire/signals';
 import { DEFAULT_DEATH_TALLY, MAX_DEATH_TALLY } from '../wire/deathtally';
+import { errnoOf } from '../base/errno';
 
 export type Warn = (message: string) => void;
 
@@ -49,7 +50,7 @@ export class ServiceDir {
       const n = readSync(fd, buf, 0, maxBytes, null);
       return buf.subarray(0, n);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = errnoOf(err);
       if (code !== 'ENOENT') this.warn(`unable to read ${name}: ${code ?? err}`);
       return undefined;
     } finally {

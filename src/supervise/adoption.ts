@@ -5,7 +5,9 @@
 // pid cannot be reused, which closes the race s6 calls unavoidable. The pid
 // file rules are the ones tether background-watch uses (src/daemon/pidfile).
 import { unlinkSync } from 'node:fs';
-import { EXIT_BAD_PIDFILE, acceptDaemonPid, describePidFileError } from '../daemon/pidfile';
+import { acceptDaemonPid, describePidFileError } from '../os/pidfile';
+import { EXIT_BAD_PIDFILE } from '../base/exit';
+import { errnoOf, errnoText } from '../base/errno';
 
 export { EXIT_BAD_PIDFILE };
 
@@ -22,7 +24,7 @@ export function removeStalePidFile(path: string): void {
   try {
     unlinkSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errnoOf(err) !== 'ENOENT') throw err;
   }
 }
 
@@ -43,7 +45,7 @@ export async function adoptFromPidFile(
   try {
     read = await acceptDaemonPid(path, timeoutMs, { signal, reapedStatus: (pid) => reaped.get(pid) });
   } catch (err) {
-    return { kind: 'refused', reason: `unable to read pid file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}` };
+    return { kind: 'refused', reason: `unable to read pid file ${path}: ${errnoText(err)}` };
   }
   if ('error' in read) return { kind: 'refused', reason: describePidFileError(path, read, timeoutMs) };
   return read.wstat === undefined ? { kind: 'adopted', pid: read.pid } : { kind: 'died', pid: read.pid, wstat: read.wstat };

@@ -7,17 +7,9 @@ import { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { mkfifo, tryLockWrite } from '../os/native';
 import { makeFifodir } from '../wire/fifodir';
+import { errnoText as code } from '../base/errno';
+import { EXIT_SYSTEM, EXIT_USAGE, Failure } from '../base/exit';
 
-/** A start-up failure: the message for stderr and s6's exit code for it. */
-export class SuperviseFatal extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
-
-function code(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? String(err);
-}
 
 /**
  * If `path` is a symlink to nothing, creates the directory it points to, as
@@ -46,14 +38,14 @@ export function makeEventDir(path: string): void {
       chmodSync(path, 0o3730);
     }
   } catch (err) {
-    throw new SuperviseFatal(`unable to create ${path}: ${code(err)}`, 111);
+    throw new Failure(`unable to create ${path}: ${code(err)}`, EXIT_SYSTEM);
   }
   mustBeDirectory(path);
 }
 
 /** s6's refusal (100) of a `supervise` or `event` that is a file. */
 function mustBeDirectory(path: string): void {
-  if (!statSync(path).isDirectory()) throw new SuperviseFatal(`${path} exists and is not a directory`, 100);
+  if (!statSync(path).isDirectory()) throw new Failure(`${path} exists and is not a directory`, EXIT_USAGE);
 }
 
 /** `supervise/`, mode 0700, created if missing; anything but a directory is refused. */
@@ -61,11 +53,11 @@ export function makeSuperviseDir(path: string): void {
   try {
     mkdirSync(path, 0o700);
   } catch (err) {
-    if (code(err) !== 'EEXIST') throw new SuperviseFatal(`unable to mkdir ${path}: ${code(err)}`, 111);
+    if (code(err) !== 'EEXIST') throw new Failure(`unable to mkdir ${path}: ${code(err)}`, EXIT_SYSTEM);
     try {
       createDanglingTarget(path, 0o700);
     } catch (e) {
-      throw new SuperviseFatal(`unable to create ${path}: ${code(e)}`, 111);
+      throw new Failure(`unable to create ${path}: ${code(e)}`, EXIT_SYSTEM);
     }
   }
   mustBeDirectory(path);
@@ -80,18 +72,18 @@ export function lockSuperviseDir(lockPath: string): number {
   try {
     fd = openSync(lockPath, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_CREAT, 0o644);
   } catch (err) {
-    throw new SuperviseFatal(`unable to open ${lockPath}: ${code(err)}`, 111);
+    throw new Failure(`unable to open ${lockPath}: ${code(err)}`, EXIT_SYSTEM);
   }
   let locked: boolean;
   try {
     locked = tryLockWrite(fd);
   } catch (err) {
     closeSync(fd);
-    throw new SuperviseFatal(`unable to lock ${lockPath}: ${code(err)}`, 111);
+    throw new Failure(`unable to lock ${lockPath}: ${code(err)}`, EXIT_SYSTEM);
   }
   if (!locked) {
     closeSync(fd);
-    throw new SuperviseFatal(`another instance of tether supervise or s6-supervise is already running (${lockPath} is locked)`, 100);
+    throw new Failure(`another instance of tether supervise or s6-supervise is already running (${lockPath} is locked)`, EXIT_USAGE);
   }
   return fd;
 }
@@ -115,14 +107,14 @@ export class ControlFifo {
     try {
       st = lstatSync(path);
     } catch (err) {
-      if (code(err) !== 'ENOENT') throw new SuperviseFatal(`unable to stat ${path}: ${code(err)}`, 111);
+      if (code(err) !== 'ENOENT') throw new Failure(`unable to stat ${path}: ${code(err)}`, EXIT_SYSTEM);
     }
-    if (st && !st.isFIFO()) throw new SuperviseFatal(`${path} exists and is not a FIFO`, 100);
+    if (st && !st.isFIFO()) throw new Failure(`${path} exists and is not a FIFO`, EXIT_USAGE);
     if (!st) {
       try {
         mkfifo(path, 0o600);
       } catch (err) {
-        throw new SuperviseFatal(`unable to mkfifo ${path}: ${code(err)}`, 111);
+        throw new Failure(`unable to mkfifo ${path}: ${code(err)}`, EXIT_SYSTEM);
       }
     }
     let readFd = -1;
@@ -132,7 +124,7 @@ export class ControlFifo {
       return new ControlFifo(readFd, keepFd);
     } catch (err) {
       if (readFd >= 0) closeSync(readFd);
-      throw new SuperviseFatal(`unable to open ${path}: ${code(err)}`, 111);
+      throw new Failure(`unable to open ${path}: ${code(err)}`, EXIT_SYSTEM);
     }
   }
 

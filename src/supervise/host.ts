@@ -43,7 +43,7 @@ export class SuperviseHost {
     process.stderr.on('error', () => {});
   }
 
-  /** Starts supervising `dirArg`. Throws SuperviseFatal if it cannot. */
+  /** Starts supervising `dirArg`. Throws a Failure if it cannot. */
   supervise(dirArg: string): Supervisor {
     const sup = new Supervisor(dirArg, {
       warn: (message) => this.log(`tether supervise: warning: ${message}`),

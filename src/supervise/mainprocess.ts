@@ -1,8 +1,8 @@
 // The process that *is* the service, whichever way we got it: run itself, or
 // a daemon adopted through the subreaper (a pidfile service). The supervisor
 // only signals it and hears of its death, so either kind plugs in.
-import { procStat } from '../os/proc';
 import { reaper } from '../os/reaper';
+import { killGroupQuietly, killQuietly, separateGroupOf } from '../os/signal';
 
 export type ExitListener = (wstat: number) => void;
 
@@ -16,16 +16,6 @@ export interface MainProcess {
   onExit(fn: ExitListener): void;
 }
 
-/** kill(2) that ignores ESRCH: the death is reported through the reaper anyway. */
-export function sendSignal(pid: number, sig: number): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // ESRCH: gone already. EPERM (a service that made itself another
-    // user's, setuid): s6 ignores it too, and the supervisor carries on.
-  }
-}
-
 /**
  * A child of ours that libuv does not know: run or finish started through
  * posix_spawn, or a daemon adopted through the subreaper. The reaper reaps
@@ -36,7 +26,8 @@ export class ReapedChild implements MainProcess {
   constructor(readonly pid: number, private readonly adopted = false) {}
 
   kill(sig: number): void {
-    sendSignal(this.pid, sig);
+    // Gone already: the death comes through the reaper anyway.
+    killQuietly(this.pid, sig);
   }
 
   /**
@@ -45,9 +36,9 @@ export class ReapedChild implements MainProcess {
    * Never our own group, which a daemon cannot be in: run starts a session.
    */
   killGroup(sig: number): void {
-    const pgid = procStat(this.pid)?.pgid;
-    if (pgid === undefined || pgid <= 1 || pgid === procStat(process.pid)?.pgid) this.kill(sig);
-    else sendSignal(-pgid, sig);
+    const pgid = separateGroupOf(this.pid);
+    if (pgid === null) this.kill(sig);
+    else killGroupQuietly(pgid, sig);
   }
 
   onExit(fn: ExitListener): void {

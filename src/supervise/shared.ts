@@ -7,7 +7,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { reaper } from '../os/reaper';
 import { attribute, markerEntry, SERVICE_MARKER } from './attribution';
-import { SuperviseFatal } from './controldir';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { defaultServiceEnv } from './spawn';
 import { Supervisor, type HostSignal } from './supervisor';
 import type { Clock } from './clock';
@@ -68,7 +68,7 @@ export class HostedSupervisor {
       sup.start();
     } catch (err) {
       sup.abandon();
-      const fatal = err instanceof SuperviseFatal ? err : new SuperviseFatal(String((err as Error).message ?? err), 111);
+      const fatal = err instanceof Failure ? err : new Failure(String((err as Error).message ?? err), EXIT_SYSTEM);
       this.host.warn(fatal.message);
       this.endLater(fatal.exitCode);
     }

@@ -5,6 +5,7 @@
 // enough that fork() was most of a restart's cost. The reaper reaps the child.
 import { environStrings, spawnProgram } from '../os/native';
 import { ReapedChild } from './mainprocess';
+import { errnoText } from '../base/errno';
 
 /**
  * Our environment as the child gets it, converted once: nothing in a
@@ -43,7 +44,7 @@ export function spawnInSession(
   try {
     return new ReapedChild(spawnProgram({ path, argv: [path, ...args], env: io.env ?? defaultServiceEnv(), cwd, fds }));
   } catch (err) {
-    onFailure((err as NodeJS.ErrnoException).code ?? String(err));
+    onFailure(errnoText(err));
     return undefined;
   }
 }

@@ -7,7 +7,7 @@
 // stop is over when `members()` comes back empty. The caller says when to
 // look again (a reap, a SIGCHLD, a timer): nothing here polls.
 import type { Clock, TimerHandle } from './clock';
-import { sendSignal } from './mainprocess';
+import { killGroupQuietly, killQuietly } from '../os/signal';
 
 const SIGCONT = 18;
 const SIGKILL = 9;
@@ -17,7 +17,7 @@ const KILL_REPEAT_MS = 5000;
 export interface StopOptions {
   /** The live processes still to stop; new ones (re-parented since) get the same treatment. */
   members: () => number[];
-  /** Process groups signalled with them: a service's own, which a background child may still be in. */
+  /** Process groups signalled with them: a service's own, which a background child may still be in (never ours: see separateGroupOf). */
   groups?: readonly number[];
   downSignal: number;
   /** ms between the down-signal and SIGKILL. */
@@ -42,8 +42,8 @@ export class ProcessStop {
   /** Signals the members, and finishes at once if there are none. */
   begin(): void {
     for (const g of this.opts.groups ?? []) {
-      sendSignal(-g, this.opts.downSignal);
-      sendSignal(-g, SIGCONT);
+      killGroupQuietly(g, this.opts.downSignal);
+      killGroupQuietly(g, SIGCONT);
     }
     this.recheck();
     if (!this.finished) this.timer = this.opts.clock.after(this.opts.timeoutKill, () => this.escalate());
@@ -58,10 +58,10 @@ export class ProcessStop {
       if (this.signalled.has(pid) && !this.killing) continue;
       this.signalled.add(pid);
       if (this.killing) {
-        sendSignal(pid, SIGKILL);
+        killQuietly(pid, SIGKILL);
       } else {
-        sendSignal(pid, this.opts.downSignal);
-        sendSignal(pid, SIGCONT);
+        killQuietly(pid, this.opts.downSignal);
+        killQuietly(pid, SIGCONT);
       }
     }
   }
@@ -75,7 +75,7 @@ export class ProcessStop {
   private escalate(): void {
     if (this.finished) return;
     this.killing = true;
-    for (const g of this.opts.groups ?? []) sendSignal(-g, SIGKILL);
+    for (const g of this.opts.groups ?? []) killGroupQuietly(g, SIGKILL);
     this.recheck();
     if (!this.finished) this.timer = this.opts.clock.after(KILL_REPEAT_MS, () => this.escalate());
   }

@@ -3,7 +3,7 @@
 // us through the subreaper) is stopped (ProcessStop). systemd calls this
 // KillMode=control-group; it is what keeps an old child from holding the port
 // the next instance needs.
-import { childrenOf, procStat } from '../os/proc';
+import { descendantsOf, procStat } from '../os/proc';
 import type { Clock } from './clock';
 import { ProcessStop } from './stop';
 
@@ -42,17 +42,9 @@ export function strayCleanup(opts: StrayOptions): ProcessStop {
 function instanceProcesses(opts: StrayOptions): number[] {
   const adopted = new Set(opts.adopted());
   const groups = new Set(opts.groups);
-  const out: number[] = [];
-  const queue = opts.roots ? opts.roots() : childrenOf(process.pid);
-  const seen = new Set<number>();
-  while (queue.length > 0) {
-    const pid = queue.pop()!;
-    if (seen.has(pid)) continue;
-    seen.add(pid);
+  const candidates = opts.roots ? opts.roots().flatMap((root) => [root, ...descendantsOf(root)]) : descendantsOf(process.pid);
+  return candidates.filter((pid) => {
     const st = procStat(pid);
-    if (st === null) continue;
-    if (st.state !== 'Z' && st.state !== 'X' && (adopted.has(pid) || groups.has(st.pgid))) out.push(pid);
-    queue.push(...childrenOf(pid));
-  }
-  return out;
+    return st !== null && st.state !== 'Z' && st.state !== 'X' && (adopted.has(pid) || groups.has(st.pgid));
+  });
 }

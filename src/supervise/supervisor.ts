@@ -12,7 +12,7 @@ import { cleanFifodir } from '../wire/fifodir';
 import { GROUP_SIGNAL_COMMANDS, SIGNAL_COMMANDS } from '../wire/control';
 import { parseSignal, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
 import { Deadline, systemClock, type Clock } from './clock';
-import { ControlFifo, SuperviseFatal, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
+import { ControlFifo, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
 import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
 import { ReapedChild, type MainProcess } from './mainprocess';
 import { strayCleanup } from './strays';
@@ -21,6 +21,8 @@ import type { ProcessStop } from './stop';
 import { spawnInSession, type ServiceIo } from './spawn';
 import { RestartThrottle } from './throttle';
 import { ServiceRecord } from './record';
+import { errnoText as errCode } from '../base/errno';
+import { EXIT_SYSTEM, Failure } from '../base/exit';
 
 export type State = 'DOWN' | 'UP' | 'FINISH' | 'LASTUP' | 'LASTFINISH';
 
@@ -84,10 +86,6 @@ const SIGKILL = 9;
 const SIGSTOP = 19;
 const SIGINT = 2;
 
-function errCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? String(err);
-}
-
 export class Supervisor {
   /** Absolute path of the service directory as given, for messages. */
   readonly dir: string;
@@ -137,7 +135,7 @@ export class Supervisor {
     try {
       this.dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY);
     } catch (err) {
-      throw new SuperviseFatal(`unable to use service directory ${this.dirArg}: ${errCode(err)}`, 111);
+      throw new Failure(`unable to use service directory ${this.dirArg}: ${errCode(err)}`, EXIT_SYSTEM);
     }
     this.root = `/proc/self/fd/${this.dirFd}`;
     this.files = new ServiceDir(this.root, (m) => this.warn(m));
@@ -181,7 +179,7 @@ export class Supervisor {
   /**
    * s6's start-up order: event/, supervise/, the lock (so a second instance
    * stops here), the control FIFO, stale listeners, death_tally, status, and
-   * only then the `s` event. Throws SuperviseFatal.
+   * only then the `s` event. Throws a Failure.
    */
   start(): void {
     try {
@@ -190,9 +188,9 @@ export class Supervisor {
       this.lockFd = lockSuperviseDir(join(this.superviseDir, 'lock'));
       this.control = ControlFifo.open(join(this.superviseDir, 'control'));
     } catch (err) {
-      if (!(err instanceof SuperviseFatal)) throw err;
+      if (!(err instanceof Failure)) throw err;
       // Name the directory as given, not the /proc path we reach it through.
-      throw new SuperviseFatal(this.shown(err.message), err.exitCode);
+      throw new Failure(this.shown(err.message), err.exitCode);
     }
     this.control.onBytes((bytes) => this.guarded(() => this.commands(bytes.toString('latin1'))));
     cleanFifodir(this.eventDir);
@@ -601,9 +599,13 @@ export class Supervisor {
     this.timer.clear();
     const wait = new AbortController();
     run.adoptionWait = wait;
-    void adoptFromPidFile(pidfile, this.files.timeoutReady(), run.reaped, wait.signal).then((result) => this.guarded(() => {
+    const found = (result: AdoptionResult) => this.guarded(() => {
       if (run === this.current && run.adoptionWait === wait && !this.done) this.daemonFound(run, parent.pid, result);
-    }));
+    });
+    // adoptFromPidFile reports its failures as a refusal; anything else it throws is one too.
+    adoptFromPidFile(pidfile, this.files.timeoutReady(), run.reaped, wait.signal).then(found, (err) => {
+      found({ kind: 'refused', reason: `unable to adopt from pid file ${pidfile}: ${errCode(err)}` });
+    });
   }
 
   private daemonFound(run: Instance, parentPid: number, result: AdoptionResult): void {

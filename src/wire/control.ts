@@ -2,6 +2,7 @@
 import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative } from '../os/lazy';
+import { errnoOf } from '../base/errno';
 
 /** Every byte s6-supervise understands, in s6's own order. */
 export const SUPERVISE_COMMANDS = 'abqhkti12pcyrlPCKoduDUxOQ';
@@ -32,9 +33,6 @@ export const GROUP_SIGNAL_COMMANDS: Readonly<Record<string, NodeJS.Signals>> = {
 /** The bytes s6-svscan understands. */
 export const SVSCAN_COMMANDS = 'zabhitqnN';
 
-/** The most bytes one write may carry and stay atomic on the FIFO. */
-export const MAX_CONTROL_WRITE = 62;
-
 export type ControlResult =
   /** The bytes were written. */
   | 'sent'
@@ -54,7 +52,7 @@ export function openControl(controlDir: string): number | Exclude<ControlResult,
   try {
     return openSync(join(controlDir, 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     if (code === 'ENXIO') return 'not-listening';
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
       return isDirectory(controlDir) ? 'bad-control' : 'not-supervised';
@@ -69,7 +67,7 @@ export function writeControlBytes(fd: number, bytes: string): void {
   try {
     writeSync(fd, buf);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    if (errnoOf(err) !== 'EAGAIN') throw err;
     // The reader is behind and its FIFO full: wait for room, as s6's clients do.
     loadNative().clearNonblock(fd);
     writeSync(fd, buf);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic';
 import { TAIN_SIZE, packTain, unpackTain, type Tain } from './tain';
 import { wstatSignaled, wstatTermsig, wstatToCode } from './signals';
+import { errnoOf } from '../base/errno';
 
 export const DEATH_SIZE = 14;
 export const MAX_DEATH_TALLY = 4096;
@@ -57,7 +58,7 @@ export function readDeathTally(dir: string): DeathRecord[] {
   try {
     return decodeDeathTally(readFileSync(deathTallyPath(dir)));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errnoOf(err) === 'ENOENT') return [];
     throw err;
   }
 }

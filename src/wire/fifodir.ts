@@ -2,12 +2,13 @@
 // every subscriber's FIFO; a listener subscribes by adding a FIFO of its own.
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync,
+  chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { mkfifo } from '../os/native';
 import { formatTain, tainNow } from './tain';
+import { errnoOf } from '../base/errno';
 
 const PREFIX = 'ftrig1:@';
 /** `ftrig1:@` + 24 hex digits + `:` + 6 random characters. */
@@ -26,7 +27,7 @@ export function makeFifodir(path: string): void {
   try {
     mkdirSync(path, 0o700);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    if (errnoOf(err) === 'EEXIST') return;
     throw err;
   }
   chownSync(path, -1, process.getegid?.() ?? -1);
@@ -47,19 +48,37 @@ export function notifyFifodir(path: string, events: string): void {
   }
 }
 
-function notifyOne(fifo: string, bytes: Buffer): void {
+/**
+ * Opens a listener's FIFO for writing without blocking, or returns -1 (and
+ * removes the entry if it can never be a listener). event/ is writable by
+ * its group, so an entry may be planted: a symlink is not followed (a link
+ * to another service's supervise/control would turn our events into its
+ * commands), and anything but a FIFO gets no byte.
+ */
+function openListener(fifo: string): number {
   let fd: number;
   try {
-    fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENXIO') unlinkQuietly(fifo);
-    return;
+    const code = errnoOf(err);
+    // ENXIO: its listener is gone; ELOOP: a symlink.
+    if (code === 'ENXIO' || code === 'ELOOP') unlinkQuietly(fifo);
+    return -1;
   }
+  if (fstatSync(fd).isFIFO()) return fd;
+  closeSync(fd);
+  unlinkQuietly(fifo);
+  return -1;
+}
+
+function notifyOne(fifo: string, bytes: Buffer): void {
+  const fd = openListener(fifo);
+  if (fd < 0) return;
   try {
     writeSync(fd, bytes);
   } catch (err) {
     // EAGAIN: that listener is not reading; it loses this event, we never block.
-    if ((err as NodeJS.ErrnoException).code === 'EPIPE') unlinkQuietly(fifo);
+    if (errnoOf(err) === 'EPIPE') unlinkQuietly(fifo);
   } finally {
     closeSync(fd);
   }
@@ -75,12 +94,8 @@ export function cleanFifodir(path: string): void {
   }
   for (const name of names) {
     if (!name.startsWith('ftrig1') || name.length !== LISTENER_NAME_LENGTH) continue;
-    const fifo = join(path, name);
-    try {
-      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENXIO') unlinkQuietly(fifo);
-    }
+    const fd = openListener(join(path, name));
+    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -121,7 +136,7 @@ export class FifodirListener {
       try {
         mkfifo(hidden, 0o622);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        if (errnoOf(err) === 'EEXIST') continue;
         throw err;
       }
       try {

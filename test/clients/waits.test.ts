@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStatus } from '../../src/wire/status';
 import { svwait, svc, watchService, type ServiceChange } from '../../src/client/api';
-import { ClientError } from '../../src/client/errors';
+import { Failure as ClientError } from '../../src/base/exit';
 import { TETHER, bounded, exitOf, makeService, run, startTether, tempDir, tether, s6Restart } from '../lib/harness';
 import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise, waitSubscribed } from './lib';
 import { endOf, processOnly } from '../supervise/lib';

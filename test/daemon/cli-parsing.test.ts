@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseDuration, parseOptions, parseUint } from '../../src/daemon/cli';
+import { parseDuration, parseOptions, parseUint } from '../../src/base/getopt';
 
 t.test('durations', async (t) => {
   const cases: [string, number | null][] = [
@@ -11,16 +11,16 @@ t.test('durations', async (t) => {
 
 t.test('options: short, long, inline values, --, stop at the first operand', async (t) => {
   const spec = { timeout: { short: 't', value: true }, help: { short: 'h', value: false }, 'show-stacks': { value: false } };
-  let p = parseOptions(['-t500', '--show-stacks', 'pidfile', 'prog', '-t', '9'], spec, true);
+  let p = parseOptions(['-t500', '--show-stacks', 'pidfile', 'prog', '-t', '9'], spec, 'posix');
   t.same([...p.options], [['timeout', '500'], ['show-stacks', true]]);
   t.same(p.operands, ['pidfile', 'prog', '-t', '9'], "PROG's own options are left alone");
-  p = parseOptions(['a', '--timeout=5s', 'b', '-h', '--', '-t'], spec, false);
+  p = parseOptions(['a', '--timeout=5s', 'b', '-h', '--', '-t'], spec, 'anywhere');
   t.same([...p.options], [['timeout', '5s'], ['help', true]]);
   t.same(p.operands, ['a', 'b', '-t']);
-  p = parseOptions(['-ht', '7', 'x'], spec, true);
+  p = parseOptions(['-ht', '7', 'x'], spec, 'posix');
   t.same([...p.options], [['help', true], ['timeout', '7']]);
   for (const bad of [['-x'], ['--nope'], ['-t'], ['--timeout'], ['--help=1']]) {
-    t.throws(() => parseOptions(bad, spec, true), { name: 'UsageError' }, bad.join(' '));
+    t.throws(() => parseOptions(bad, spec, 'posix'), { name: 'UsageError' }, bad.join(' '));
   }
   t.equal(parseUint('42', 'n'), 42);
   t.throws(() => parseUint('4x', 'n'), { name: 'UsageError' });

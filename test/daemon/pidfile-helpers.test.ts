@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { acceptDaemonPid, describePidFileError, isOwnChild, isOwnDescendant, parsePid, readPidFile, waitForFile, waitForPidFile } from '../../src/daemon/pidfile';
+import { acceptDaemonPid, describePidFileError, isOwnChild, isOwnDescendant, parsePid, readPidFile, waitForFile, waitForPidFile } from '../../src/os/pidfile';
 import { exitOf, killAndWait, tempDir } from '../lib/harness';
 
 t.test('readPidFile is strict by default', async (t) => {

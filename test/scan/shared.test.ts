@@ -176,5 +176,5 @@ t.test('a hard open-files limit too low for the tree: one clear line and 111 bef
 t.test('--shared and --supervisor exclude each other: usage error, 100', async (t) => {
   const r = await run(process.execPath, [TETHER, 'svscan', '--shared', '--supervisor', '/usr/bin/s6-supervise', tempDir(t)]);
   t.equal(r.code, 100);
-  t.match(r.stderr, /^tether svscan: usage error: --shared and --supervisor exclude each other\n/);
+  t.match(r.stderr, /^tether svscan: fatal: usage: .*\(usage error: --shared and --supervisor exclude each other\)\n$/);
 });

@@ -4,10 +4,10 @@
 // reader the write is complete: "12" may be the first half of "1234\n".
 import { closeSync, existsSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { procStat } from '../os/proc';
+import { procStat } from './proc';
+import { reaper } from './reaper';
+import { errnoOf } from '../base/errno';
 
-/** The exit code (s6's) for a pid file that is missing, malformed or names a stranger. */
-export const EXIT_BAD_PIDFILE = 104;
 /** How long to wait for a pid file written late, when nothing else bounds it (s6's timeout-ready default). */
 export const DEFAULT_PIDFILE_WAIT_MS = 5000;
 /** s6's limit for the `pidfile` file; a pid file is far smaller. */
@@ -35,7 +35,7 @@ export function readPidFile(path: string, opts: PidFileOptions = {}): PidFileRea
   try {
     text = readSmall(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { error: 'missing', content: '' };
+    if (errnoOf(err) === 'ENOENT') return { error: 'missing', content: '' };
     throw err;
   }
   const pid = parsePid(text, opts);
@@ -220,16 +220,16 @@ function judgeDaemonPid(pid: number, opts: AcceptOptions): DaemonPid | 'not yet'
 const foreign = (pid: number): DaemonPid => ({ error: 'foreign', content: `${pid}\n` });
 
 /**
- * Resolves when `pid` has become our child, at a SIGCHLD (the reaper's
- * listener, installed first, has reaped by then), or when `ms` pass. A middle
- * process that is not our child gives no SIGCHLD here: the deadline's last
- * look covers that rarer shape.
+ * Resolves when `pid` has become our child, at a SIGCHLD (the reaper calls
+ * us after its own reaping), or when `ms` pass. A middle process that is not
+ * our child gives no SIGCHLD here: the deadline's last look covers that
+ * rarer shape.
  */
 function untilChildOrDeadline(pid: number, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      process.off('SIGCHLD', onChild);
+      stopListening();
       signal?.removeEventListener('abort', done);
       resolve();
     };
@@ -238,7 +238,7 @@ function untilChildOrDeadline(pid: number, ms: number, signal?: AbortSignal): Pr
       if (ppid === undefined || ppid === process.pid) done();
     };
     const timer = setTimeout(done, Math.max(0, ms));
-    process.on('SIGCHLD', onChild);
+    const stopListening = reaper.afterSigchld(onChild);
     signal?.addEventListener('abort', done);
     if (signal?.aborted) done();
   });

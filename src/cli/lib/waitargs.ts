@@ -1,6 +1,6 @@
 // The options svwait and svlisten share: -u -U -d -D -r -R, -a -o, -t ms.
-import { CONDITION_BY_LETTER, type WaitCondition } from './conditions';
-import { parseUint } from './getopt';
+import { CONDITION_BY_LETTER, type WaitCondition } from '../../client/conditions';
+import { parseUint } from '../../base/getopt';
 
 export const WAIT_HELP = `-u up (default), -U up and ready, -d down, -D down and finish done,
 -r restarted (down and finished, then up), -R restarted and ready.
