@@ -4,7 +4,8 @@ Supervision (s6-compatible):
   supervise DIR             supervise one service directory
   svscan SCANDIR            supervise every service directory in SCANDIR
   svscanctl -zabhitqnN SCANDIR
-  log [-n count] [-s size] DIR   logger for a service's log/run: stamped lines, rotation
+  log [-d fd] [-q|-v] [-b] [-p] [-l n] [-t ms] SCRIPT...   s6-log: a logger for log/run
+  logs [-f] [-n N] [--since T] [--until T] [--json] [--raw] DIR|SCANDIR...   read and follow logs
   svc [-wu|-wU|-wd|-wD|-wr|-wR] [-T ms] [-abqhkti12pcyrlPCK] [-oduDUxOQ] DIR...
   svstat [-uwNrpgest | -o fields] [-n] [--json] DIR
   svwait [-u|-U|-d|-D|-r|-R] [-a|-o] [-t ms] DIR...

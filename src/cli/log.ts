@@ -1,70 +1,146 @@
-// tether log: a small logger for a service's `log/run`. It stamps each line
-// read on stdin with TAI64N, appends it to DIR/current, rotates by size, and
-// exits 0 at EOF once everything is on disk: that is how a logger drains when
-// its service stops.
-import { LogDir, LogDirBusyError } from '../log/logdir';
-import { Logger } from '../log/logger';
-import { EXIT_SYSTEM, EXIT_USAGE, usageError } from '../base/exit';
+// tether log: s6-log's interface, script language and on-disk format, for a
+// service's log/run. It reads lines on stdin and runs them through the script.
+import { fstatSync, readlinkSync } from 'node:fs';
+import { usageError } from '../base/exit';
 import { letters, parseOptions, parseUint } from '../base/getopt';
-import { commandFromHelp, die, dieOn, exitOnInternalError, printHelp, setProgram, warn } from './lib/program';
+import { die, dieOn, exitOnInternalError, printHelp, setProgram, warn, type Command } from './lib/program';
+import { LogdirError } from '../log/logdir';
+import { LOGDIR_BUFFER_BOUND, Logger, notifyReady } from '../log/logger';
+import { parseScript, ScriptError } from '../log/script';
 
-const USAGE = `usage: tether log [-n count] [-s size] DIR
-
-Reads lines on stdin and appends them, each prefixed with "@TAI64N ", to DIR/current.
-  -n count   archived files to keep (default 10)
-  -s size    rotate current before it grows past size bytes (default 1000000, at least 4096)
-  -h, --help show this help
-Rotation renames current to DIR/@TAI64N.s. Exits 0 at EOF once everything is written.
-Signals: TERM and INT write what was read (an unfinished line as a line) and exit 0,
-leaving the rest of the input to the next logger; ALRM rotates now; HUP is ignored.
-`;
-
-const cmd = commandFromHelp('log', USAGE);
+const cmd: Command = {
+  name: 'log',
+  usage: '[-d fd] [-q|-v] [-b] [-p] [-l linelimit] [-t ms] SCRIPT...   (or: [-n count] [-s size] DIR)',
+  help: `Reads stdin line by line and runs each line through SCRIPT, s6-log's logging script:
+  selection  +re -re (POSIX extended regexes on the raw line), f (lines no action took yet)
+  control    nN archives kept (10), sN rotate near N bytes (99999; 4096..268435455),
+             SN total archive bytes (0: no limit), lN tolerance (2000, at most s/2),
+             rN retry after errors, ms (2000), RN rotate every N s (0: off), EN alert size (200),
+             ^N status size (1001), pPREFIX / p, !PROCESSOR (execlineb -Pc) / ?PROCESSOR (/bin/sh -c),
+             t TAI64N stamp and T local-time stamp, for the next action only
+  actions    1 stdout, 2 alert on stderr, =FILE status file, DIR (starting with / or .) a logdir
+Options:
+  -d fd     write a newline to fd once every logdir is recovered and open
+  -q, -v    fewer (alerts and fatal errors only), more messages
+  -b        stop reading as soon as some output cannot be written
+  -p        ignore SIGTERM (SIGHUP and end of input still end it)
+  -l n      split lines after n bytes (8192; 0: never, else at least 48)
+  -t ms     after SIGTERM or SIGHUP, wait at most ms for the end of a partial line (2000; 0: forever)
+The old form "-n count -s size DIR" means the script "ncount ssize t DIR".
+A logdir holds ${LOGDIR_BUFFER_BOUND / 1024 / 1024} MiB of output it cannot write (disk full); then stdin is no longer read
+and the producer waits. Signals: TERM, HUP and INT end it once the current line is complete;
+ALRM rotates every logdir. Exit: 0 at the end of input or after a signal, once everything is
+written; 100 usage or script error; 111 system error.`,
+};
 
 interface LogArgs {
-  dir: string;
-  maxFiles: number;
-  maxSize: number;
+  words: string[];
+  notifyFd: number | null;
+  verbosity: number;
+  block: boolean;
+  protect: boolean;
+  lineLimit: number;
+  lastLineMs: number;
 }
 
-/** Throws a usage Failure (100) for a wrong command line. */
-function parse(argv: string[]): LogArgs | null {
-  const { options, operands } = parseOptions(argv, letters('hn:s:', { help: { value: false } }), 'anywhere');
-  if (options.has('h') || options.has('help')) return null;
-  const n = options.get('n');
-  const size = options.get('s');
-  const out: LogArgs = { dir: '', maxFiles: n === undefined ? 10 : parseUint(n, '-n'), maxSize: size === undefined ? 1_000_000 : parseUint(size, '-s') };
-  if (out.maxSize < 4096) throw usageError('-s must be at least 4096');
-  if (operands.length !== 1) throw usageError(operands.length === 0 ? 'missing DIR' : 'one DIR expected');
-  out.dir = operands[0];
+const LINE_LIMIT_MIN = 48;
+
+function parseArgs(argv: string[]): LogArgs | null {
+  // Script words may start with '-' (a deselection): only a leading --help is an option.
+  if (argv[0] === '--help') return null;
+  const { sequence: options, operands } = parseOptions(argv, letters('hqvbpl:d:t:n:s:'), 'posix');
+  const out: LogArgs = { words: operands, notifyFd: null, verbosity: 1, block: false, protect: false, lineLimit: 8192, lastLineMs: 2000 };
+  let oldCount: string | undefined;
+  let oldSize: string | undefined;
+  for (const { opt, arg } of options) {
+    switch (opt) {
+      case 'h':
+        return null;
+      case 'q':
+        if (out.verbosity > 0) out.verbosity--;
+        break;
+      case 'v':
+        out.verbosity++;
+        break;
+      case 'b':
+        out.block = true;
+        break;
+      case 'p':
+        out.protect = true;
+        break;
+      case 'l':
+        out.lineLimit = parseUint(arg!, 'line limit');
+        break;
+      case 't':
+        out.lastLineMs = parseUint(arg!, 'last line timeout');
+        break;
+      case 'd':
+        out.notifyFd = notificationFd(arg!);
+        break;
+      case 'n':
+        oldCount = String(parseUint(arg!, 'count'));
+        break;
+      case 's':
+        oldSize = String(parseUint(arg!, 'size'));
+        break;
+    }
+  }
+  if (out.lineLimit && out.lineLimit < LINE_LIMIT_MIN) out.lineLimit = LINE_LIMIT_MIN;
+  if (oldCount !== undefined || oldSize !== undefined) {
+    if (operands.length !== 1) throw usageError('the form with -n and -s takes one DIR');
+    const dir = /^[./]/.test(operands[0]) ? operands[0] : `./${operands[0]}`;
+    out.words = [`n${oldCount ?? 10}`, `s${oldSize ?? 99_999}`, 't', dir];
+  }
+  if (out.words.length === 0) throw usageError('no logging script');
   return out;
+}
+
+function notificationFd(arg: string): number {
+  const fd = parseUint(arg, 'notification fd');
+  if (fd < 3) throw usageError('notification fd must be 3 or more');
+  let target = '';
+  try {
+    fstatSync(fd);
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    throw usageError(`invalid notification fd: ${fd}`);
+  }
+  // Node's own event loop fds (epoll, eventfd) are open too, but were not given to us.
+  if (target.startsWith('anon_inode:')) throw usageError(`invalid notification fd: ${fd}`);
+  return fd;
 }
 
 export async function main(argv: string[]): Promise<void> {
   setProgram(cmd);
-  let args;
+  let args: LogArgs | null;
   try {
-    args = parse(argv);
+    args = parseArgs(argv);
   } catch (err) {
     dieOn(err);
   }
   if (!args) return printHelp();
   exitOnInternalError();
-  const logdir = new LogDir(args.dir, { maxFiles: args.maxFiles, maxSize: args.maxSize });
+  let logger: Logger;
   try {
-    logdir.open();
+    const script = parseScript(args.words);
+    if (args.verbosity > 0) for (const w of script.warnings) warn(w);
+    logger = new Logger({ script, lineLimit: args.lineLimit, lastLineMs: args.lastLineMs, block: args.block, protect: args.protect, verbosity: args.verbosity, progName: 'tether log' });
+    logger.init();
   } catch (err) {
-    const busy = err instanceof LogDirBusyError;
-    die(busy ? EXIT_USAGE : EXIT_SYSTEM, busy ? err.message : `unable to open ${args.dir}: ${(err as Error).message}`);
+    if (err instanceof ScriptError) die(100, err.message);
+    if (err instanceof LogdirError) die(111, err.message);
+    throw err;
   }
-  const logger = new Logger(process.stdin, logdir, warn);
-  process.on('SIGTERM', () => logger.stop());
-  process.on('SIGINT', () => logger.stop());
-  process.on('SIGHUP', () => {});
-  process.on('SIGALRM', () => logger.rotate());
+  const stop = () => logger.terminate();
+  process.on('SIGTERM', () => {
+    if (!args!.protect) stop();
+  });
+  process.on('SIGHUP', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGALRM', () => logger.rotateAll());
   // Node would open its inspector on SIGUSR1: a logger has no use for one.
   process.on('SIGUSR1', () => {});
   logger.start();
-  await logger.finished;
-  process.exit(0);
+  if (args.notifyFd !== null) notifyReady(args.notifyFd);
+  process.exit(await logger.done);
 }

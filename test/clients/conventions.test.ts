@@ -13,7 +13,7 @@ const BAD_COMMAND_LINES: ReadonlyArray<readonly string[]> = [
   ['svc', '--bogus', '/x'], ['svc', '-T'], ['svstat', '-Z', '/x'], ['svstat'], ['svwait', '-t', '1x', '/x'],
   ['svlisten', '-u', '/x'], ['svok'], ['svdt', '-q', '/x'], ['svdt-clear'], ['status', '--bogus'],
   ['supervise', '-x', '/x'], ['supervise', 'a', 'b'], ['svscan', '-t', 'x', '/x'], ['svscan', '--supervisor'],
-  ['svscanctl', '-x', '/x'], ['log', '-n', 'many', '/x'], ['log', '-s', '10', '/x'],
+  ['svscanctl', '-x', '/x'], ['log', '-n', 'many', '/x'], ['log'],
   ['background-watch', '-t', 'x', 'pidfile', 'true'], ['background-watch', '-d', '2', 'pidfile', 'true'],
   ['pidproxy', '-t'], ['pidfile', 'kill', '--pid-file'], ['pidfile', 'claim', '--pid', '1x', '--pid-file', '/x'],
   ['wait-healthy', '--url'], ['wait-healthy', '--url', 'http://127.0.0.1:1/', '--interval', 'often'],

@@ -1,9 +1,8 @@
-// Loggers: `tether log` on its own, and NAME/log joined to NAME by the
-// scanner's pipe, with no line lost across restarts of either side and a
-// drained log at shutdown.
+// Loggers: NAME/log joined to NAME by the scanner's pipe, with no line lost
+// across restarts of either side and a drained log at shutdown. (`tether log`
+// on its own is tested in test/log/.)
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HAVE_S6, TETHER, bounded, exitOf, makeService, tempDir, tether, writeScript, s6Restart } from '../lib/harness';
 import { startScanner, statusPid, waitForLines, waitForPath } from './lib';
@@ -19,47 +18,6 @@ function logLines(dir: string): string[] {
     return l.slice(26);
   });
 }
-
-t.test('tether log stamps lines, finishes a last partial line at EOF, and exits 0', async (t) => {
-  const dir = join(tempDir(t), 'log');
-  const r = await tether(['log', dir], { input: 'one\ntwo\n\nthree' });
-  t.equal(r.code, 0);
-  t.same(logLines(dir), ['one', 'two', '', 'three']);
-  const raw = readFileSync(join(dir, 'current'), 'utf8');
-  t.match(raw, /^@[0-9a-f]{24} one\n@[0-9a-f]{24} two\n@[0-9a-f]{24} \n@[0-9a-f]{24} three\n$/, 'each line stamped, the last one ended');
-});
-
-t.test('tether log rotates by size and keeps count archives, losing no line', async (t) => {
-  const dir = join(tempDir(t), 'log');
-  const input = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n') + '\n';
-  const r = await tether(['log', '-s', '4096', '-n', '1000', dir], { input });
-  t.equal(r.code, 0);
-  const archives = readdirSync(dir).filter((n) => n.endsWith('.s'));
-  t.ok(archives.length > 10, `rotated into ${archives.length} archives`);
-  for (const a of archives) {
-    const st = statSync(join(dir, a));
-    t.ok(st.size <= 4096, `${a} is within the size`);
-    t.equal(st.mode & 0o100, 0o100, 'an archive is marked complete (executable)');
-  }
-  t.same(logLines(dir), input.trim().split('\n'), 'every line, in order');
-  const dir2 = join(tempDir(t), 'log');
-  await tether(['log', '-s', '4096', '-n', '2', dir2], { input });
-  t.equal(readdirSync(dir2).filter((n) => n.endsWith('.s')).length, 2, '-n 2 keeps two archives');
-});
-
-t.test('tether log: SIGTERM writes what was read and exits 0; a second logger on the same directory exits 100', async (t) => {
-  const dir = join(tempDir(t), 'log');
-  const child = spawn(process.execPath, [TETHER, 'log', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
-  t.teardown(() => child.kill('SIGKILL'));
-  child.stdin.write('complete\nhalf a ');
-  await waitForLines(join(dir, 'current'), 1);
-  const second = await tether(['log', dir], { input: 'x\n' });
-  t.equal(second.code, 100, 'the directory is locked');
-  child.kill('SIGTERM');
-  const ex = await exitOf(child);
-  t.equal(ex.code, 0);
-  t.same(logLines(dir), ['complete', 'half a '], 'what was read is written, the unfinished line as a line');
-});
 
 /**
  * A producer that writes numbered lines, each also appended to `written`
@@ -130,7 +88,7 @@ t.test('shutdown: the logger drains what its producer writes while stopping', { 
   const svc = join(scandir, 'p');
   // Output written at the very end, while stopping: a logger that is killed early would lose it.
   makeService(svc, `#!/bin/sh\ntrap 'seq 1 3000 | sed "s/^/tail /"; exit 0' TERM\necho started\nwhile :; do sleep 0.05; done\n`);
-  writeScript(join(svc, 'log', 'run'), `#!/bin/sh\nexec ${process.execPath} ${TETHER} log ./main\n`);
+  writeScript(join(svc, 'log', 'run'), `#!/bin/sh\nexec ${process.execPath} ${TETHER} log t ./main\n`);
   const sc = await startScanner(t, scandir);
   await waitForPath(join(svc, 'log', 'main', 'current'));
   await waitForLines(join(svc, 'log', 'main', 'current'), 1, /started/);
