@@ -8,7 +8,7 @@ import { closeSync, constants, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLocked } from '../os/native';
 import { procStat } from '../os/proc';
-import { markerOf } from '../supervise/attribution';
+import { markerOf, SERVICE_MARKER } from '../supervise/attribution';
 import { SharedHost, type HostedSupervisor } from '../supervise/shared';
 
 /** How a supervisor ended: an exit code or a signal, or a failure to start at all. */
@@ -56,8 +56,12 @@ export class ProcessLauncher implements SupervisorLauncher {
   launch(svc: SupervisedService): SupervisorHandle {
     const [cmd, ...args] = this.command;
     // Its own session: a terminal's ^C reaches only the scanner, which then stops everything in order.
+    // The service's marker in its environment goes down to every process of
+    // the service: if the supervisor is killed, the scanner knows its
+    // adopted orphans by it, whatever a stale status file says.
     const child = reaper.leaveToLibuv(spawn(cmd, [...args, svc.name], {
       cwd: this.scandir,
+      env: { ...process.env, [SERVICE_MARKER]: svc.key },
       stdio: [svc.stdin ?? 'inherit', svc.stdout ?? 'inherit', 'inherit'],
       detached: true,
     }));
@@ -138,7 +142,7 @@ function processesByMarker(): Map<string, number[]> {
 }
 
 /** True if a supervisor holds `dir`'s supervise/lock (as s6-svok tells). */
-function supervisedNow(dir: string): boolean {
+export function supervisedNow(dir: string): boolean {
   let fd: number;
   try {
     fd = openSync(join(dir, 'supervise', 'lock'), constants.O_RDONLY);

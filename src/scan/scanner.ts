@@ -13,13 +13,14 @@ import { isAlive, procStat } from '../os/proc';
 import { separateGroupOf } from '../os/signal';
 import { systemClock } from '../supervise/clock';
 import { ProcessStop } from '../supervise/stop';
+import { markerOf } from '../supervise/attribution';
 import { ServiceDir } from '../servicedir/servicedir';
 import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
 import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
-import type { SupervisorEnd, SupervisorHandle, SupervisorLauncher } from './handle';
+import { supervisedNow, type SupervisorEnd, type SupervisorHandle, type SupervisorLauncher } from './handle';
 import { errnoOf, errnoText } from '../base/errno';
 
 export interface ScannerOptions {
@@ -40,6 +41,8 @@ export interface ScannerOptions {
 
 /** A supervisor is respawned no sooner than this after its previous spawn. */
 const RESPAWN_MS = 1000;
+/** How often a lock held by a supervisor we did not start is looked at. */
+const LOCK_LOOK_MS = 1000;
 /** After a failed spawn of the supervisor program, as s6-svscan does. */
 const SPAWN_RETRY_MS = 10_000;
 /** How long an orphaned service gets to die when its timeout-kill is unset. */
@@ -308,7 +311,29 @@ export class Scanner {
       return;
     }
     if (this.stopOrphan(svc) || this.stopLeftovers(svc)) return;
+    if (this.awaitLock(svc)) return;
     this.spawnSupervisor(svc);
+  }
+
+  /**
+   * A supervisor we did not start holds the service's lock (a previous
+   * scanner's, still running): a new one would only exit 100. Look at the
+   * lock again every second, which costs one fcntl, and start one as soon as
+   * it is free. Returns true while waiting.
+   */
+  private awaitLock(svc: Service): boolean {
+    if (!supervisedNow(this.dirOf(svc))) {
+      if (svc.lockWaiting) this.opts.warn(`${svc.name}: its supervisor is gone; starting a new one`);
+      svc.lockWaiting = false;
+      return false;
+    }
+    if (!svc.lockWaiting) this.opts.warn(`${svc.name}: already supervised (supervise/lock is held); starting a supervisor once it is released`);
+    svc.lockWaiting = true;
+    svc.restartTimer = setTimeout(() => {
+      svc.restartTimer = null;
+      this.startSupervisor(svc);
+    }, LOCK_LOOK_MS);
+    return true;
   }
 
   private spawnSupervisor(svc: Service): void {
@@ -357,38 +382,58 @@ export class Scanner {
    */
   private stopOrphan(svc: Service): boolean {
     const dir = this.dirOf(svc);
-    let pid: number;
-    try {
-      pid = readStatus(dir).pid;
-    } catch {
-      return false;
-    }
-    // Only our own adopted child: an unreaped child's pid cannot have been reused.
-    if (pid <= 0 || procStat(pid)?.ppid !== process.pid || !reaper.adoptedChildren().includes(pid)) return false;
+    const pids = this.orphansOf(svc, dir);
+    if (pids.length === 0) return false;
     const config = new ServiceDir(dir, (m) => this.opts.warn(`${svc.name}: ${m}`));
     const downSignal = config.downSignal();
     const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
-    this.opts.warn(`${svc.name}: its supervisor died; stopping pid ${pid}, which it left running, with ${signalName(downSignal)} before starting a new supervisor`);
-    // Its process group too (run starts a session): a background child left
+    this.opts.warn(`${svc.name}: its supervisor died; stopping pid ${pids.join(', pid ')}, which it left running, with ${signalName(downSignal)} before starting a new supervisor`);
+    // Their process groups too (run starts a session): a background child left
     // holding the log pipe would keep the logger, and a shutdown, waiting.
-    const group = separateGroupOf(pid);
-    let reaped = false;
+    const groups = new Set(pids.map(separateGroupOf).filter((g): g is number => g !== null));
+    const live = new Set(pids);
     const stop = new ProcessStop({
-      members: () => (reaped ? [] : [pid]),
-      groups: group === null ? [] : [group],
+      members: () => [...live],
+      groups: [...groups],
       downSignal,
       timeoutKill: killMs,
       clock: systemClock,
-      onGone: () => this.orphanGone(svc, pid),
+      onGone: () => this.orphanGone(svc, pids[0]),
     });
-    svc.orphanStop = { pid, stop };
-    reaper.watch(pid, () => {
-      reaped = true;
-      stop.recheck();
-    });
+    svc.orphanStop = { pid: pids[0], stop };
+    for (const pid of pids) {
+      reaper.watch(pid, () => {
+        live.delete(pid);
+        stop.recheck();
+      });
+    }
     stop.begin();
-    reaper.reap(); // it may already be a zombie, whose SIGCHLD came before the watch
+    reaper.reap(); // some may be zombies already, whose SIGCHLD came before the watch
     return true;
+  }
+
+  /**
+   * The live processes a dead supervisor of `svc` left to us: our adopted
+   * children (an unreaped child's pid cannot have been reused) that carry the
+   * service's marker, which its supervisor was started with. The status
+   * file's pid counts too, if it is one of them, for a supervisor that
+   * scrubbed its environment; but never alone: a status write may have
+   * failed, leaving it naming an instance that is long gone.
+   */
+  private orphansOf(svc: Service, dir: string): number[] {
+    const adopted = reaper.adoptedChildren().filter((pid) => {
+      const st = procStat(pid);
+      return st !== null && st.ppid === process.pid && st.state !== 'Z' && st.state !== 'X';
+    });
+    if (adopted.length === 0) return [];
+    const found = new Set(adopted.filter((pid) => markerOf(pid) === svc.key));
+    try {
+      const pid = readStatus(dir).pid;
+      if (pid > 0 && adopted.includes(pid) && markerOf(pid) === undefined) found.add(pid);
+    } catch {
+      // no status, or unreadable: the markers decide
+    }
+    return [...found];
   }
 
   /**

@@ -52,6 +52,8 @@ export class Service {
   lastStart = 0;
   restartTimer: NodeJS.Timeout | null = null;
   orphanStop: OrphanStop | null = null;
+  /** Waiting for a supervisor we did not start to release the service's lock (warned once). */
+  lockWaiting = false;
   /** The logger of a producer, or the producer of a logger. */
   peer: Service | null = null;
   logPipe: LogPipe | null = null;

@@ -1,0 +1,54 @@
+// Hostile input on supervise/control: a megabyte of garbage (bytes that are
+// no command), then a burst of 10 000 commands (9 999 `u` to a service that
+// is up, then `d`), against tether and Debian's s6-supervise. Checked from
+// outside: the supervisor lives on, the last command takes effect, never two
+// instances, and thousands of status reads meanwhile, none torn.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BOUND_MS, HAVE_S6, alive, makeService, tempDir, tether } from '../lib/harness';
+import { InstanceSampler, markedRun, recordFigures, startTree, StatusReader, upPid, writeAllToFifo, type Figure, type Impl } from './lib';
+
+const IMPLS: Impl[] = HAVE_S6 ? ['tether', 's6'] : ['tether'];
+const figures = new Map<Impl, string>();
+
+for (const impl of IMPLS) {
+  t.test(`${impl}: a megabyte of garbage on control, then 10 000 commands`, async (t) => {
+    const root = tempDir(t, 'tether-faults-');
+    const dir = join(root, 'scan', 'svc');
+    const id = `control-${impl}-${process.pid}`;
+    makeService(dir, markedRun(id));
+    const sampler = new InstanceSampler(t, [id]);
+    const tree = await startTree(t, impl, join(root, 'scan'), [dir]);
+    const sup = tree.supervisor('svc') as number;
+    const pid = upPid(dir);
+    const reader = new StatusReader(t, dir);
+    // High bytes only: no s6 or tether command among them.
+    const garbage = Buffer.from(randomBytes(1 << 20).map((b) => b | 0x80));
+    const commands = Buffer.concat([Buffer.alloc(9999, 'u'), Buffer.from('d')]);
+    const at = performance.now();
+    await writeAllToFifo(join(dir, 'supervise', 'control'), Buffer.concat([garbage, commands]));
+    const r = await tether(['svwait', '-D', '-t', String(4 * BOUND_MS), dir], { timeout: 5 * BOUND_MS });
+    const ms = performance.now() - at;
+    reader.stop();
+    t.equal(r.code, 0, 'the final d took effect: the service is down');
+    t.ok(alive(sup), 'the supervisor lives on');
+    t.equal(upPid(dir), 0, 'the status says down');
+    t.notOk(alive(pid), 'the instance is gone');
+    t.equal(sampler.maxOf(id), 1, 'never two instances');
+    t.ok(reader.reads > 200, `${reader.reads} status reads`);
+    t.equal(reader.torn, 0, 'no status read torn');
+    figures.set(impl, `supervisor alive, down; ${ms.toFixed(0)} ms to down; ${reader.torn} torn of ${reader.reads} status reads`);
+  });
+}
+
+t.teardown(() => {
+  const row: Figure = {
+    scenario: '1 MiB of garbage on supervise/control, then 10 000 commands (9 999 u, then d)',
+    check: 'supervisor alive, final command applied; time to down; torn status reads',
+    tether: figures.get('tether') ?? 'not run',
+    s6: figures.get('s6') ?? null,
+  };
+  recordFigures('control', [row]);
+});
