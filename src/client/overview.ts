@@ -9,6 +9,7 @@ import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { describe } from '../base/errno';
 import { isNormallyUp, readStatusRecord, toServiceStatus, type ServiceStatus } from './status';
 import { isSupervised, LockTable } from './supervised';
+import { canReportReadiness } from './svc';
 
 /**
  * What a user needs to know about a service, in words:
@@ -122,7 +123,11 @@ export function serviceRow(name: string, dir: string, locks: LockTable, nowMs = 
   try {
     row.normallyUp = isNormallyUp(dir);
     row.wantedUp = row.normallyUp;
-    row.canReportReadiness = existsSync(join(dir, 'notification-fd'));
+    try {
+      row.canReportReadiness = canReportReadiness(dir);
+    } catch {
+      row.canReportReadiness = false; // unreadable: the row still shows what can be read
+    }
     readDeaths(row, nowMs);
     if (!isSupervised(dir, locks)) return row;
     if (!existsSync(join(dir, 'supervise', 'status'))) {

@@ -76,16 +76,24 @@ export function wantsReadiness(wait: WaitCondition): boolean {
   return wait === 'ready' || wait === 'restarted-ready';
 }
 
-/** True if `dir` has a notification-fd file, so its service can report readiness. */
+/**
+ * The files through which a service can report readiness: s6's
+ * notification-fd, and tether's extensions (a NOTIFY_SOCKET, a check).
+ */
+const READINESS_FILES = ['notification-fd', 'notify-socket', 'check'];
+
+/** True if `dir` has a file through which its service can report readiness. */
 export function canReportReadiness(dir: string): boolean {
-  const fn = join(dir, 'notification-fd');
-  try {
-    accessSync(fn);
-    return true;
-  } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw new Failure(`unable to access ${fn}: ${describe(err)}`, EXIT_SYSTEM, dir);
-    return false;
-  }
+  return READINESS_FILES.some((name) => {
+    const fn = join(dir, name);
+    try {
+      accessSync(fn);
+      return true;
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw new Failure(`unable to access ${fn}: ${describe(err)}`, EXIT_SYSTEM, dir);
+      return false;
+    }
+  });
 }
 
 /**
