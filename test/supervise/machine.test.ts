@@ -5,35 +5,11 @@ import t, { type Test } from 'tap';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Supervisor, type Spawner, type SupervisorHooks } from '../../src/supervise/supervisor';
-import type { Clock, TimerHandle } from '../../src/supervise/clock';
 import type { MainProcess } from '../../src/supervise/mainprocess';
 import { readDeathTally } from '../../src/wire/deathtally';
 import { readStatus } from '../../src/wire/status';
-import { tainFromMs } from '../../src/wire/tain';
 import { tempDir } from '../lib/harness';
-
-class FakeClock implements Clock {
-  now = 0;
-  private timers: { at: number; fn: () => void; live: boolean }[] = [];
-  wall() {
-    return tainFromMs(1_700_000_000_000 + this.now);
-  }
-  monoMs() {
-    return this.now;
-  }
-  after(ms: number, fn: () => void): TimerHandle {
-    const timer = { at: this.now + ms, fn, live: true };
-    this.timers.push(timer);
-    return { cancel: () => { timer.live = false; } };
-  }
-  advance(ms: number) {
-    this.now += ms;
-    for (const tm of this.timers.filter((x) => x.live && x.at <= this.now)) {
-      tm.live = false;
-      tm.fn();
-    }
-  }
-}
+import { FakeClock } from '../lib/fakeclock';
 
 class FakeProcess implements MainProcess {
   readonly signals: number[] = [];
