@@ -29,6 +29,9 @@ export const SUPERVISORS: Supervisor[] = [
   },
 ];
 
+/** tether's own supervisor, in the mode the suite runs in. */
+export const TETHER_SUPERVISOR = SUPERVISORS[1];
+
 export const s6 = (name: string) => join(S6_BIN, name);
 
 /**

@@ -13,9 +13,9 @@ import { svc, svwait } from '../../src/client/api';
 import { commandBytes } from '../../src/client/svc';
 import { Failure as ClientError } from '../../src/base/exit';
 import { makeService, tempDir, tether } from '../lib/harness';
-import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise } from './lib';
+import { NOTIFIER, SLEEPER, SUPERVISORS, mustRun, s6, supervise, TETHER_SUPERVISOR } from './lib';
 
-const TETHER_SUP = SUPERVISORS.find((s) => s.name === 'tether supervise')!;
+const TETHER_SUP = TETHER_SUPERVISOR;
 
 for (const sup of SUPERVISORS) {
   t.test(sup.name, { skip: sup.missing ?? false }, async (t) => {

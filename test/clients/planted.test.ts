@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { mkfifo, tryLockWrite } from '../../src/os/native';
 import { STATUS_SIZE, readStatus } from '../../src/wire/status';
 import { makeService, tempDir, tether } from '../lib/harness';
-import { SLEEPER, SUPERVISORS, supervise } from './lib';
+import { SLEEPER, supervise, TETHER_SUPERVISOR } from './lib';
 
 const BOUND = ['-T', '20000'];
 
-const TETHER_SUP = SUPERVISORS.find((s) => s.name === 'tether supervise')!;
+const TETHER_SUP = TETHER_SUPERVISOR;
 /** A name a listener would have: ftrig1:@ + 24 hex digits + : + 6 characters. */
 const listenerName = (tag: string) => `ftrig1:@${'0'.repeat(24)}:${tag.padEnd(6, 'x').slice(0, 6)}`;
 

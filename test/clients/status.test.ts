@@ -8,7 +8,7 @@ import { writeDeathTally, type DeathRecord } from '../../src/wire/deathtally';
 import { FifodirListener } from '../../src/wire/fifodir';
 import { tryLockWrite } from '../../src/os/native';
 import { bounded, exitOf, makeService, startTether, tempDir, tether, s6Restart, waitForOutput } from '../lib/harness';
-import { SLEEPER, SUPERVISORS, mustRun, s6, supervise, waitSubscribed } from './lib';
+import { SLEEPER, SUPERVISORS, mustRun, s6, supervise, waitSubscribed, TETHER_SUPERVISOR } from './lib';
 import { processOnly } from '../supervise/lib';
 
 for (const sup of SUPERVISORS) {
@@ -166,7 +166,7 @@ t.test('status --check: 0 only when every service wanted up is up, and ready whe
 t.test('status -w redraws on events, without polling', async (t) => {
   const scan = tempDir(t);
   const dir = makeService(join(scan, 'web'), SLEEPER, { down: '' });
-  const sup = SUPERVISORS.find((s) => s.name === 'tether supervise')!;
+  const sup = TETHER_SUPERVISOR;
   await supervise(t, sup, dir);
   const watcher = startTether(t, ['status', '-w', scan], { env: { ...process.env, NO_COLOR: '1' } });
   await waitForOutput(watcher, /web\s+down\s/);
