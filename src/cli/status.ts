@@ -6,7 +6,7 @@ import { fatal, runCommand, printHelp, unsubscribeOnSignals, type Command } from
 import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
-import { expandServices, humanDuration, overview, type ServiceRow, type ServiceState } from '../client/overview';
+import { expandServices, humanDuration, overview, statusJson, type ServiceRow, type ServiceState } from '../client/overview';
 import { SCANDIR_ENV, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 import { closeAllWatches, openWatches } from '../client/registry';
 import { FifodirListener } from '../wire/fifodir';
@@ -20,7 +20,7 @@ directory of --scandir or $${SCANDIR_ENV}. A NAME without a slash is
 SCANDIR/NAME when one of those is set.
 STATE: up (running; it cannot report readiness), starting (readiness expected,
   not reported yet, or about to start again), ready, stopping (running but
-  wanted down), crash-looping (wanted up, 3 deaths or more within a minute),
+  wanted down), crash-looping (wanted up, 3 unasked deaths or more within a minute: exits, or signals svc does not send),
   failed to start (with the reason: run missing, run not executable, bad
   interpreter), down, paused, finishing, not supervised, unreadable.
 UPTIME: time up, for running services; "down 5m" for the others.
@@ -55,7 +55,7 @@ export function main(argv: string[]): Promise<void> {
     if (options.has('check')) return healthy(overview(paths)) ? 0 : 1;
     const render = () => {
       const rows = overview(paths);
-      return options.has('json') ? `${JSON.stringify(rows.map(jsonRow))}\n` : table(rows, useColour());
+      return options.has('json') ? `${JSON.stringify(rows.map(statusJson))}\n` : table(rows, useColour());
     };
     if (options.has('watch') || options.has('w')) return follow(paths, render);
     process.stdout.write(render());
@@ -70,19 +70,6 @@ export function healthy(rows: readonly ServiceRow[]): boolean {
     if (r.state === 'not supervised' || r.state === 'unreadable' || r.status === null || !r.status.up) return false;
     return !r.canReportReadiness || r.status.ready;
   });
-}
-
-function jsonRow(r: ServiceRow) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    name: r.name, dir: r.dir, state: r.state, reason: r.reason, pid: r.pid, pgid: r.status?.pgid ?? null,
-    up: r.status?.up ?? false, wantedUp: r.wantedUp, normallyUp: r.normallyUp,
-    ready: r.ready, canReportReadiness: r.canReportReadiness,
-    since: iso(r.sinceMs), sinceMs: r.sinceMs, seconds: r.uptime,
-    readySince: iso(r.readySinceMs), readySinceMs: r.readySinceMs,
-    deathTally: r.deathTally, recentDeaths: r.recentDeaths, last: r.last, lastAt: iso(r.lastMs), lastMs: r.lastMs,
-    ...(r.error ? { error: r.error } : {}),
-  };
 }
 
 function useColour(): boolean {

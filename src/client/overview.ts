@@ -155,6 +155,18 @@ export function serviceRow(name: string, dir: string, locks: LockTable, nowMs = 
   return row;
 }
 
+/**
+ * Signals that `svc` sends on request (-a -h -i -k -q -t -1 -2, the default
+ * down-signal, timeout-kill's SIGKILL): a death by one of them was asked for,
+ * so restarts and stops never make a service look crash-looping. SIGABRT
+ * (-b) stays a crash: abort() sends it too.
+ */
+const ASKED_SIGNALS = new Set([1, 2, 3, 9, 10, 12, 14, 15]);
+
+function askedFor(death: DeathRecord): boolean {
+  return death.sig !== 0 && ASKED_SIGNALS.has(death.sig);
+}
+
 function readDeaths(row: ServiceRow, nowMs: number): void {
   let deaths: DeathRecord[];
   try {
@@ -163,7 +175,7 @@ function readDeaths(row: ServiceRow, nowMs: number): void {
     return;
   }
   row.deathTally = deaths.length;
-  row.recentDeaths = deaths.filter((d) => nowMs - tainToMs(d.stamp) < CRASH_LOOP_WINDOW_MS).length;
+  row.recentDeaths = deaths.filter((d) => !askedFor(d) && nowMs - tainToMs(d.stamp) < CRASH_LOOP_WINDOW_MS).length;
   const last = deaths[deaths.length - 1];
   if (last) {
     row.last = last.sig ? signalName(last.sig) : `exit ${last.exitcode}`;
@@ -238,4 +250,18 @@ export function humanDuration(secs: number): string {
   if (secs < 3600) return `${Math.floor(secs / 60)}m`;
   if (secs < 86400) return `${Math.floor(secs / 3600)}h`;
   return `${Math.floor(secs / 86400)}d`;
+}
+
+/** A row as `tether status --json` and `tether web` give it: ISO times beside epoch ms. */
+export function statusJson(r: ServiceRow) {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    name: r.name, dir: r.dir, state: r.state, reason: r.reason, pid: r.pid, pgid: r.status?.pgid ?? null,
+    up: r.status?.up ?? false, wantedUp: r.wantedUp, normallyUp: r.normallyUp,
+    ready: r.ready, canReportReadiness: r.canReportReadiness,
+    since: iso(r.sinceMs), sinceMs: r.sinceMs, seconds: r.uptime,
+    readySince: iso(r.readySinceMs), readySinceMs: r.readySinceMs,
+    deathTally: r.deathTally, recentDeaths: r.recentDeaths, last: r.last, lastAt: iso(r.lastMs), lastMs: r.lastMs,
+    ...(r.error ? { error: r.error } : {}),
+  };
 }

@@ -1,6 +1,8 @@
 // The services `tether web` shows: what its operands name, listed afresh
 // when asked (a scan directory gains and loses services), read from disk.
-import { expandServices, isServiceDir, serviceRow, type ServiceRow } from '../client/overview';
+import { expandServices, isServiceDir, serviceRow, statusJson } from '../client/overview';
+
+export type ServiceJson = ReturnType<typeof statusJson>;
 import { LockTable } from '../client/supervised';
 import { HttpError } from './http';
 
@@ -39,12 +41,13 @@ export class ServiceSet {
     return ref;
   }
 
-  rows(refs: readonly ServiceRef[] = this.list()): ServiceRow[] {
+  /** The services as `tether status --json` gives them. */
+  rows(refs: readonly ServiceRef[] = this.list()): ServiceJson[] {
     const locks = LockTable.read();
-    return refs.map((r) => serviceRow(r.name, r.dir, locks));
+    return refs.map((r) => statusJson(serviceRow(r.name, r.dir, locks)));
   }
 
-  row(ref: ServiceRef): ServiceRow {
-    return serviceRow(ref.name, ref.dir, LockTable.read());
+  row(ref: ServiceRef): ServiceJson {
+    return statusJson(serviceRow(ref.name, ref.dir, LockTable.read()));
   }
 }

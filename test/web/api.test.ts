@@ -12,8 +12,8 @@ const T = '20000';
 /** What an action's effect is judged by; the pid only by whether it changed. */
 function effect(row: any, before: any) {
   return {
-    state: row.state, up: row.status.up, wantedup: row.status.wantedup, normallyup: row.status.normallyup,
-    deaths: row.deaths - before.deaths, last: row.last, newPid: row.pid !== before.pid,
+    state: row.state, up: row.up, wantedup: row.wantedUp, normallyup: row.normallyUp,
+    deaths: row.deathTally - before.deathTally, last: row.last, newPid: row.pid !== before.pid,
   };
 }
 
@@ -73,7 +73,7 @@ for (const sup of SUPERVISORS) {
       t.equal(r.status, 504, 'the API answers 504 Gateway Timeout');
       t.equal(r.json.exitCode, 99, 'with exit code 99 in the JSON');
       t.match(r.json.error.message, /timed out/);
-      t.equal(r.json.status.state, 'up', 'and the service state after the wait');
+      t.equal(r.json.status.state, 'starting', 'and the service state after the wait: up, not yet ready');
 
       const u = await post(web, '/v1/services/unsupervised/up');
       const us = await tether(['svc', '-u', join(scan, 'unsupervised')]);

@@ -68,7 +68,7 @@ t.test('the page in Chromium', { skip: missing }, async (t) => {
     t.same(names, ['api', 'api/log', 'backup', 'mailer', 'worker']);
     await page.waitForFunction((n) => document.querySelectorAll('tbody tr').length === n, { timeout: BOUND_MS }, names.length);
     t.same(await page.$$eval('tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.service)), names, 'one row per service');
-    t.equal(await cell(page, 'api', 'state'), 'up');
+    t.equal(await cell(page, 'api', 'state'), 'ready', 'api reports readiness: ready');
     t.equal(await cell(page, 'api', 'ready'), 'yes');
     t.equal(await cell(page, 'api', 'pid'), String(statusPid(join(scan, 'api'))));
     t.equal(await cell(page, 'backup', 'state'), 'down');
@@ -116,8 +116,9 @@ t.test('the page in Chromium', { skip: missing }, async (t) => {
     );
     t.comment(`the row changed ${Date.now() - started} ms after the kill`);
     await cellBecomes(page, 'api', 'last', 'SIGKILL');
-    await cellBecomes(page, 'api', 'pid', String(statusPid(join(scan, 'api'))));
-    await cellBecomes(page, 'api', 'state', 'up');
+    // Ready again means the new instance's row: its pid is the one in the status file by then.
+    await cellBecomes(page, 'api', 'state', 'ready');
+    t.equal(await cell(page, 'api', 'pid'), String(statusPid(join(scan, 'api'))), 'the new pid');
     t.pass('the row shows the death (SIGKILL) and the new pid');
   });
 
@@ -160,7 +161,7 @@ t.test('the page in Chromium', { skip: missing }, async (t) => {
   t.test('screenshots, wide and narrow', async (t) => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await cellBecomes(page, 'backup', 'state', 'up'); // back from the USR1 above
-    await cellBecomes(page, 'api', 'state', 'up'); // back from the restart above
+    await cellBecomes(page, 'api', 'state', 'ready'); // back from the restart above
     await page.setViewport({ width: 1100, height: 700 });
     await page.waitForFunction(() => document.getAnimations().length === 0, { timeout: BOUND_MS });
     await page.screenshot({ path: join(ARTIFACTS, 'web.png') });

@@ -21,7 +21,7 @@ async function tree(t: Teardown) {
 
 async function state(web: WebHandle) {
   const r = await call(web, '/v1/services/app', { headers: auth(web) });
-  return { pid: r.json.pid, wantedup: r.json.status.wantedup, deaths: r.json.deaths, state: r.json.state };
+  return { pid: r.json.pid, wantedup: r.json.wantedUp, deaths: r.json.deathTally, state: r.json.state };
 }
 
 const env = { ...process.env, APP_SECRET: CANARY };

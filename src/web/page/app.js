@@ -43,10 +43,10 @@ function duration(secs) {
 function cellText(key, row, at) {
   switch (key) {
     case 'pid': return row.pid === null ? '-' : String(row.pid);
-    case 'uptime': return row.uptime === null ? '-' : duration(row.uptime + Math.floor((Date.now() - at) / 1000));
+    case 'uptime': return row.seconds === null ? '-' : duration(row.seconds + Math.floor((Date.now() - at) / 1000));
     case 'ready': return row.ready === null ? '-' : row.ready ? 'yes' : 'no';
     case 'last': return row.last || '-';
-    case 'deaths': return String(row.deaths);
+    case 'deaths': return String(row.deathTally);
     default: return String(row[key]);
   }
 }
