@@ -6,9 +6,9 @@ import { decodeDeathTally, deathTallyPath, type DeathRecord } from '../wire/deat
 import { tainToMs } from '../wire/tain';
 import { signalName } from '../wire/signals';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
-import { describe } from '../base/errno';
+import { describe, errnoOf } from '../base/errno';
 import { isNormallyUp, readStatusRecord, toServiceStatus, type ServiceStatus } from './status';
-import { isSupervised, LockTable } from './supervised';
+import { isSupervised, LockTable, notSupervised } from './supervised';
 import { canReportReadiness } from './svc';
 
 /**
@@ -89,7 +89,7 @@ export function expandServices(paths: readonly string[]): Array<{ name: string; 
     try {
       names = readdirSync(path);
     } catch (err) {
-      throw new Failure(`unable to list ${path}: ${describe(err)}`, EXIT_SYSTEM);
+      throw new Failure(errnoOf(err) === 'ENOENT' ? notSupervised(path) : `unable to list ${path}: ${describe(err)}`, EXIT_SYSTEM);
     }
     for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
       const dir = join(path, name);

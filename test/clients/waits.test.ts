@@ -188,7 +188,7 @@ t.test('svdt and svdt-clear on a directory that was never supervised: 111', asyn
   const dir = tempDir(t);
   let r = await tether(['svdt', dir]);
   t.equal(r.code, 111);
-  t.equal(r.stderr, `tether svdt: fatal: unable to read death tally for service ${dir}: No such file or directory\n`);
+  t.equal(r.stderr, `tether svdt: fatal: not supervised: ${dir} is not a service directory (no run file)\n`);
   r = await tether(['svdt-clear', dir]);
   t.equal(r.code, 111);
   t.equal((await tether(['svok', dir])).code, 1);
