@@ -21,6 +21,7 @@ import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
 import type { ControllingTerminal } from './terminal';
 import { killNow } from './kill';
+import { RestartCounter } from './restarts';
 import { supervisedNow, type SupervisorEnd, type SupervisorHandle, type SupervisorLauncher } from './handle';
 import { errnoOf, errnoText } from '../base/errno';
 
@@ -315,6 +316,7 @@ export class Scanner {
 
   private forget(svc: Service): void {
     this.services.delete(svc.key);
+    svc.restarts?.close();
     const peer = svc.peer;
     if (peer && this.known(peer) && peer.active) {
       // The old logger of a service that stays is gone: start the one that waited.
@@ -382,6 +384,10 @@ export class Scanner {
 
   private spawnSupervisor(svc: Service): void {
     svc.lastStart = this.clock.monoMs();
+    if (!svc.counting) {
+      svc.counting = true;
+      svc.restarts = RestartCounter.open(() => this.dirOf(svc), this.opts.warn);
+    }
     let handle: SupervisorHandle;
     try {
       handle = this.opts.launcher.launch({
@@ -674,7 +680,10 @@ export class Scanner {
     if (this.ending) return;
     this.ending = true;
     this.leftBehind?.abandon();
-    for (const svc of this.services.values()) svc.clearGrace();
+    for (const svc of this.services.values()) {
+      svc.clearGrace();
+      svc.restarts?.close();
+    }
     this.control?.close();
     this.endedResolve();
   }

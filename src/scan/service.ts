@@ -6,6 +6,7 @@ import { closeSync } from 'node:fs';
 import { pipe } from '../os/native';
 import type { ProcessStop } from '../supervise/stop';
 import type { TimerHandle } from '../supervise/clock';
+import type { RestartCounter } from './restarts';
 
 /**
  * The pipe between a service and its logger. The scanner holds both ends for
@@ -54,6 +55,9 @@ export class Service {
   restartTimer: TimerHandle | null = null;
   /** At shutdown: when this service's time to stop is up. */
   graceTimer: TimerHandle | null = null;
+  /** Counts its restarts from its first supervisor on; null until then, or if it cannot listen. */
+  restarts: RestartCounter | null = null;
+  counting = false;
   orphanStop: OrphanStop | null = null;
   /** Waiting for a supervisor we did not start to release the service's lock (warned once). */
   lockWaiting = false;

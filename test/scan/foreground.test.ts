@@ -6,7 +6,8 @@
 // start shows in `tether status`.
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readlinkSync, renameSync, watch } from 'node:fs';
+import { mkdirSync, readlinkSync, renameSync, watch, writeFileSync } from 'node:fs';
+import { readRestarts } from '../../src/wire/restarts';
 import { join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
 import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, alive, bounded, exitOf, makeService, tempDir, tether, waitForOutput } from '../lib/harness';
@@ -99,12 +100,13 @@ function onTerminal(t: Test, args: string[]): { child: ChildProcess; scanner: Pr
 
 t.test('at a terminal: SIGHUP still rescans; the terminal hanging up stops the tree in order', async (t) => {
   const scandir = join(tempDir(t), 'scan');
-  makeService(join(scandir, 'a'), 'exec sleep 1000');
+  makeService(join(scandir, 'a'), 'echo "a says hello" >&2\nexec sleep 1000');
   // A Node service, the kind that crashed in Node's exit path on a dead terminal.
   makeService(join(scandir, 'n'), `exec ${process.execPath} -e "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000)"`, {
     'log/run': '#!/bin/sh\nexec cat > /dev/null\n',
   });
   const term = onTerminal(t, [...MODE, scandir]);
+  const hello = waitForOutput(term.child, /^tty: a says hello$/);
   const scanner = await term.scanner;
   const services = ['a', 'n', 'n/log'];
   for (const name of services) await waitUp(join(scandir, name));
@@ -112,6 +114,9 @@ t.test('at a terminal: SIGHUP still rescans; the terminal hanging up stops the t
   const supervisors = childrenOf(scanner);
   killLeft(t, () => [...pids, ...supervisors, scanner]);
   t.equal(fd0(pids[0]), '/dev/null', 'the service reads /dev/null, not the terminal');
+  await hello;
+  t.pass("the service's stderr reaches the terminal (through the scanner's relay)");
+  t.match(readlinkSync(`/proc/${pids[0]}/fd/2`), /^pipe:/, 'but its stderr is no terminal');
 
   // A SIGHUP while the terminal lives is s6's: rescan (and prune).
   makeService(join(scandir, 'late'), 'exec sleep 1000');
@@ -231,6 +236,58 @@ t.test('--watch stops the services of a directory moved out of the tree, loggers
   const rows = await statusRows(join(root, 'goes'));
   t.same(rows.map((r) => r.state), ['not supervised', 'not supervised'], 'their supervisors are gone too');
   t.equal((await sc.stop()).code, 0);
+});
+
+/** Waits until supervise/restarts says `n`, rechecking whenever supervise/ changes. */
+async function waitForRestarts(dir: string, n: number): Promise<void> {
+  const sup = join(dir, 'supervise');
+  await waitForPath(sup);
+  await bounded(new Promise<void>((res) => {
+    const check = () => {
+      if (readRestarts(dir) !== n) return;
+      w.close();
+      res();
+    };
+    const w = watch(sup, check);
+    check();
+  }), BOUND_MS, `${n} restarts of ${dir}`);
+}
+
+t.test('restarts are counted since the tree started, across supervisor restarts, and shown by status', async (t) => {
+  const scandir = join(tempDir(t), 'scan');
+  const dir = makeService(join(scandir, 'r'), 'exec sleep 1000');
+  // A count left by an earlier tree is not this tree's.
+  mkdirSync(join(dir, 'supervise'));
+  writeFileSync(join(dir, 'supervise', 'restarts'), '41\n');
+  const sc = await startScanner(t, scandir);
+  await waitUp(dir);
+  await waitForRestarts(dir, 0);
+  t.pass('the first start is no restart; the old count is gone');
+  for (const n of [1, 2]) {
+    t.equal((await tether(['svc', '-wu', '-T', String(BOUND_MS), '-k', dir])).code, 0);
+    await waitForRestarts(dir, n);
+    t.pass(`restart ${n} counted`);
+  }
+  if (!SHARED) {
+    // Its supervisor dies: the scanner stops the orphan and starts a new supervisor, whose death tally starts afresh.
+    const sup = childrenOf(sc.pid)[0];
+    process.kill(sup, 'SIGKILL');
+    await waitForRestarts(dir, 3);
+    await waitUp(dir);
+    t.pass('the start under a new supervisor counts too');
+  }
+  const want = SHARED ? 2 : 3;
+  const row = (await statusRows(dir))[0];
+  t.equal(row.restarts, want, `status --json: restarts ${want}`);
+  const table = (await tether(['status', dir])).stdout.split('\n');
+  t.match(table[0], /READY\s+RESTARTS\s+TALLY/);
+  t.match(table[1], new RegExp(`^r\\s+up\\s+\\d+\\s+\\S+\\s+-\\s+${want}\\s`), 'the table shows it');
+  t.equal((await sc.stop()).code, 0);
+  const again = await startScanner(t, scandir);
+  await waitUp(dir);
+  await waitForRestarts(dir, 0);
+  t.pass('a new tree counts from zero');
+  t.equal((await again.stop()).code, 0);
 });
 
 t.test('a run that cannot start shows in tether status, with the reason', async (t) => {

@@ -1,7 +1,8 @@
 # Runs a command on a new pseudo-terminal, as a terminal emulator would: the
 # command is the session leader and the terminal is its controlling one.
-# Prints "pid N" once started; reads the terminal's output and throws it
-# away (a terminal nobody reads would block writers); on a line "close" on
+# Prints "pid N" once started; reads the terminal's output (a terminal
+# nobody reads would block writers) and prints each line of it as
+# "tty: LINE"; on a line "close" on
 # stdin it closes the master side (the window is closed); on a line "hup" it
 # sends SIGHUP to the command with the terminal still alive. Prints
 # "exit CODE" or "signal SIG" when the command ends.
@@ -20,13 +21,17 @@ if pid == 0:
 os.close(slave)
 print(f"pid {pid}", flush=True)
 stdin = sys.stdin.fileno()
+partial = b""
 ended = os.pidfd_open(pid)  # readable once the command has exited: no polling
 while True:
     fds = ([stdin] if stdin >= 0 else []) + [ended] + ([master] if master is not None else [])
     ready, _, _ = select.select(fds, [], [])
     if master is not None and master in ready:
         try:
-            os.read(master, 65536)
+            partial += os.read(master, 65536)
+            *lines, partial = partial.split(b"\n")
+            for line in lines:
+                print("tty: " + line.rstrip(b"\r").decode("utf-8", "replace"), flush=True)
         except OSError:
             os.close(master)
             master = None
