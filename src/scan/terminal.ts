@@ -20,6 +20,7 @@ export class ControllingTerminal {
   private relayInFd = -1;
   private relayOut: WriteStream | null = null;
   private relayOutFd = -1;
+  private released = false;
 
   private constructor(
     private readonly fd: number,
@@ -91,7 +92,7 @@ export class ControllingTerminal {
 
   /** The terminal has hung up (its emulator closed, the ssh connection dropped). */
   hungUp(): boolean {
-    return !isatty(this.fd);
+    return this.released || !isatty(this.fd);
   }
 
   /**
@@ -101,6 +102,8 @@ export class ControllingTerminal {
    * leaves alone an fd that now names another file.
    */
   release(): void {
+    if (this.released) return;
+    this.released = true;
     let devnull: number;
     try {
       devnull = openSync('/dev/null', constants.O_RDWR);
