@@ -135,7 +135,7 @@ t.test('at a terminal: SIGHUP still rescans; the terminal hanging up stops the t
   t.equal(n.last, 'exit 0', 'on its SIGTERM handler, not in a crash of Node\'s exit path on the dead terminal');
 });
 
-t.test('Ctrl-C: a service that ignores SIGTERM is killed after -K, named; it shows stopping meanwhile', async (t) => {
+t.test('Ctrl-C: a service that ignores SIGTERM is killed after -K, and named', async (t) => {
   const scandir = join(tempDir(t), 'scan');
   makeService(join(scandir, 'stubborn'), "trap '' TERM\nexec sleep 1000");
   makeService(join(scandir, 'quick'), 'exec sleep 1000');
@@ -145,8 +145,6 @@ t.test('Ctrl-C: a service that ignores SIGTERM is killed after -K, named; it sho
   const pid = statusPid(join(scandir, 'stubborn'));
   killLeft(t, () => [pid]);
   process.kill(sc.pid, 'SIGINT');
-  const row = await waitForState(join(scandir, 'stubborn'), 'stopping');
-  t.equal(row.state, 'stopping', 'tether status shows the service as stopping, not up');
   const ex = await exitOf(sc.child);
   t.equal(ex.code, 0, 'the tree ended, exit 0');
   t.notOk(alive(pid), 'the stubborn service is gone');
@@ -168,7 +166,7 @@ t.test("a service's timeout-kill replaces -K", async (t) => {
   t.notOk(alive(pid));
 });
 
-t.test('a second Ctrl-C kills what is left and exits at once', async (t) => {
+t.test('it shows stopping meanwhile; a second Ctrl-C kills what is left and exits at once', async (t) => {
   const scandir = join(tempDir(t), 'scan');
   makeService(join(scandir, 'stubborn'), "trap '' TERM\nexec sleep 1000", { 'log/run': "#!/bin/sh\ntrap '' HUP TERM\nexec cat > /dev/null\n" });
   const sc = await startScanner(t, scandir, { args: ['-K', String(BOUND_MS * 4)] });
@@ -177,12 +175,14 @@ t.test('a second Ctrl-C kills what is left and exits at once', async (t) => {
   const pids = [statusPid(join(scandir, 'stubborn')), statusPid(join(scandir, 'stubborn', 'log'))];
   const supervisors = childrenOf(sc.pid);
   killLeft(t, () => [...pids, ...supervisors]);
-  process.kill(sc.pid, 'SIGINT');
-  await waitForState(join(scandir, 'stubborn'), 'stopping');
   // npm forwards each Ctrl-C to its script, which has it from the terminal
   // already: a SIGINT within a second of the first is the same one.
   process.kill(sc.pid, 'SIGINT');
-  t.ok(alive(pids[0]), 'a SIGINT right after the first is taken as the same Ctrl-C');
+  process.kill(sc.pid, 'SIGINT');
+  const row = await waitForState(join(scandir, 'stubborn'), 'stopping');
+  t.equal(row.state, 'stopping', 'tether status shows the service as stopping, not up');
+  t.ok(alive(sc.pid) && alive(pids[0]), 'a SIGINT right after the first is taken as the same Ctrl-C');
+  // The next one comes a second later at least, however slow the machine (this is no bound).
   await new Promise((res) => setTimeout(res, 1200));
   t.ok(alive(pids[0]), 'the service still runs: the grace is far from over');
   process.kill(sc.pid, 'SIGINT');
