@@ -9,25 +9,15 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BOUND_MS, HAVE_S6, alive, makeService, tempDir, tether } from '../lib/harness';
-import { fillUp, InstanceSampler, instancesOf, markedRun, mountTmpfs, recordFigures, startTree, until, upPid, type Figure, type Impl } from './lib';
+import { BOUND_MS, alive, tether } from '../lib/harness';
+import { fillUp, Findings, IMPLS, instancesOf, mountTmpfs, oneServiceTree, recordFigures, until, upPid } from './lib';
 
-const IMPLS: Impl[] = HAVE_S6 ? ['tether', 's6'] : ['tether'];
 const ROOT_ONLY = { skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs' };
-const found = new Map<string, Partial<Record<Impl, string>>>();
-const note = (key: string, impl: Impl, figure: string) => found.set(key, { ...found.get(key), [impl]: figure });
+const found = new Findings();
 
 for (const impl of IMPLS) {
   t.test(`${impl}: supervise/ on a full filesystem`, ROOT_ONLY, async (t) => {
-    const root = tempDir(t, 'tether-faults-');
-    const dir = join(root, 'scan', 'svc');
-    const id = `full-${impl}-${process.pid}`;
-    mountTmpfs(t, join(dir, 'supervise'), '256k');
-    makeService(dir, markedRun(id));
-    const sampler = new InstanceSampler(t, [id]);
-    const tree = await startTree(t, impl, join(root, 'scan'), [dir]);
-    const sup = tree.supervisor('svc') as number;
-    const first = upPid(dir);
+    const { dir, id, sampler, sup, pid: first } = await oneServiceTree(t, impl, 'full', { prepare: (d) => mountTmpfs(t, join(d, 'supervise'), '256k') });
     const fill = fillUp(join(dir, 'supervise'));
     process.kill(first, 'SIGKILL');
     await until(() => instancesOf(id).some((p) => p !== first), BOUND_MS, 'the service restarted');
@@ -40,18 +30,11 @@ for (const impl of IMPLS) {
     const ms = performance.now() - at;
     t.same(instancesOf(id), [upPid(dir)], 'the status names the one live instance');
     t.equal(sampler.maxOf(id), 1, 'never two instances');
-    note('full', impl, `supervisor alive, restart and d obeyed; svc -wu after the fault ${ms.toFixed(0)} ms`);
+    found.note('full', impl, `supervisor alive, restart and d obeyed; svc -wu after the fault ${ms.toFixed(0)} ms`);
   });
 
   t.test(`${impl}: the service directory made read-only under its supervisor`, ROOT_ONLY, async (t) => {
-    const root = tempDir(t, 'tether-faults-');
-    const dir = join(root, 'scan', 'svc');
-    const id = `ro-${impl}-${process.pid}`;
-    makeService(dir, markedRun(id));
-    const sampler = new InstanceSampler(t, [id]);
-    const tree = await startTree(t, impl, join(root, 'scan'), [dir]);
-    const sup = tree.supervisor('svc') as number;
-    const first = upPid(dir);
+    const { dir, id, sampler, sup, pid: first } = await oneServiceTree(t, impl, 'ro');
     // A read-only bind mount over the directory: what the supervisor opens from now on is read-only.
     execFileSync('mount', ['--bind', dir, dir]);
     let mounted = true;
@@ -70,13 +53,12 @@ for (const impl of IMPLS) {
     const ms = performance.now() - at;
     await until(() => instancesOf(id).length === 1 && upPid(dir) === instancesOf(id)[0], BOUND_MS, 'the status in line');
     t.equal(sampler.maxOf(id), 1, 'never two instances');
-    note('ro', impl, `supervisor alive, restart obeyed; svc -wr after the fault ${ms.toFixed(0)} ms`);
+    found.note('ro', impl, `supervisor alive, restart obeyed; svc -wr after the fault ${ms.toFixed(0)} ms`);
   });
 }
 
 t.teardown(() => {
-  const row = (key: string, scenario: string, check: string): Figure =>
-    ({ scenario, check, tether: found.get(key)?.tether ?? 'not run', s6: found.get(key)?.s6 ?? null });
+  const row = found.row.bind(found);
   recordFigures('resources', [
     row('full', 'supervise/ on a full tmpfs: the service killed, then svc -d, then room again', 'supervisor alive, commands obeyed, never two instances; svc -wu latency after'),
     row('ro', 'the service directory made read-only (a read-only bind mount over it): the service killed, then writable again', 'supervisor alive, restart obeyed, never two instances; svc -wr latency after'),
