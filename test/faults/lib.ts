@@ -94,14 +94,20 @@ export function mountTmpfs(t: Teardown, dir: string, size: string): void {
   });
 }
 
-/** Fills the filesystem holding `dir` with one file, which is returned. */
+/**
+ * Fills the filesystem holding `dir` with one file, which is returned: in
+ * 64 KiB writes, then 4 KiB, then single bytes, so that not a byte is left.
+ */
 export function fillUp(dir: string): string {
   const file = join(dir, 'fill');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (let i = 0; i < 100_000; i++) writeFileSync(file, chunk, { flag: i === 0 ? 'w' : 'a' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  writeFileSync(file, '');
+  for (const size of [64 * 1024, 4096, 1]) {
+    const chunk = Buffer.alloc(size, 1);
+    try {
+      for (let i = 0; i < 1_000_000; i++) writeFileSync(file, chunk, { flag: 'a' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    }
   }
   return file;
 }

@@ -14,7 +14,7 @@ import { BOUND_MS, alive } from '../lib/harness';
 import { EventTap, FAULT_MARK, Findings, IMPLS, memoryKiB, oneServiceTree, openFds, recordFigures, until, upPid } from './lib';
 
 /** Scaled down from the 10 000 to keep the suite within CI's budget (FAULTS_RESTARTS overrides). */
-const RESTARTS = Number(process.env.FAULTS_RESTARTS ?? 2000);
+const RESTARTS = Number(process.env.FAULTS_RESTARTS ?? 1000);
 /** Restarts before the baseline: Node's JIT and heap settle first. */
 const WARMUP = Math.floor(RESTARTS / 10);
 /** Generous: a leak of 1 KiB a restart over 10 000 restarts would pass it, 4 KiB would not. */
