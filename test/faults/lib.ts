@@ -180,14 +180,14 @@ export interface Tree {
 }
 
 /**
- * Starts `tether svscan` or `s6-svscan` on `scandir` and waits until every
- * service in `dirs` is up. At teardown: an orderly stop, then SIGKILL for
+ * Starts `tether svscan` (with `tetherArgs`) or `s6-svscan` on `scandir`
+ * and waits until every service in `dirs` is up. At teardown: an orderly stop, then SIGKILL for
  * whatever under it is still alive.
  */
-export async function startTree(t: Teardown, impl: Impl, scandir: string, dirs: readonly string[]): Promise<Tree> {
+export async function startTree(t: Teardown, impl: Impl, scandir: string, dirs: readonly string[], tetherArgs: string[] = []): Promise<Tree> {
   let pid: number;
   if (impl === 'tether') {
-    pid = (await startScanner(t, scandir)).pid;
+    pid = (await startScanner(t, scandir, { args: tetherArgs })).pid;
   } else {
     const child = spawn(join(S6_BIN, 's6-svscan'), [scandir], { stdio: ['ignore', 'ignore', 'ignore'] });
     pid = child.pid as number;
