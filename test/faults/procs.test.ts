@@ -6,10 +6,12 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { BOUND_MS, TETHER, alive, exitOf, tether } from '../lib/harness';
-import { Findings, IMPLS, oneServiceTree, recordFigures, upPid } from './lib';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { BOUND_MS, TETHER, alive, bounded, exitOf, tether } from '../lib/harness';
+import { FAULT_MARK, Findings, IMPLS, InstanceSampler, instancesOf, oneServiceTree, recordFigures, until, upPid } from './lib';
 
 const CLIENTS = 10;
+const ORPHANS = 500;
 const found = new Findings();
 
 for (const impl of IMPLS) {
@@ -52,11 +54,65 @@ for (const impl of IMPLS) {
   }
 }
 
+/** A free port on 127.0.0.1 now (the OS's choice; closed again before the daemon binds it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** True if something accepts connections on 127.0.0.1:`port`. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const c = connect(port, '127.0.0.1');
+    c.once('connect', () => { c.destroy(); res(true); });
+    c.once('error', () => res(false));
+  });
+}
+
+for (const impl of IMPLS) {
+  t.test(`${impl}: two double-forked daemons (one holding a port) and ${ORPHANS} short-lived orphans, then svc -d`, async (t) => {
+    const port = await freePort();
+    const daemons = `daemons-${impl}-${process.pid}`;
+    // Each daemon: a subshell that backgrounds a new session's process and exits, so the daemon is orphaned twice.
+    const daemon = (what: string) => `( setsid /usr/bin/env ${FAULT_MARK}=${daemons} ${what} </dev/null >/dev/null 2>&1 & )`;
+    const prelude = [
+      daemon(`${process.execPath} -e "require('net').createServer().listen(${port}, '127.0.0.1')"`),
+      daemon('sleep 1000000'),
+      `i=0; while [ $i -lt ${ORPHANS} ]; do ( sleep 0.$((i % 5)) & ); i=$((i + 1)); done`,
+      '',
+    ].join('\n');
+    const { dir, id, sampler } = await oneServiceTree(t, impl, 'forks', { prelude });
+    const strays = new InstanceSampler(t, [daemons]);
+    await until(() => instancesOf(daemons).length === 2, BOUND_MS, 'both daemons running');
+    await bounded((async () => { while (!(await listening(port))) await new Promise((r) => setTimeout(r, 20)); })(), BOUND_MS, 'the daemon listening');
+    const at = performance.now();
+    t.equal((await tether(['svc', '-wD', '-T', String(BOUND_MS), '-d', dir], { timeout: 2 * BOUND_MS })).code, 0, 'svc -wD -d returned: down');
+    let closedMs = -1;
+    if (impl === 'tether') {
+      await bounded((async () => { while (await listening(port)) await new Promise((r) => setTimeout(r, 5)); })(), BOUND_MS, 'the port closed');
+      closedMs = performance.now() - at;
+    }
+    const left = instancesOf(daemons).length;
+    const open = await listening(port);
+    if (impl === 'tether') {
+      t.equal(left, 0, 'no daemon left');
+      t.notOk(open, 'the port is closed');
+    }
+    t.equal(sampler.maxOf(id), 1, 'never two instances of the service');
+    t.ok(strays.maxOf(daemons) <= 2, 'never more than the two daemons');
+    found.note('forks', impl, `${left} daemon(s) left, port ${open ? 'open' : 'closed'}${closedMs >= 0 ? ` ${closedMs.toFixed(0)} ms after svc -d` : ''}`);
+  });
+}
+
 t.teardown(() => {
   const row = found.row.bind(found);
   recordFigures('procs', [
     row('sigstop', `a supervisor SIGSTOPped while ${CLIENTS} clients send commands (o, then d), then SIGCONT`, 'every command accepted, the last applied; time to down after SIGCONT; torn status reads'),
     row('ignores SIGTERM', 'svc -wD -d on a service that ignores SIGTERM (timeout-kill 500)', 'down (killed); svc -wD latency'),
+    row('forks', `two double-forked daemons (setsid; one listening on 127.0.0.1) and ${ORPHANS} short-lived orphans, then svc -wD -d`, 'daemons left behind; the port closed, and how soon after svc -d'),
     row('is stopped (SIGSTOP)', 'svc -wD -d on a service stopped by SIGSTOP', 'down; svc -wD latency'),
   ]);
 });
