@@ -21,7 +21,7 @@ const LISTENERS = Number(process.env.FAULTS_LISTENERS ?? 300);
 /** Crash-looping services beside the healthy one. */
 const CRASHERS = 100;
 /** How long the crash loop runs while the neighbour is probed and CPU is counted. */
-const LOOP_MS = 20_000;
+const LOOP_MS = 10_000;
 const found = new Findings();
 
 /** CPU of the scanner and everything under it now, in ms (children reaped count in the parent's). */
