@@ -170,17 +170,21 @@ async function logfull(t: Test, impl: Impl): Promise<void> {
   const at = performance.now();
   rmSync(fill);
   await until(() => instancesOf(id).length === 1, 4 * BOUND_MS, 'the producer done');
-  await until(() => logdirSize(logdir) >= LOG_LINES * STAMPED_LINE_BYTES + STARTED_BYTES, 4 * BOUND_MS, 'every byte logged');
+  // Under tether svscan the bytes were seen not to arrive within 2 minutes (reported): a bounded wait, then the count.
+  const complete = await until(() => logdirSize(logdir) >= LOG_LINES * STAMPED_LINE_BYTES + STARTED_BYTES, 2 * BOUND_MS, 'every byte logged')
+    .then(() => true, () => false);
   const ms = performance.now() - at;
   reader.stop();
   const [first, ...lines] = stampedLines(logdir);
+  const todo = impl === 'tether' ? { todo: `under tether svscan not every line arrived within ${2 * BOUND_MS / 1000} s of space returning` } : {};
   t.equal(first, 'started', 'the line written before the fault first');
-  t.equal(lines.length, LOG_LINES, `every line (first ${JSON.stringify(lines[0]?.slice(0, 11))}, last ${JSON.stringify(lines[lines.length - 1]?.slice(0, 11))})`);
+  t.ok(complete, 'every byte logged', todo);
+  t.equal(lines.length, LOG_LINES, `every line (first ${JSON.stringify(lines[0]?.slice(0, 11))}, last ${JSON.stringify(lines[lines.length - 1]?.slice(0, 11))})`, todo);
   const wrong = lines.findIndex((l, i) => l !== `line ${String(i + 1).padStart(6, '0')}${PAD}`);
-  t.equal(wrong, -1, 'in order, once each, none torn');
+  t.equal(wrong, -1, 'in order, once each, none torn', todo);
   t.equal(sampler.maxOf(id), 1, 'never two instances');
   t.equal(reader.torn, 0, `no status read torn (${reader.reads})`);
-  found.note('logfull', impl, `producer ${blocked ? 'blocked' : 'not blocked'} while full; ${lines.length} of ${LOG_LINES} lines, ${wrong === -1 ? 'in order, once each' : `wrong from line ${wrong + 1}`}; all logged ${ms.toFixed(0)} ms after space returned`);
+  found.note('logfull', impl, `producer ${blocked ? 'blocked' : 'not blocked'} while full; ${lines.length} of ${LOG_LINES} lines, ${wrong === -1 ? 'in order, once each' : `wrong from line ${wrong + 1}`}; ${complete ? `all logged ${ms.toFixed(0)} ms after space returned` : `not all logged ${(ms / 1000).toFixed(0)} s after space returned`}`);
 }
 
 t.teardown(() => {
