@@ -8,6 +8,15 @@ import { openSync, readSync } from 'node:fs';
 import { becomeChildSubreaper, waitpidNohang } from './native';
 import { exitedChild } from './waitid';
 
+/**
+ * Children reaped in one turn at most. A listener may restart the service
+ * at once (its throttle second has passed) and a run that fails dies again
+ * within milliseconds: with a hundred crash-looping services, a pass "until
+ * no child has exited" that falls behind their throttle never ends, and the
+ * host answers nothing (no control byte, no SIGTERM) while zombies pile up.
+ */
+const REAPS_PER_TURN = 16;
+
 export type ReapListener = (pid: number, wstat: number) => void;
 
 export class Reaper {
@@ -19,6 +28,8 @@ export class Reaper {
   private started = false;
   private readonly sigchldListeners = new Set<() => void>();
   private listening = false;
+  /** A pass is due on the next check phase (setImmediate). */
+  private passDue = false;
 
   /** Installs the SIGCHLD handler; with `subreaper`, orphans of our descendants come to us. */
   start(opts: { subreaper: boolean }): void {
@@ -30,21 +41,38 @@ export class Reaper {
   }
 
   /**
-   * The one SIGCHLD listener of the process: it reaps (once started), then
-   * tells those who wait for a change among our children.
+   * The one SIGCHLD listener of the process. It only asks for a pass: libuv
+   * queues one message per delivered SIGCHLD and calls us once per message,
+   * reading on while its buffer comes back full. Reaping right here (deaths
+   * that restart services, whose runs die and queue more messages) kept
+   * that read loop, and so the whole poll phase, going for ever under a
+   * hundred crash-looping services.
    */
   private listen(): void {
     if (this.listening) return;
     this.listening = true;
-    process.on('SIGCHLD', () => {
+    process.on('SIGCHLD', () => this.passSoon());
+  }
+
+  /**
+   * One pass on the next check phase, however many SIGCHLDs (or cut-short
+   * passes) asked for it: it reaps (once started), then tells those who
+   * wait for a change among our children.
+   */
+  private passSoon(): void {
+    if (this.passDue) return;
+    this.passDue = true;
+    setImmediate(() => {
+      this.passDue = false;
       if (this.started) this.reap();
       for (const l of [...this.sigchldListeners]) l();
     });
   }
 
   /**
-   * Calls `listener` at each SIGCHLD, after the reaping: for a wait on a
-   * change of parentage (a daemon re-parented to us). Returns the unsubscribe.
+   * Calls `listener` after each pass that follows a SIGCHLD, once the
+   * reaping is done: for a wait on a change of parentage (a daemon
+   * re-parented to us). Returns the unsubscribe.
    */
   afterSigchld(listener: () => void): () => void {
     this.listen();
@@ -111,13 +139,17 @@ export class Reaper {
    * Reaps every exited child libuv does not own. Safe to call at any time.
    * While libuv has no child of ours, the dead are found by peeking
    * (waitid WNOWAIT): one SIGCHLD costs the children that died, not all of
-   * them (a shared scanner has one per service). Otherwise each child not
-   * libuv's is asked in turn, so a dead libuv child is left to libuv.
+   * them (a shared scanner has one per service); past REAPS_PER_TURN the
+   * pass goes on at the next turn. Otherwise each child not libuv's is asked
+   * in turn (one list, read once), so a dead libuv child is left to libuv.
    */
   reap(): void {
     if (this.spawned.size === 0) {
+      let budget = REAPS_PER_TURN;
       for (let pid = exitedChild(); pid > 0 && this.spawned.size === 0; pid = exitedChild()) {
         if (!this.reapOne(pid)) break;
+        // The rest goes on next turn: their SIGCHLDs were delivered already.
+        if (--budget === 0) return this.passSoon();
       }
       if (this.spawned.size === 0) return;
     }
