@@ -37,3 +37,32 @@ t.test('a child that nobody watches goes to the orphan listeners', async (t) => 
   process.kill(pid, 'SIGTERM');
   t.same(await orphan, [pid, 15]);
 });
+
+// A watcher that starts a new child at once (a supervisor restarting a
+// service whose throttle second has passed), whose child dies at once: the
+// reaper must still let the event loop turn. Before, each SIGCHLD reaped in
+// the signal callback until no child had exited, so the loopers kept libuv's
+// signal read loop busy for ever and no timer, byte or signal was served
+// (tether svscan --shared with 100 crash-looping services).
+t.test('children that die and are replaced at once do not starve the event loop', async (t) => {
+  const LOOPERS = 40;
+  let looping = true;
+  let reaps = 0;
+  const last = new Map<number, Promise<void>>();
+  const loop = (slot: number): void => {
+    const pid = spawnProgram({ path: '/bin/true', argv: ['true'], env: process.env, fds: new Map() });
+    last.set(slot, new Promise((res) => reaper.watch(pid, () => {
+      reaps++;
+      if (looping) loop(slot);
+      res();
+    })));
+  };
+  for (let slot = 0; slot < LOOPERS; slot++) loop(slot);
+  // A timer, as the one that restarts a throttled service or ends a test.
+  const turned = await bounded(new Promise<number>((res) => setTimeout(() => res(reaps), 200)), BOUND_MS, 'a timer while the loopers run');
+  looping = false;
+  t.ok(turned > 0, `the timer fired while children kept dying (${turned} reaped by then)`);
+  // Every looper's last child is reaped too: a pass cut short goes on by itself.
+  await bounded(Promise.all([...last.values()]), BOUND_MS, 'the last children of the loopers');
+  t.equal(reaper.adoptedChildren().length, 0, 'no child left, no zombie');
+});
