@@ -6,7 +6,7 @@
 // file whole; the supervisor carries on.
 import { join } from 'node:path';
 import { appendDeath, deathTallyPath, encodeDeathTally, readDeathTally, type DeathRecord } from '../wire/deathtally';
-import { notifyFifodir } from '../wire/fifodir';
+import { FifodirNotifier } from '../wire/fifodir';
 import { encodeStatus, statusPath, type StatusRecord } from '../wire/status';
 import { ReplacedFile } from './replacedfile';
 
@@ -19,7 +19,7 @@ export class ServiceRecord {
   status!: StatusRecord;
   private readonly statusFile: ReplacedFile;
   private readonly deathTallyFile: ReplacedFile;
-  private readonly eventDir: string;
+  private readonly events: FifodirNotifier;
   private batching = false;
   private dirty = false;
 
@@ -29,7 +29,7 @@ export class ServiceRecord {
   ) {
     this.statusFile = new ReplacedFile(statusPath(root));
     this.deathTallyFile = new ReplacedFile(deathTallyPath(root));
-    this.eventDir = join(root, 'event');
+    this.events = new FifodirNotifier(join(root, 'event'));
   }
 
   /** Runs `fn` with status writes held back, then writes once if anything changed. */
@@ -52,9 +52,9 @@ export class ServiceRecord {
   event(bytes: string): void {
     this.flush();
     try {
-      notifyFifodir(this.eventDir, bytes);
+      this.events.notify(bytes);
     } catch (err) {
-      this.warn(`unable to notify ${this.eventDir}: ${errCode(err)}`);
+      this.warn(`unable to notify ${this.events.path}: ${errCode(err)}`);
     }
   }
 
@@ -69,6 +69,7 @@ export class ServiceRecord {
   }
 
   close(): void {
+    this.events.close();
     this.statusFile.close();
     this.deathTallyFile.close();
   }
