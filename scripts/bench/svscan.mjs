@@ -15,7 +15,7 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, median, privateMiB, saveRows } from './lib.mjs';
+import { cpuTicks, median, privateMiB, saveRows, statusPid } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -100,10 +100,6 @@ function comm(pid) {
 /** The scanner and its supervisor processes (in shared mode, the scanner's children are services). */
 function supervisionPids(scannerPid) {
   return [scannerPid, ...childrenOf(scannerPid).filter((p) => ['node', 's6-supervise'].includes(comm(p)))];
-}
-
-function statusPid(dir) {
-  return Number(readFileSync(join(dir, 'supervise', 'status')).readBigUInt64BE(24));
 }
 
 /** Starts `scanner` on `scandir`; resolves once every dir in `watched` has sent `u`. */

@@ -1,8 +1,7 @@
 // The ftrig protocol over an event fifodir: a notifier writes event bytes to
 // every subscriber's FIFO; a listener subscribes by adding a FIFO of its own.
-import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync,
+  chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -170,8 +169,19 @@ function unlinkQuietly(path: string): void {
   }
 }
 
+/**
+ * Six random characters. Read from /dev/urandom rather than through
+ * node:crypto, whose loading costs a waiting client more than its wait.
+ */
 function randomSuffix(): string {
-  return Array.from(randomBytes(6), (b) => ALNUM[b % ALNUM.length]).join('');
+  const bytes = Buffer.alloc(6);
+  const fd = openSync('/dev/urandom', constants.O_RDONLY);
+  try {
+    readSync(fd, bytes, 0, bytes.length, null);
+  } finally {
+    closeSync(fd);
+  }
+  return Array.from(bytes, (b) => ALNUM[b % ALNUM.length]).join('');
 }
 
 /**
