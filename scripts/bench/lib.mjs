@@ -126,31 +126,46 @@ export class Started {
     return child;
   }
 
-  /** Asks each supervisor to stop (`s6-svc -dx`), waits up to 15 s, then kills what is left by pid. */
+  /**
+   * Asks each supervisor to stop (`s6-svc -dx`), waits up to 15 s, then
+   * kills what is left by pid: a service whose supervisor did not bring it
+   * down (its status still names it) goes with its process group.
+   */
   async stop() {
-    const groups = [];
-    for (const { dir } of this.supervised) {
-      try {
-        groups.push(statusPid(dir));
-      } catch {
-        // never started
-      }
-      spawnSync('/usr/bin/s6-svc', ['-dx', dir]);
-    }
+    for (const { dir } of this.supervised) spawnSync('/usr/bin/s6-svc', ['-dx', dir]);
     await Promise.all(this.supervised.map(({ child }) => (child.exitCode !== null || child.signalCode !== null ? null
       : new Promise((res) => {
         const timer = setTimeout(res, 15_000);
         child.once('exit', () => { clearTimeout(timer); res(); });
       }))));
-    this.supervised = [];
-    for (const pid of groups) killQuietly(-pid);
     for (const pid of this.pids) killQuietly(pid);
     this.pids.clear();
+    for (const { dir } of this.supervised) {
+      const pid = leftUp(dir);
+      if (pid > 0) killQuietly(-pid);
+    }
+    this.supervised = [];
+  }
+}
+
+/**
+ * The pid a service's status still names, if that process lives and leads
+ * its own group (as a service does, in its own session): only then is its
+ * group killed, never a group that merely took over a reused pid number.
+ */
+export function leftUp(dir) {
+  try {
+    const pid = statusPid(dir);
+    if (pid <= 0) return 0;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return pgid === pid ? pid : 0;
+  } catch {
+    return 0; // no status, or no such process
   }
 }
 
 function killQuietly(pid) {
-  if (pid === 0 || pid === -0) return;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {

@@ -9,7 +9,7 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, median, privateMiB, saveRows, sleep, statusPid } from './lib.mjs';
+import { cpuTicks, leftUp, median, privateMiB, saveRows, sleep, statusPid } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -111,12 +111,8 @@ export async function stopSupervisors(children, dirs) {
   }))));
   for (const c of children) if (c.scandir) rmSync(c.scandir, { recursive: true, force: true });
   for (const dir of dirs) {
-    try {
-      const pid = statusPid(dir);
-      if (pid > 0) process.kill(-pid, 'SIGKILL');
-    } catch {
-      // down already
-    }
+    const pid = leftUp(dir);
+    if (pid > 0) process.kill(-pid, 'SIGKILL');
   }
 }
 
