@@ -112,7 +112,11 @@ export async function stopSupervisors(children, dirs) {
   for (const c of children) if (c.scandir) rmSync(c.scandir, { recursive: true, force: true });
   for (const dir of dirs) {
     const pid = leftUp(dir);
-    if (pid > 0) process.kill(-pid, 'SIGKILL');
+    try {
+      if (pid > 0) process.kill(-pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
