@@ -31,7 +31,7 @@ export class Report {
    * { name, pick, unit, goal }, where `pick` takes a figure from `tether`
    * and from `s6`; `prefix` names the kind (`shared: `).
    */
-  rows(specs, tether, s6, prefix = '') {
+  compare(specs, tether, s6, prefix = '') {
     for (const { name, pick, unit, goal } of specs) this.row(`${prefix}${name}`, pick(tether), pick(s6), unit, goal);
   }
 

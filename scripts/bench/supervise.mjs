@@ -227,8 +227,8 @@ export async function run(report) {
     ];
     const t = results.tether;
     const s = results.s6;
-    report.rows(perMode(restartGoal(1.25)), results.shared, s, 'shared: ');
-    report.rows(perMode(restartGoal(1.5)), t, s);
+    report.compare(perMode(restartGoal(1.25)), results.shared, s, 'shared: ');
+    report.compare(perMode(restartGoal(1.5)), t, s);
     report.row('private memory per added supervisor (10->100)', t.mem.perSupervisor, s.mem.perSupervisor, 'MiB',
       { text: '<= 8 MiB', test: (a) => a <= 8 });
     report.row('idle CPU ticks, 100 supervisors, 10 s (after 30 s)', t.mem.idleTicks, s.mem.idleTicks, 'ticks',
