@@ -6,7 +6,7 @@
 // file whole; the supervisor carries on.
 import { join } from 'node:path';
 import { appendDeath, deathTallyPath, encodeDeathTally, readDeathTally, type DeathRecord } from '../wire/deathtally';
-import { FifodirNotifier } from '../wire/fifodir';
+import { notifyFifodir } from '../wire/fifodir';
 import { encodeStatus, statusPath, type StatusRecord } from '../wire/status';
 import { ReplacedFile } from './replacedfile';
 
@@ -19,7 +19,7 @@ export class ServiceRecord {
   status!: StatusRecord;
   private readonly statusFile: ReplacedFile;
   private readonly deathTallyFile: ReplacedFile;
-  private readonly events: FifodirNotifier;
+  private readonly eventDir: string;
   private batching = false;
   private dirty = false;
 
@@ -29,7 +29,7 @@ export class ServiceRecord {
   ) {
     this.statusFile = new ReplacedFile(statusPath(root));
     this.deathTallyFile = new ReplacedFile(deathTallyPath(root));
-    this.events = new FifodirNotifier(join(root, 'event'));
+    this.eventDir = join(root, 'event');
   }
 
   /** Runs `fn` with status writes held back, then writes once if anything changed. */
@@ -52,9 +52,9 @@ export class ServiceRecord {
   event(bytes: string): void {
     this.flush();
     try {
-      this.events.notify(bytes);
+      notifyFifodir(this.eventDir, bytes);
     } catch (err) {
-      this.warn(`unable to notify ${this.events.path}: ${errCode(err)}`);
+      this.warn(`unable to notify ${this.eventDir}: ${errCode(err)}`);
     }
   }
 
@@ -69,7 +69,6 @@ export class ServiceRecord {
   }
 
   close(): void {
-    this.events.close();
     this.statusFile.close();
     this.deathTallyFile.close();
   }
