@@ -28,19 +28,26 @@ function createDanglingTarget(path: string, mode: number): boolean {
   return true;
 }
 
-/** `event/`: a restricted fifodir, created if missing (following a dangling link). */
-export function makeEventDir(path: string): void {
+/**
+ * `event/`: a restricted fifodir, created if missing (following a dangling
+ * link). Returns true if it was made now, and so has no listener to clean.
+ * A directory just made needs no stat: a cold start of a big tree costs
+ * what its inode creations cost, and nothing more.
+ */
+export function makeEventDir(path: string): boolean {
   try {
-    makeFifodir(path);
+    if (makeFifodir(path)) return true;
     if (createDanglingTarget(path, 0o700)) {
       // Same shape makeFifodir gives a fresh one: our group, 03730.
       chownSync(path, -1, process.getegid?.() ?? -1);
       chmodSync(path, 0o3730);
+      return true;
     }
   } catch (err) {
     throw new Failure(`unable to create ${path}: ${code(err)}`, EXIT_SYSTEM);
   }
   mustBeDirectory(path);
+  return false;
 }
 
 /** s6's refusal (100) of a `supervise` or `event` that is a file. */
@@ -52,10 +59,11 @@ function mustBeDirectory(path: string): void {
 export function makeSuperviseDir(path: string): void {
   try {
     mkdirSync(path, 0o700);
+    return;
   } catch (err) {
     if (code(err) !== 'EEXIST') throw new Failure(`unable to mkdir ${path}: ${code(err)}`, EXIT_SYSTEM);
     try {
-      createDanglingTarget(path, 0o700);
+      if (createDanglingTarget(path, 0o700)) return;
     } catch (e) {
       throw new Failure(`unable to create ${path}: ${code(e)}`, EXIT_SYSTEM);
     }
@@ -103,19 +111,18 @@ export class ControlFifo {
   }
 
   static open(path: string): ControlFifo {
-    let st;
+    // Made first and looked at only if something is there already: on a cold start it never is.
     try {
-      st = lstatSync(path);
+      mkfifo(path, 0o600);
     } catch (err) {
-      if (code(err) !== 'ENOENT') throw new Failure(`unable to stat ${path}: ${code(err)}`, EXIT_SYSTEM);
-    }
-    if (st && !st.isFIFO()) throw new Failure(`${path} exists and is not a FIFO`, EXIT_USAGE);
-    if (!st) {
+      if (code(err) !== 'EEXIST') throw new Failure(`unable to mkfifo ${path}: ${code(err)}`, EXIT_SYSTEM);
+      let st;
       try {
-        mkfifo(path, 0o600);
-      } catch (err) {
-        throw new Failure(`unable to mkfifo ${path}: ${code(err)}`, EXIT_SYSTEM);
+        st = lstatSync(path);
+      } catch (e) {
+        throw new Failure(`unable to stat ${path}: ${code(e)}`, EXIT_SYSTEM);
       }
+      if (!st.isFIFO()) throw new Failure(`${path} exists and is not a FIFO`, EXIT_USAGE);
     }
     let readFd = -1;
     try {

@@ -203,8 +203,9 @@ export class Supervisor {
    * only then the `s` event. Throws a Failure.
    */
   start(): void {
+    let freshEventDir: boolean;
     try {
-      makeEventDir(this.eventDir);
+      freshEventDir = makeEventDir(this.eventDir);
       makeSuperviseDir(this.superviseDir);
       this.lockFd = lockSuperviseDir(join(this.superviseDir, 'lock'));
       this.control = ControlFifo.open(join(this.superviseDir, 'control'));
@@ -214,7 +215,7 @@ export class Supervisor {
       throw new Failure(this.shown(err.message), err.exitCode);
     }
     this.control.onBytes((bytes) => this.guarded(() => this.commands(bytes.toString('latin1'))));
-    cleanFifodir(this.eventDir);
+    if (!freshEventDir) cleanFifodir(this.eventDir);
     this.record.resetDeaths();
     const now = this.clock.wall();
     this.record.status = {
