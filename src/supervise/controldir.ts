@@ -97,16 +97,19 @@ export function lockSuperviseDir(lockPath: string): number {
 }
 
 /**
- * The control FIFO, read without blocking through libuv (epoll). We also keep
- * a write end open, so the reader never sees EOF when a client closes, and a
- * client's open succeeds exactly while we live.
+ * The control FIFO, read without blocking through libuv (epoll). It is opened
+ * O_RDWR, which Linux allows for a FIFO: one fd that is both its reader and a
+ * writer, so the reader never sees EOF when a client closes, and a client's
+ * open succeeds exactly while we live. s6-supervise holds two fds for the
+ * same; one per service matters when a thousand share a process, since every
+ * fd held is copied into each spawn and closed again by its exec.
  */
 export class ControlFifo {
   private readonly socket: Socket;
   private closed = false;
 
-  private constructor(readFd: number, private readonly keepFd: number) {
-    this.socket = new Socket({ fd: readFd, readable: true, writable: false });
+  private constructor(fd: number) {
+    this.socket = new Socket({ fd, readable: true, writable: false });
     this.socket.on('error', () => {}); // a FIFO we hold both ends of cannot fail; never crash on it
   }
 
@@ -124,13 +127,9 @@ export class ControlFifo {
       }
       if (!st.isFIFO()) throw new Failure(`${path} exists and is not a FIFO`, EXIT_USAGE);
     }
-    let readFd = -1;
     try {
-      readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      const keepFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-      return new ControlFifo(readFd, keepFd);
+      return new ControlFifo(openSync(path, constants.O_RDWR | constants.O_NONBLOCK));
     } catch (err) {
-      if (readFd >= 0) closeSync(readFd);
       throw new Failure(`unable to open ${path}: ${code(err)}`, EXIT_SYSTEM);
     }
   }
@@ -144,6 +143,5 @@ export class ControlFifo {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
-    closeSync(this.keepFd);
   }
 }
