@@ -57,7 +57,7 @@ export class PidfileMain extends FollowedMain {
   }
 
   /** EXTEND_TIMEOUT_USEC=: the readiness bound in force, if any, lasts at least `ms` more. */
-  extendReadiness(ms: number): void {
+  override extendReadiness(ms: number): void {
     if (!this.bound.armed || this.bound.remaining >= ms) return;
     if (this.wait) this.bound.set(ms, () => this.wait?.abort());
     else this.bound.set(ms, () => this.parentTimeout());

@@ -115,6 +115,9 @@ export class FollowedMain implements MainProcess {
     this.released = true;
   }
 
+  /** EXTEND_TIMEOUT_USEC=: a readiness bound in force lasts at least `ms` more; run alone has none. */
+  extendReadiness(_ms: number): void {}
+
   /** `pid` is the service's main process from now on; the caller has checked it is the service's. */
   follow(pid: number): void {
     if (this.released || pid === this.target?.pid) return;

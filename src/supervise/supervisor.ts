@@ -331,7 +331,6 @@ export class Supervisor {
   private goDown(): void {
     this.record.status.wantup = false;
     this.startDeferred = false;
-    // A pidfile parent may still exit 0 after its down-signal: the daemon then goes down too.
     // The main process may still move (a pidfile parent that exits 0 after its down-signal, a
     // MAINPID=): the process it moves to goes down too.
     if (this.current?.live) this.current.downRequested = true;
@@ -644,8 +643,7 @@ export class Supervisor {
   private extendTimeouts(ms: number): void {
     if (!this.isUp()) return;
     if (this.timer.armed && this.timer.remaining < ms) this.timer.set(ms, () => this.onDeadline());
-    const main = this.main;
-    if (main instanceof PidfileMain) main.extendReadiness(ms);
+    this.main?.extendReadiness(ms);
   }
 
   /** Remembers orphans the reaper collected: a daemon may die before we read its pid. */
