@@ -4,7 +4,8 @@
 // hear of the end.
 import { spawn } from 'node:child_process';
 import { reaper } from '../os/reaper';
-import { closeSync, constants, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, statSync } from 'node:fs';
+import { CgroupTree } from '../os/cgroup';
 import { join } from 'node:path';
 import { isLocked } from '../os/native';
 import { procStat } from '../os/proc';
@@ -43,7 +44,18 @@ export interface SupervisorLauncher {
    * Live processes of a previous instance of the service that no supervisor
    * holds any more (their host was killed): to stop before a new start.
    */
-  leftovers?(svc: SupervisedService, dir: string): number[];
+  leftovers?(svc: SupervisedService, dir: string): Leftovers | undefined;
+  /** The scanner is leaving: let go of what the launcher made (cgroups). */
+  close?(): void;
+}
+
+/** What a killed host left of one service, as found by its successor. */
+export interface Leftovers {
+  pids: number[];
+  /** Those still alive (and, with a cgroup, whatever they forked since). */
+  members(): number[];
+  /** Calls `fn` when the members may have changed (cgroup.events); undefined where only a look at /proc tells. */
+  watch?(fn: () => void): () => void;
 }
 
 /** One process per service: `COMMAND... NAME`, started in the scan directory. */
@@ -89,7 +101,10 @@ export class ProcessLauncher implements SupervisorLauncher {
 /** Shared mode: every supervisor in this process, through one SharedHost. */
 export class InProcessLauncher implements SupervisorLauncher {
   private readonly host: SharedHost;
+  private cgroups: CgroupTree | undefined;
   private previous: Map<string, number[]> | undefined;
+  /** How strays are told apart: `cgroup` (a cgroup2 leaf per service), or `marker` and why not cgroup. */
+  attribution: { method: 'cgroup' | 'marker'; reason?: string } = { method: 'marker', reason: 'not started' };
 
   constructor(
     private readonly scandir: string,
@@ -98,23 +113,38 @@ export class InProcessLauncher implements SupervisorLauncher {
     this.host = new SharedHost(warn);
   }
 
-  /** Call once the reaper runs. */
+  /**
+   * Call once the reaper runs (and the scan directory is locked: the
+   * cgroup is named after it, and only its one scanner may make it).
+   */
   start(): void {
-    this.host.start();
+    const st = statSync(this.scandir);
+    const tree = CgroupTree.open(`${st.dev}:${st.ino}`);
+    this.cgroups = typeof tree === 'string' ? undefined : tree;
+    this.attribution = typeof tree === 'string' ? { method: 'marker', reason: tree } : { method: 'cgroup' };
+    this.host.start(this.cgroups);
   }
 
   /**
-   * Found by the service's marker in /proc/PID/environ, which every process
-   * of a shared host's service starts with, and only if nobody holds the
-   * service's lock: a live host's processes are never touched. /proc is read
-   * once, at the first call; each pid is checked again when used.
+   * Found by the service's cgroup (the same leaf, named after the service,
+   * under the scan directory's cgroup), and by the service's marker in
+   * /proc/PID/environ, which every process of a shared host's service
+   * starts with; only if nobody holds the service's lock: a live host's
+   * processes are never touched. /proc is read once, at the first call;
+   * each pid is checked again when used.
    */
-  leftovers(svc: SupervisedService, dir: string): number[] {
+  leftovers(svc: SupervisedService, dir: string): Leftovers | undefined {
     this.previous ??= processesByMarker();
-    const pids = this.previous.get(svc.key);
-    if (!pids || supervisedNow(dir)) return [];
+    const marked = this.previous.get(svc.key) ?? [];
     this.previous.delete(svc.key);
-    return pids.filter((pid) => markerOf(pid) === svc.key && procStat(pid)?.ppid !== process.pid);
+    const leaf = this.cgroups?.leaf(svc.key);
+    const inLeaf = leaf?.members() ?? [];
+    if ((marked.length === 0 && inLeaf.length === 0) || supervisedNow(dir)) return undefined;
+    const byMarker = () => marked.filter((pid) => markerOf(pid) === svc.key && procStat(pid)?.ppid !== process.pid);
+    const members = () => [...new Set([...(leaf?.members() ?? []), ...byMarker()])];
+    const pids = members();
+    if (pids.length === 0) return undefined;
+    return { pids, members, watch: leaf && marked.every((pid) => inLeaf.includes(pid)) ? (fn) => leaf.onEvents(fn) : undefined };
   }
 
   launch(svc: SupervisedService): SupervisorHandle {
@@ -123,6 +153,10 @@ export class InProcessLauncher implements SupervisorLauncher {
       signal: (sig) => hosted.signal(sig),
       onEnd: (fn) => hosted.onExit((code, reported) => fn({ kind: 'exit', code, signal: null, reported })),
     };
+  }
+
+  close(): void {
+    this.cgroups?.close();
   }
 }
 

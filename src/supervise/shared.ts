@@ -8,8 +8,10 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { reaper } from '../os/reaper';
 import { attribute, markerEntry, SERVICE_MARKER } from './attribution';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
-import { defaultServiceEnv } from './spawn';
-import { Supervisor, type HostSignal } from './supervisor';
+import { defaultServiceEnv, spawnInSession } from './spawn';
+import { Supervisor, type HostSignal, type Spawner } from './supervisor';
+import type { CgroupTree, ServiceCgroup } from '../os/cgroup';
+import { procStat } from '../os/proc';
 import type { Clock } from './clock';
 
 export interface HostedService {
@@ -33,11 +35,14 @@ export class HostedSupervisor {
   private sup: Supervisor | undefined;
   private exitListener: HostedExit = () => {};
   private ended = false;
+  /** The service's cgroup2 leaf, where the machine has a writable hierarchy. */
+  private readonly cgroup: ServiceCgroup | undefined;
 
   constructor(
     private readonly host: SharedHost,
     readonly service: HostedService,
   ) {
+    this.cgroup = host.cgroups?.leaf(service.key);
     // Our own copies: the scanner may close its pipe ends while we still spawn finish.
     this.stdio.set(0, service.stdin === null ? 0 : this.reopen(service.stdin, constants.O_RDONLY));
     this.stdio.set(1, service.stdout === null ? 1 : this.reopen(service.stdout, constants.O_WRONLY));
@@ -62,7 +67,7 @@ export class HostedSupervisor {
       guard: (fn) => this.guard(fn),
       stdio: () => this.stdio,
       environment: () => this.env,
-    }, { base: this.service.base, clock });
+    }, { base: this.service.base, clock, spawn: this.spawner() });
     this.sup = sup;
     try {
       sup.start();
@@ -72,6 +77,13 @@ export class HostedSupervisor {
       this.host.warn(fatal.message);
       this.endLater(fatal.exitCode);
     }
+  }
+
+  /** run and finish born in the service's leaf, if it has one. */
+  private spawner(): Spawner | undefined {
+    const cgroup = this.cgroup;
+    if (!cgroup) return undefined;
+    return (...args) => cgroup.spawnInside(() => spawnInSession(...args));
   }
 
   onExit(fn: HostedExit): void {
@@ -104,14 +116,19 @@ export class HostedSupervisor {
   }
 
   /**
-   * Orphans of this service among the process's children: by group or
-   * session, or by its marker. Every service's run and finish are children
-   * too; they are known without a look at /proc, so a stop reads /proc only
-   * for true orphans.
+   * Orphans of this service: with a cgroup, every process in its leaf (its
+   * membership survives setsid, double forks and a scrubbed environment);
+   * otherwise, among the process's children, those in its groups or
+   * sessions or with its marker. run and finish are known without a look at
+   * /proc, and finish's own children are no strays: they are left out.
    */
   private orphans(): number[] {
-    const groups = this.sup?.processGroups ?? [];
     const known = this.host.knownPids();
+    const finish = this.sup?.finishPid;
+    if (this.cgroup) {
+      return this.cgroup.members().filter((pid) => !known.has(pid) && (finish === undefined || procStat(pid)?.sid !== finish));
+    }
+    const groups = this.sup?.processGroups ?? [];
     return reaper.adoptedChildren().filter((pid) => !known.has(pid) && attribute(pid, this.service.key, groups) !== undefined);
   }
 
@@ -142,6 +159,8 @@ export class HostedSupervisor {
     this.ended = true;
     setImmediate(() => {
       this.releaseFds();
+      // Empty once the service is down; after `x` it may run on, and the next supervisor finds it there.
+      this.cgroup?.remove();
       this.host.forget(this);
       this.exitListener(code, reported);
     });
@@ -151,10 +170,14 @@ export class HostedSupervisor {
 export class SharedHost {
   private readonly hosted = new Set<HostedSupervisor>();
 
+  /** A cgroup2 leaf per service, where the machine allows; groups and markers otherwise. */
+  cgroups: CgroupTree | undefined;
+
   constructor(readonly warn: (message: string) => void) {}
 
   /** Once, after the reaper has started: reaped orphans are told to every supervisor that may wait on them. */
-  start(): void {
+  start(cgroups?: CgroupTree): void {
+    this.cgroups = cgroups;
     reaper.onOrphan((pid, wstat) => {
       for (const h of this.hosted) h.orphanReaped(pid, wstat);
     });

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { procStat } from '../../src/os/proc';
 import { markerOf } from '../../src/supervise/attribution';
+import { cgroup2Problem } from '../../src/os/cgroup';
 import { TETHER, alive, exitOf, makeService, run, tempDir } from '../lib/harness';
 import { startScanner, statusPid, waitExit, waitForPath, waitUp } from './lib';
 
@@ -49,7 +50,10 @@ for (const how of ['setsid', 'fork'] as const) {
   });
 }
 
-t.test('an orphan nothing attributes (setsid and a scrubbed environment) is left alone by both services, and stopped with the tree', async (t) => {
+// With a cgroup2 leaf per service, setsid and a scrubbed environment do not hide a daemon
+// from its service (test/scan/shared-cgroup.test.ts): this is the fallback's case.
+const CGROUP2 = cgroup2Problem() === undefined;
+t.test('an orphan nothing attributes (setsid and a scrubbed environment) is left alone by both services, and stopped with the tree', { skip: CGROUP2 && 'the cgroup attributes it: see shared-cgroup.test.ts' }, async (t) => {
   const scandir = tempDir(t);
   const a = makeService(join(scandir, 'a'), leaver('scrubbed'));
   const b = makeService(join(scandir, 'b'), 'exec sleep 1000');
