@@ -105,13 +105,12 @@ export class ServiceCgroup {
     return populated(this.dir);
   }
 
-  /** SIGKILL to every process in the leaf at once (cgroup.kill); false where the kernel lacks it. */
-  killAll(): boolean {
+  /** SIGKILL to every process in the leaf at once (cgroup.kill, Linux 5.14); a kernel without it leaves the one-by-one kill to the caller. */
+  killAll(): void {
     try {
       writeFile(join(this.dir, 'cgroup.kill'), '1');
-      return true;
     } catch {
-      return false;
+      // no cgroup.kill, or the leaf is gone
     }
   }
 

@@ -56,6 +56,8 @@ export interface Leftovers {
   members(): number[];
   /** Calls `fn` when the members may have changed (cgroup.events); undefined where only a look at /proc tells. */
   watch?(fn: () => void): () => void;
+  /** SIGKILL to all of them at once (cgroup.kill), where they are in a cgroup of their own. */
+  killAll?(): void;
 }
 
 /** One process per service: `COMMAND... NAME`, started in the scan directory. */
@@ -144,7 +146,9 @@ export class InProcessLauncher implements SupervisorLauncher {
     const members = () => [...new Set([...(leaf?.members() ?? []), ...byMarker()])];
     const pids = members();
     if (pids.length === 0) return undefined;
-    return { pids, members, watch: leaf && marked.every((pid) => inLeaf.includes(pid)) ? (fn) => leaf.onEvents(fn) : undefined };
+    // The leaf speaks for them all only if every process found by marker is in it too.
+    const whole = leaf && marked.every((pid) => inLeaf.includes(pid)) ? leaf : undefined;
+    return { pids, members, watch: whole && ((fn) => whole.onEvents(fn)), killAll: whole && (() => whole.killAll()) };
   }
 
   launch(svc: SupervisedService): SupervisorHandle {

@@ -457,6 +457,7 @@ export class Scanner {
     let unwatch = () => {};
     const stop = new ProcessStop({
       members: () => left.members(),
+      killAll: left.killAll && (() => left.killAll!()),
       groups: [...groups],
       downSignal,
       timeoutKill: killMs,

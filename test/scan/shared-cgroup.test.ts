@@ -65,10 +65,11 @@ t.test('a daemon with setsid and a scrubbed environment is still its service\'s:
   t.notOk(existsSync(treeOf(scandir)), 'no cgroup left behind');
 });
 
-t.test('a shared host killed by SIGKILL: the next one finds the old instance by its cgroup, though it scrubbed its marker', { skip: NO_CGROUP2 }, async (t) => {
+t.test('a shared host killed by SIGKILL: the next one finds the old instance by its cgroup, though it scrubbed its marker, and kills it', { skip: NO_CGROUP2 }, async (t) => {
   const scandir = tempDir(t);
-  // run itself drops the environment: only the cgroup still says whose it is.
-  const dir = makeService(join(scandir, 'a'), `#!/bin/sh\nexec env -i sh -c 'trap "exit 0" TERM; sleep 1000 & echo $! > child; wait'\n`);
+  // run itself drops the environment: only the cgroup still says whose it is. Both of its
+  // processes ignore SIGTERM, so they go only at the SIGKILL (the leaf's cgroup.kill).
+  const dir = makeService(join(scandir, 'a'), `#!/bin/sh\nexec env -i sh -c 'trap "" TERM; sleep 1000 & echo $! > child; exec sleep 1000'\n`, { 'timeout-kill': '300\n' });
   const first = await startScanner(t, scandir, { args: ['--shared'] });
   await waitUp(dir);
   const old = statusPid(dir);
