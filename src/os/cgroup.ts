@@ -12,11 +12,20 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, watch, writeSy
 import { join } from 'node:path';
 import { errnoOf } from '../base/errno';
 
+/** The cgroup2 path of `pid` (the `0::` line of /proc/PID/cgroup), or null (gone, or no cgroup2). */
+export function cgroupPathOf(pid: number | 'self'): string | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/cgroup`, 'latin1').split('\n').find((l) => l.startsWith('0::'));
+    return line === undefined ? null : line.slice(3);
+  } catch {
+    return null;
+  }
+}
+
 /** Where the cgroup2 hierarchy is mounted, and our cgroup's directory in it; null if there is none. */
 export function ownCgroup2(): string | null {
-  const line = readFileSync('/proc/self/cgroup', 'latin1').split('\n').find((l) => l.startsWith('0::'));
-  if (line === undefined) return null;
-  const path = line.slice(3);
+  const path = cgroupPathOf('self');
+  if (path === null) return null;
   for (const entry of readFileSync('/proc/self/mountinfo', 'latin1').split('\n')) {
     // id parent major:minor root mountpoint options... - fstype source superoptions
     const [left, right] = entry.split(' - ');
@@ -148,7 +157,14 @@ export class CgroupTree {
     /** Our own cgroup, where we return after each spawn. */
     private readonly home: string,
     readonly dir: string,
+    /** The tree as /proc/PID/cgroup names it. */
+    private readonly path: string,
   ) {}
+
+  /** True if `pid` lives in one of the tree's leaves. */
+  holds(pid: number): boolean {
+    return cgroupPathOf(pid)?.startsWith(`${this.path}/`) ?? false;
+  }
 
   /**
    * The tree for the scan directory with identity `scanKey`, made if
@@ -162,7 +178,8 @@ export class CgroupTree {
       return `unable to read /proc/self/cgroup: ${errnoOf(err)}`;
     }
     if (home === null) return 'no cgroup2 hierarchy';
-    const dir = join(home, `tether-${scanKey.replace(/[^0-9A-Za-z_.-]/g, '-')}`);
+    const name = `tether-${scanKey.replace(/[^0-9A-Za-z_.-]/g, '-')}`;
+    const dir = join(home, name);
     try {
       mkdirSync(dir, { recursive: true });
       // Writable for real: a probe leaf we can make and remove (a read-only or foreign hierarchy fails here).
@@ -173,7 +190,8 @@ export class CgroupTree {
     } catch (err) {
       return `${dir}: ${errnoOf(err) ?? (err as Error).message}`;
     }
-    return new CgroupTree(home, dir);
+    const own = cgroupPathOf('self') ?? '/';
+    return new CgroupTree(home, dir, `${own === '/' ? '' : own}/${name}`);
   }
 
   /** The leaf of the service with key `key` (not made until a spawn needs it). */

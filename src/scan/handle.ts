@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { reaper } from '../os/reaper';
 import { closeSync, constants, openSync, readdirSync, statSync } from 'node:fs';
 import { CgroupTree } from '../os/cgroup';
+import { ORPHANS_FILE, writeOrphans } from '../wire/orphans';
+import { errnoText } from '../base/errno';
 import { join } from 'node:path';
 import { isLocked } from '../os/native';
 import { procStat } from '../os/proc';
@@ -110,7 +112,7 @@ export class InProcessLauncher implements SupervisorLauncher {
 
   constructor(
     private readonly scandir: string,
-    warn: (message: string) => void,
+    private readonly warn: (message: string) => void,
   ) {
     this.host = new SharedHost(warn);
   }
@@ -124,6 +126,13 @@ export class InProcessLauncher implements SupervisorLauncher {
     const tree = CgroupTree.open(`${st.dev}:${st.ino}`);
     this.cgroups = typeof tree === 'string' ? undefined : tree;
     this.attribution = typeof tree === 'string' ? { method: 'marker', reason: tree } : { method: 'cgroup' };
+    this.host.onUnattributed = (pids) => {
+      try {
+        writeOrphans(this.scandir, pids);
+      } catch (err) {
+        this.warn(`unable to record the unattributed orphans in ${this.scandir}/${ORPHANS_FILE}: ${errnoText(err)}`);
+      }
+    };
     this.host.start(this.cgroups);
   }
 
@@ -161,6 +170,11 @@ export class InProcessLauncher implements SupervisorLauncher {
 
   close(): void {
     this.cgroups?.close();
+    try {
+      writeOrphans(this.scandir, []);
+    } catch {
+      // a record that cannot go names only processes a reader finds dead
+    }
   }
 }
 

@@ -6,7 +6,7 @@
 // throw into the death of that one supervisor.
 import { closeSync, constants, openSync } from 'node:fs';
 import { reaper } from '../os/reaper';
-import { attribute, markerEntry, SERVICE_MARKER } from './attribution';
+import { attribute, markerEntry, markerOf, SERVICE_MARKER } from './attribution';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { defaultServiceEnv, spawnInSession } from './spawn';
 import { Supervisor, type HostSignal, type Spawner } from './supervisor';
@@ -123,6 +123,8 @@ export class HostedSupervisor {
    * /proc, and finish's own children are no strays: they are left out.
    */
   private orphans(): number[] {
+    // Whatever this service does not claim may be nobody's: the host looks, once this turn.
+    this.host.scheduleCensus();
     const known = this.host.knownPids();
     const finish = this.sup?.finishPid;
     if (this.cgroup) {
@@ -173,6 +175,11 @@ export class SharedHost {
   /** A cgroup2 leaf per service, where the machine allows; groups and markers otherwise. */
   cgroups: CgroupTree | undefined;
 
+  /** Told the live orphans no hosted service claims, whenever that list changes. */
+  onUnattributed: ((pids: number[]) => void) | undefined;
+  private unattributed: number[] = [];
+  private censusQueued = false;
+
   constructor(readonly warn: (message: string) => void) {}
 
   /** Once, after the reaper has started: reaped orphans are told to every supervisor that may wait on them. */
@@ -180,7 +187,47 @@ export class SharedHost {
     this.cgroups = cgroups;
     reaper.onOrphan((pid, wstat) => {
       for (const h of this.hosted) h.orphanReaped(pid, wstat);
+      if (this.unattributed.includes(pid)) this.scheduleCensus();
     });
+  }
+
+  /**
+   * Looks, on a later turn and once however often asked, for orphans that
+   * no hosted service claims. Asked when a service looks for its strays
+   * (after a death: when orphans appear) and when a listed one is reaped;
+   * nothing polls.
+   */
+  scheduleCensus(): void {
+    if (this.censusQueued || !this.onUnattributed) return;
+    this.censusQueued = true;
+    setImmediate(() => {
+      this.censusQueued = false;
+      this.census();
+    });
+  }
+
+  private census(): void {
+    const known = this.knownPids();
+    const keys = new Set<string>();
+    const groups = new Set<number>();
+    for (const h of this.hosted) {
+      keys.add(h.service.key);
+      for (const g of h.supervisor?.processGroups ?? []) groups.add(g);
+    }
+    const now = reaper.adoptedChildren().filter((pid) => !known.has(pid) && !this.claimed(pid, keys, groups));
+    if (now.length === this.unattributed.length && now.every((pid, i) => pid === this.unattributed[i])) return;
+    this.unattributed = now;
+    this.onUnattributed?.(now);
+  }
+
+  /** A service's (by cgroup, marker, group or session), or dead already: nothing to name. */
+  private claimed(pid: number, keys: ReadonlySet<string>, groups: ReadonlySet<number>): boolean {
+    const st = procStat(pid);
+    if (st === null || st.state === 'Z' || st.state === 'X') return true;
+    if (this.cgroups?.holds(pid)) return true;
+    const marker = markerOf(pid);
+    if (marker !== undefined) return keys.has(marker);
+    return groups.has(st.pgid) || groups.has(st.sid);
   }
 
   supervise(service: HostedService, clock?: Clock): HostedSupervisor {

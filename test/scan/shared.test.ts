@@ -7,17 +7,17 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { procStat } from '../../src/os/proc';
 import { markerOf } from '../../src/supervise/attribution';
-import { cgroup2Problem } from '../../src/os/cgroup';
-import { TETHER, alive, exitOf, makeService, run, tempDir } from '../lib/harness';
+import { cgroup2Problem, ownCgroup2 } from '../../src/os/cgroup';
+import { TETHER, alive, exitOf, makeService, run, tempDir, tether } from '../lib/harness';
 import { startScanner, statusPid, waitExit, waitForPath, waitUp } from './lib';
 
 const T = ['-T', '30000'];
 const svc = (...args: string[]) => run('/usr/bin/s6-svc', args);
 
-/** A run that leaves a daemon behind (its pid in `daemon.pid`): double-forked, with or without setsid, maybe with a scrubbed environment. */
-function leaver(how: 'setsid' | 'fork' | 'scrubbed'): string {
+/** A run that leaves a daemon behind (its pid in `daemon.pid`): double-forked, with or without setsid. */
+function leaver(how: 'setsid' | 'fork'): string {
   const daemon = `sh -c 'echo $$ > daemon.pid.new && mv daemon.pid.new daemon.pid; exec sleep 1000'`;
-  const start = how === 'setsid' ? `setsid ${daemon}` : how === 'fork' ? daemon : `setsid env -i ${daemon}`;
+  const start = how === 'setsid' ? `setsid ${daemon}` : daemon;
   return `#!/bin/sh\nrm -f daemon.pid\n(${start} &)\nexec sleep 1000\n`;
 }
 
@@ -50,12 +50,13 @@ for (const how of ['setsid', 'fork'] as const) {
   });
 }
 
-// With a cgroup2 leaf per service, setsid and a scrubbed environment do not hide a daemon
-// from its service (test/scan/shared-cgroup.test.ts): this is the fallback's case.
-const CGROUP2 = cgroup2Problem() === undefined;
-t.test('an orphan nothing attributes (setsid and a scrubbed environment) is left alone by both services, and stopped with the tree', { skip: CGROUP2 && 'the cgroup attributes it: see shared-cgroup.test.ts' }, async (t) => {
+// Nothing attributes a daemon that calls setsid, scrubs its environment and, where services
+// have cgroup2 leaves, moves itself out of its leaf (into the host's own cgroup).
+const ESCAPE = cgroup2Problem() === undefined ? `echo $$ > ${join(ownCgroup2()!, 'cgroup.procs')}; ` : '';
+t.test('an orphan nothing attributes is left alone by both services, named in tether status --json, and stopped with the tree', async (t) => {
   const scandir = tempDir(t);
-  const a = makeService(join(scandir, 'a'), leaver('scrubbed'));
+  const daemon = `sh -c '${ESCAPE}echo $$ > daemon.pid.new && mv daemon.pid.new daemon.pid; exec sleep 1000'`;
+  const a = makeService(join(scandir, 'a'), `#!/bin/sh\nrm -f daemon.pid\n(setsid env -i ${daemon} &)\nexec sleep 1000\n`);
   const b = makeService(join(scandir, 'b'), 'exec sleep 1000');
   const sc = await startScanner(t, scandir, { args: ['--shared'] });
   await Promise.all([waitUp(a), waitUp(b)]);
@@ -64,10 +65,15 @@ t.test('an orphan nothing attributes (setsid and a scrubbed environment) is left
   t.equal((await svc('-wD', ...T, '-d', a)).code, 0);
   t.equal((await svc('-wD', ...T, '-d', b)).code, 0);
   t.ok(alive(orphan), 'not killed as a stray of either service');
+  await waitForPath(join(scandir, '.s6-svscan', 'orphans'));
+  const rows = JSON.parse((await tether(['status', '--json', scandir])).stdout) as Array<Record<string, unknown>>;
+  t.same(rows.filter((r) => r.kind === 'orphan'), [{ kind: 'orphan', scandir, pid: orphan, command: 'sleep 1000' }], 'tether status --json names it');
+  t.same(rows.filter((r) => r.kind !== 'orphan').map((r) => r.name), ['a', 'b'], 'after the service rows, which are unchanged');
   const ex = await sc.stop();
   t.equal(ex.code, 0);
   t.notOk(alive(orphan), 'the tree\'s shutdown stopped it');
   t.match(sc.output().stderr, new RegExp(`left behind by services: ${orphan}`));
+  t.notOk(existsSync(join(scandir, '.s6-svscan', 'orphans')), 'and the record went with it');
 });
 
 t.test('a throw in one service\'s supervisor: one line, that service restarted once, the other untouched', async (t) => {
