@@ -62,15 +62,6 @@ export function cgroupProcs(dir: string): number[] {
   return text.split('\n').filter(Boolean).map(Number);
 }
 
-/** True while a process lives in the cgroup or below it (cgroup.events). */
-export function populated(dir: string): boolean {
-  try {
-    return /^populated 1$/m.test(readFileSync(join(dir, 'cgroup.events'), 'latin1'));
-  } catch {
-    return false;
-  }
-}
-
 function writeFile(path: string, text: string): void {
   const fd = openSync(path, 'w');
   try {
@@ -90,14 +81,20 @@ export class ServiceCgroup {
   /**
    * Runs `spawn` (synchronous) with this process in the leaf, so that the
    * child starts there; we are back in our own cgroup when it returns.
+   * Throws, before spawning, if the leaf cannot be made or joined. A failed
+   * return home cannot undo a spawn: `stuck` hears of it instead.
    */
-  spawnInside<T>(spawn: () => T): T {
+  spawnInside<T>(spawn: () => T, stuck: (reason: string) => void): T {
     mkdirSync(this.dir, { recursive: true });
     writeFile(join(this.dir, 'cgroup.procs'), String(process.pid));
     try {
       return spawn();
     } finally {
-      this.tree.returnHome();
+      try {
+        this.tree.returnHome();
+      } catch (err) {
+        stuck(`unable to leave ${this.dir} for our own cgroup: ${errnoOf(err) ?? (err as Error).message}`);
+      }
     }
   }
 
@@ -106,16 +103,10 @@ export class ServiceCgroup {
     return cgroupProcs(this.dir).filter((pid) => pid !== process.pid);
   }
 
-  has(pid: number): boolean {
-    return this.members().includes(pid);
-  }
-
-  get populated(): boolean {
-    return populated(this.dir);
-  }
-
   /** SIGKILL to every process in the leaf at once (cgroup.kill, Linux 5.14); a kernel without it leaves the one-by-one kill to the caller. */
   killAll(): void {
+    // Never while we are in it ourselves (a return home that failed): cgroup.kill would end us too.
+    if (cgroupProcs(this.dir).includes(process.pid)) return;
     try {
       writeFile(join(this.dir, 'cgroup.kill'), '1');
     } catch {

@@ -8,6 +8,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { reaper } from '../os/reaper';
 import { attribute, markerEntry, markerOf, SERVICE_MARKER } from './attribution';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
+import { errnoText } from '../base/errno';
 import { defaultServiceEnv, spawnInSession } from './spawn';
 import { Supervisor, type HostSignal, type Spawner } from './supervisor';
 import type { CgroupTree, ServiceCgroup } from '../os/cgroup';
@@ -83,7 +84,15 @@ export class HostedSupervisor {
   private spawner(): Spawner | undefined {
     const cgroup = this.cgroup;
     if (!cgroup) return undefined;
-    return (...args) => cgroup.spawnInside(() => spawnInSession(...args));
+    return (cwd, file, args, extra, io, onFailure, extras) => {
+      try {
+        return cgroup.spawnInside(() => spawnInSession(cwd, file, args, extra, io, onFailure, extras), (m) => this.host.warn(m));
+      } catch (err) {
+        // Spawned outside the leaf, the service would escape attribution: a failed start, retried as any other.
+        onFailure(`unable to enter the service's cgroup ${cgroup.dir}: ${errnoText(err)}`);
+        return undefined;
+      }
+    };
   }
 
   onExit(fn: HostedExit): void {
