@@ -43,10 +43,18 @@ export class Instance {
     this.reaped.set(pid, wstat);
   }
 
-  /** The group `pid` is in joins the instance's (a daemon that made its own). */
+  /**
+   * An adopted daemon's groups join the instance's: the one it is in now,
+   * and the one it leads if it calls setsid later. The pid file can name it
+   * before it has: Debian's nginx writes the file from the parent, racing
+   * the child's setsid, and its workers then land in a group named after
+   * the daemon that nothing had recorded (their environment, marker
+   * included, is overwritten by nginx's process titles). A group id cannot
+   * be reused while the group has members, so this never names a stranger's.
+   */
   addGroupOf(pid: number): void {
     const pgid = procStat(pid)?.pgid;
-    if (pgid !== undefined && pgid > 1 && !this.groups.includes(pgid)) this.groups.push(pgid);
+    for (const g of [pgid, pid]) if (g !== undefined && g > 1 && !this.groups.includes(g)) this.groups.push(g);
   }
 
   closeNotifyPipe(): void {
