@@ -7,6 +7,7 @@ import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
 import { expandServices, humanDuration, overview, statusJson, type ServiceRow, type ServiceState } from '../client/overview';
+import { notifyCell } from '../client/notifyview';
 import { SCANDIR_ENV, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 import { closeAllWatches, openWatches } from '../client/registry';
 import { FifodirListener } from '../wire/fifodir';
@@ -27,6 +28,10 @@ UPTIME: time up, for running services; "down 5m" for the others.
 READY: yes or no where the service can report readiness (notification-fd), else -.
 TALLY: deaths in supervise/death_tally, which the supervisor keeps since it
   started, at most max-death-tally (100); LAST: the last of them.
+DETAIL (only when a service uses notify-socket, watchdog-usec or check): its
+  last STATUS= line, stopping/reloading, the watchdog period and whether it
+  is armed, the last check's result, and "last down: watchdog|health" when
+  the supervisor took it down for that. --json has them under "notify".
 --json: one array of objects; times as ISO strings and epoch milliseconds.
 -w: redraws on every event of every service (no polling), until interrupted.
 --check: prints nothing; exits 0 only if every service wanted up is up and,
@@ -90,6 +95,9 @@ function uptimeCell(r: ServiceRow): string {
 }
 
 function table(rows: readonly ServiceRow[], colour: boolean): string {
+  // The extensions' column only where some service uses them: s6 trees keep s6's table.
+  const detail = rows.some((r) => r.notify);
+  const headers = detail ? [...HEADERS, 'DETAIL'] : HEADERS;
   const cells = rows.map((r) => [
     r.name,
     r.reason ? `${r.state} (${r.reason})` : r.state,
@@ -99,14 +107,15 @@ function table(rows: readonly ServiceRow[], colour: boolean): string {
     String(r.deathTally),
     r.last ?? '-',
     r.normallyUp ? 'up' : 'down',
+    ...(detail ? [r.notify ? notifyCell(r.notify) : ''] : []),
   ]);
-  const widths = HEADERS.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[], state?: ServiceState) => c.map((v, i) => {
     const padded = i === c.length - 1 ? v : v.padEnd(widths[i]);
     const code = i === 1 && state && colour ? COLOURS[state] : 0;
     return code ? `\x1b[${code}m${padded}\x1b[0m` : padded;
   }).join('  ').trimEnd();
-  return [line(HEADERS), ...cells.map((c, i) => line(c, rows[i].state))].map((l) => `${l}\n`).join('');
+  return [line(headers), ...cells.map((c, i) => line(c, rows[i].state))].map((l) => `${l}\n`).join('');
 }
 
 /**
