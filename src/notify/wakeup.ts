@@ -44,10 +44,13 @@ let nextRound: NodeJS.Immediate | undefined;
 
 function round(): void {
   nextRound = undefined;
-  const fds = [...sockets.keys()];
-  const ready = fds.length > POLL_ABOVE ? readableAmong(fds) : fds;
   let more = false;
-  for (const fd of ready) if (sockets.get(fd)?.(BATCH) === true) more = true;
+  if (sockets.size > POLL_ABOVE) {
+    for (const fd of readableAmong([...sockets.keys()])) if (sockets.get(fd)?.(BATCH) === true) more = true;
+  } else {
+    // A Map iterates safely while a drain unwatches a socket (a service that stops).
+    for (const drain of sockets.values()) if (drain(BATCH) === true) more = true;
+  }
   if (more) nextRound ??= setImmediate(round);
 }
 

@@ -159,8 +159,9 @@ export class DatagramSocket {
   receive(): Datagram | undefined {
     const { ptr, view } = receiveArea();
     for (;;) {
-      view.writeBigUInt64LE(BigInt(DATAGRAM_MAX), OFF_IOV + 8); // iov_len
-      view.writeBigUInt64LE(BigInt(CONTROL_LEN), 40); // msg_controllen
+      // Low halves only (the high ones stay 0 from the fill): no BigInt on the READY=1 path.
+      view.writeUInt32LE(DATAGRAM_MAX, OFF_IOV + 8); // iov_len
+      view.writeUInt32LE(CONTROL_LEN, 40); // msg_controllen
       view.writeInt32LE(0, 48);
       const n = Number(c.recvmsg(this.fd, ptr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC));
       if (n >= 0) return parseReceived(view, n);
@@ -187,14 +188,15 @@ function parseReceived(view: Buffer, n: number): Datagram {
   const flags = view.readInt32LE(48);
   const truncated = (flags & MSG_TRUNC) !== 0 || n > DATAGRAM_MAX;
   const payload = Buffer.from(view.subarray(OFF_DATA, OFF_DATA + Math.min(n, DATAGRAM_MAX)));
-  const controlLen = Number(view.readBigUInt64LE(40));
+  // size_t fields read as their low halves: the kernel never sets more than CONTROL_LEN.
+  const controlLen = view.readUInt32LE(40);
   let cred: Datagram['cred'];
   const fds: number[] = [];
   // Walk the cmsg headers: even a cut control area may hold fds the kernel installed.
   for (let off = 0; off + CMSG_HDR <= controlLen;) {
     const at = OFF_CONTROL + off;
-    const len = Number(view.readBigUInt64LE(at));
-    if (len < CMSG_HDR || off + len > controlLen) break;
+    const len = view.readUInt32LE(at);
+    if (view.readUInt32LE(at + 4) !== 0 || len < CMSG_HDR || off + len > controlLen) break;
     const level = view.readInt32LE(at + 8);
     const type = view.readInt32LE(at + 12);
     if (level === SOL_SOCKET && type === SCM_CREDENTIALS && len >= CMSG_HDR + 12) {
