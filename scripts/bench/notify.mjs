@@ -109,7 +109,7 @@ async function readyLatency(root) {
  * as in readyLatency. One SIGIO serves both sockets; a fair drain keeps the
  * flood from holding the READY=1 back.
  */
-async function floodLatency(root) {
+export async function floodLatency(root) {
   const scandir = join(root, 'flood-scan');
   const flooded = makeService(join(scandir, 'flooded'), 'shared');
   const waiter = makeService(join(scandir, 'waiter'), 'shared');

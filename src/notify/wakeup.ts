@@ -14,16 +14,24 @@
 // call of the process, and 1000 services cannot be served at all; a worker
 // thread blocked in recvmsg costs a V8 isolate (several MiB) per supervisor.
 //
-// SIGIO carries no fd (Node gives no siginfo), so one signal drains them all;
-// a drain of many sockets first asks poll(2) which are readable. In a shared
-// host many services' sockets share that one signal, so a drain is fair: each
-// readable socket gets at most BATCH datagrams per round, and a round that
-// left data behind schedules the next one (setImmediate) instead of looping.
-// A flood on one socket then delays another service's READY=1 by one batch,
-// not by the whole flood, and the loop's other I/O runs between rounds. The
-// signal interrupts nothing that matters: libuv installs its handlers with
-// SA_RESTART, so reads and writes elsewhere in the process resume, and the
-// reaper's SIGCHLD works the same way.
+// SIGIO carries no fd (Node gives no siginfo), so one signal serves them all:
+// poll(2) first says which sockets are readable. Two things keep a flood on
+// one socket harmless:
+// - Few signals. libuv's signal handler writes one message per signal into a
+//   pipe, and when that pipe is full it DROPS the signal: a SIGCHLD lost that
+//   way is a dead service never reaped (seen: a shared host flooded with
+//   STATUS= lines stopped restarting its other services). The kernel sends
+//   SIGIO per arriving datagram, so a socket is kept quiet (O_ASYNC off)
+//   while it is read, and turned back on only once it is empty, then looked
+//   at once more for what came in between.
+// - Fairness. In a shared host many services' sockets share the signal: each
+//   readable socket gets at most BATCH datagrams per round (the first place
+//   goes round), and a round that left data behind schedules the next one
+//   (setImmediate) instead of looping. A flood then delays another service's
+//   READY=1 by one batch, and the loop's other I/O runs between rounds.
+// The signal interrupts nothing that matters: libuv installs its handlers
+// with SA_RESTART, so reads and writes elsewhere in the process resume, and
+// the reaper's SIGCHLD works the same way.
 import type { DatagramSocket } from '../os/socket';
 import { readableAmong } from '../os/socket';
 
@@ -33,23 +41,43 @@ import { readableAmong } from '../os/socket';
  */
 export type Drain = (budget: number) => boolean | void;
 
-/** Above this many sockets a drain asks poll(2) first rather than trying each one. */
-const POLL_ABOVE = 8;
-/** Datagrams one socket may have handled per round before the others get their turn. */
-export const BATCH = 64;
+/**
+ * Datagrams one socket may have handled per round before the others get
+ * their turn. Small: a datagram may cost a file write (STATUS=), and another
+ * service's READY=1 waits for at most one batch of each flooding socket.
+ */
+export const BATCH = 16;
 
-const sockets = new Map<number, Drain>();
+interface Watched {
+  sock: DatagramSocket;
+  drain: Drain;
+}
+
+const sockets = new Map<number, Watched>();
 let listening = false;
 let nextRound: NodeJS.Immediate | undefined;
+
+/** Serves one readable socket; true if it still has datagrams queued (it then stays quiet). */
+function serve(w: Watched): boolean {
+  w.sock.signalling(false);
+  if (w.drain(BATCH) === true) return true;
+  w.sock.signalling(true);
+  // A datagram that came after the EAGAIN and before O_ASYNC was back raised no signal.
+  return w.drain(BATCH) === true;
+}
+
+/** Where the next round starts: each socket goes first in turn. */
+let turn = 0;
 
 function round(): void {
   nextRound = undefined;
   let more = false;
-  if (sockets.size > POLL_ABOVE) {
-    for (const fd of readableAmong([...sockets.keys()])) if (sockets.get(fd)?.(BATCH) === true) more = true;
-  } else {
-    // A Map iterates safely while a drain unwatches a socket (a service that stops).
-    for (const drain of sockets.values()) if (drain(BATCH) === true) more = true;
+  const ready = readableAmong([...sockets.keys()]);
+  turn = (turn + 1) % Math.max(ready.length, 1);
+  for (let i = 0; i < ready.length; i++) {
+    const w = sockets.get(ready[(turn + i) % ready.length]);
+    // A drain may close another channel (a service that stops): its entry is gone then.
+    if (w !== undefined && serve(w)) more = true;
   }
   if (more) nextRound ??= setImmediate(round);
 }
@@ -65,12 +93,13 @@ export function watchSocket(sock: DatagramSocket, drain: Drain): void {
     process.on('SIGIO', round);
     listening = true;
   }
-  sockets.set(sock.fd, drain);
+  const w = { sock, drain };
+  sockets.set(sock.fd, w);
   sock.signalOnInput();
-  if (drain(BATCH) === true) nextRound ??= setImmediate(round);
+  if (serve(w)) nextRound ??= setImmediate(round);
 }
 
 /** Stops watching; call before closing the socket (its fd number may be reused). */
 export function unwatchSocket(sock: DatagramSocket): void {
-  sockets.delete(sock.fd);
+  if (sockets.get(sock.fd)?.sock === sock) sockets.delete(sock.fd);
 }

@@ -139,6 +139,9 @@ export class DatagramSocket {
     }
   }
 
+  /** The file status flags without O_ASYNC, once signals were asked for. */
+  private flags = -1;
+
   /**
    * Asks the kernel for SIGIO whenever a datagram arrives (O_ASYNC), sent
    * to the main thread (F_SETOWN_EX, F_OWNER_TID; its tid is the pid): the
@@ -151,8 +154,18 @@ export class DatagramSocket {
     owner.writeInt32LE(F_OWNER_TID, 0);
     owner.writeInt32LE(c.getpid(), 4);
     check(c.fcntlOwner(this.fd, F_SETOWN_EX, owner), 'fcntl(F_SETOWN_EX)');
-    const flags = check(c.fcntl(this.fd, F_GETFL, 0), 'fcntl(F_GETFL)');
-    check(c.fcntl(this.fd, F_SETFL, flags | O_ASYNC), 'fcntl(F_SETFL, O_ASYNC)');
+    this.flags = check(c.fcntl(this.fd, F_GETFL, 0), 'fcntl(F_GETFL)') & ~O_ASYNC;
+    this.signalling(true);
+  }
+
+  /**
+   * Turns the SIGIO of signalOnInput off and on again (one fcntl): off
+   * while the queue is being read, so a sender refilling it does not raise
+   * one signal per datagram.
+   */
+  signalling(on: boolean): void {
+    if (this.flags < 0) return;
+    check(c.fcntl(this.fd, F_SETFL, on ? this.flags | O_ASYNC : this.flags), 'fcntl(F_SETFL)');
   }
 
   /** The next queued datagram, or undefined when none is left (EAGAIN). */
@@ -210,8 +223,8 @@ function parseReceived(view: Buffer, n: number): Datagram {
 }
 
 /**
- * Which of `fds` have input waiting, in one poll(2) with no timeout: a drain
- * of many sockets then reads only those, instead of trying every one.
+ * Which of `fds` have input waiting, in one poll(2) with no timeout: a round
+ * of the wakeup then serves only those, instead of trying every one.
  */
 export function readableAmong(fds: readonly number[]): number[] {
   if (fds.length === 0) return [];

@@ -30,7 +30,7 @@ while True:
         open('flooding', 'w').close()
 `;
 
-/** Sends READY=1 when a byte arrives on its `go` FIFO. */
+/** Sends READY=1 when a byte arrives on its `go` FIFO (a restarted one waits for the next byte). */
 const WAITER = `#!${PYTHON}
 import time
 ${SOCKET}os.read(os.open('go', os.O_RDWR), 1)
@@ -66,4 +66,12 @@ t.test('shared host: both services become ready; a flood on one does not hold ba
   t.ok(seen >= 5000 - 1000, `thousands of flood datagrams handled (${seen})`);
   await waitForContent(join(flooder, 'supervise', 'notify-status'), new RegExp(`"status":"flood (?!${seen}")\\d+"`));
   t.ok(floodCount(flooder) > seen, 'the flooder\'s datagrams are still being handled');
+  // Every SIGIO costs libuv a message in its signal pipe, and a full pipe drops signals: a
+  // SIGCHLD lost that way left a dead run unreaped, never restarted. Deaths during the flood:
+  for (let i = 1; i <= 8; i++) {
+    const { pid } = readStatus(waiter);
+    process.kill(pid, 'SIGKILL');
+    await waitForStatus(waiter, (s) => s.pid > 0 && s.pid !== pid, `run restarted after death ${i} during the flood`);
+  }
+  t.pass('the host saw every death of the other service\'s run during the flood, and restarted it');
 });

@@ -119,7 +119,9 @@ t.test('a socket that never runs dry starves neither another socket nor the even
   const other = DatagramSocket.bind(join(dir, 'other'));
   let rounds = 0;
   const budgets = new Set<number>();
-  // Stops at its budget every time: a queue refilled as fast as it is read (no EAGAIN, ever).
+  // One datagram that stays queued, and a drain that never reads it and stops at its budget
+  // every time: a queue refilled as fast as it is read (readable for poll, no EAGAIN, ever).
+  t.equal((await run(PYTHON, ['-c', SEND, join(dir, 'flooded'), '1'])).code, 0, 'queued');
   watchSocket(flooded, (budget) => {
     rounds++;
     budgets.add(budget);
