@@ -61,6 +61,8 @@ let nextRound: NodeJS.Immediate | undefined;
 function serve(w: Watched): boolean {
   w.sock.signalling(false);
   if (w.drain(BATCH) === true) return true;
+  // A message may have led its service to close the socket: its fd is not ours to touch then.
+  if (sockets.get(w.sock.fd) !== w) return false;
   w.sock.signalling(true);
   // A datagram that came after the EAGAIN and before O_ASYNC was back raised no signal.
   return w.drain(BATCH) === true;
