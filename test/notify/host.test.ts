@@ -4,7 +4,7 @@
 import t from 'tap';
 import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeService, tempDir } from '../lib/harness';
+import { BOUND_MS, makeService, tempDir } from '../lib/harness';
 import { readStatus } from '../../src/wire/status';
 import { startScanner } from '../scan/lib';
 import { waitForContent, waitForPath, waitForStatus } from '../supervise/lib';
@@ -26,7 +26,7 @@ n = 0
 while True:
     n += 1
     s.sendto(b'STATUS=flood %d' % n, a)
-    if n == 5000:
+    if n == 1000:
         open('flooding', 'w').close()
 `;
 
@@ -50,7 +50,8 @@ t.test('shared host: both services become ready; a flood on one does not hold ba
   mkfifo(join(waiter, 'go'), 0o600);
   await startScanner(t, scandir, { args: ['--shared'] });
   await waitForStatus(flooder, (s) => s.pid > 0 && s.ready, 'the flooder ready');
-  await waitForPath(join(flooder, 'flooding'));
+  // Each flood datagram is a notify-status write: on a loaded machine a thousand take a while.
+  await waitForPath(join(flooder, 'flooding'), 4 * BOUND_MS);
   await waitForContent(join(flooder, 'supervise', 'notify-status'), /"status":"flood \d+"/);
   t.notOk(readStatus(waiter).ready, 'the waiter is not ready before its READY=1');
   const go = openSync(join(waiter, 'go'), constants.O_WRONLY | constants.O_NONBLOCK);
@@ -63,7 +64,7 @@ t.test('shared host: both services become ready; a flood on one does not hold ba
   t.match(readFileSync(join(waiter, 'supervise', 'notify-status'), 'utf8'), /"status":"waited"/, 'its STATUS= came with it');
   // The flood is endless: the host still reads it after serving the waiter (fair both ways).
   const seen = floodCount(flooder);
-  t.ok(seen >= 5000 - 1000, `thousands of flood datagrams handled (${seen})`);
+  t.ok(seen >= 1000 - 100, `a thousand flood datagrams and more handled (${seen})`);
   await waitForContent(join(flooder, 'supervise', 'notify-status'), new RegExp(`"status":"flood (?!${seen}")\\d+"`));
   t.ok(floodCount(flooder) > seen, 'the flooder\'s datagrams are still being handled');
   // Every SIGIO costs libuv a message in its signal pipe, and a full pipe drops signals: a
