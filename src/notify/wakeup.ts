@@ -51,6 +51,8 @@ export const BATCH = 16;
 interface Watched {
   sock: DatagramSocket;
   drain: Drain;
+  /** O_ASYNC is off (it stopped at its budget): served every round until it is empty, whatever poll says. */
+  quiet: boolean;
 }
 
 const sockets = new Map<number, Watched>();
@@ -60,10 +62,12 @@ let nextRound: NodeJS.Immediate | undefined;
 /** Serves one readable socket; true if it still has datagrams queued (it then stays quiet). */
 function serve(w: Watched): boolean {
   w.sock.signalling(false);
+  w.quiet = true;
   if (w.drain(BATCH) === true) return true;
   // A message may have led its service to close the socket: its fd is not ours to touch then.
   if (sockets.get(w.sock.fd) !== w) return false;
   w.sock.signalling(true);
+  w.quiet = false;
   // A datagram that came after the EAGAIN and before O_ASYNC was back raised no signal.
   return w.drain(BATCH) === true;
 }
@@ -74,7 +78,8 @@ let turn = 0;
 function round(): void {
   nextRound = undefined;
   let more = false;
-  const ready = readableAmong([...sockets.keys()]);
+  // A quiet socket emptied by its last batch is not readable, yet needs its O_ASYNC back.
+  const ready = [...new Set([...readableAmong([...sockets.keys()]), ...[...sockets].filter(([, w]) => w.quiet).map(([fd]) => fd)])];
   turn = (turn + 1) % Math.max(ready.length, 1);
   for (let i = 0; i < ready.length; i++) {
     const w = sockets.get(ready[(turn + i) % ready.length]);
@@ -95,7 +100,7 @@ export function watchSocket(sock: DatagramSocket, drain: Drain): void {
     process.on('SIGIO', round);
     listening = true;
   }
-  const w = { sock, drain };
+  const w: Watched = { sock, drain, quiet: false };
   sockets.set(sock.fd, w);
   sock.signalOnInput();
   if (serve(w)) nextRound ??= setImmediate(round);
