@@ -26,6 +26,8 @@ STATE: up (running; it cannot report readiness), starting (readiness expected,
   interpreter), down, paused, finishing, not supervised, unreadable.
 UPTIME: time up, for running services; "down 5m" for the others.
 READY: yes or no where the service can report readiness (notification-fd), else -.
+RESTARTS: starts after the first since the tree started, as tether svscan
+  counts them (it outlives supervisors); - under another scanner, or none.
 TALLY: deaths in supervise/death_tally, which the supervisor keeps since it
   started, at most max-death-tally (100); LAST: the last of them.
 DETAIL (only when a service uses notify-socket, watchdog-usec or check): its
@@ -41,7 +43,7 @@ Exit: 0; 1 (--check) unhealthy; 100 usage; 111 a SCANDIR cannot be listed.
 Colours only on a terminal; NO_COLOR turns them off, FORCE_COLOR on.`,
 };
 
-const HEADERS = ['NAME', 'STATE', 'PID', 'UPTIME', 'READY', 'TALLY', 'LAST', 'NORMALLY'];
+const HEADERS = ['NAME', 'STATE', 'PID', 'UPTIME', 'READY', 'RESTARTS', 'TALLY', 'LAST', 'NORMALLY'];
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
@@ -104,6 +106,7 @@ function table(rows: readonly ServiceRow[], colour: boolean): string {
     r.pid === null ? '-' : String(r.pid),
     uptimeCell(r),
     r.ready === null ? '-' : r.ready ? 'yes' : 'no',
+    r.restarts === null ? '-' : String(r.restarts),
     String(r.deathTally),
     r.last ?? '-',
     r.normallyUp ? 'up' : 'down',

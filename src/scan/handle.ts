@@ -4,11 +4,12 @@
 // hear of the end.
 import { spawn } from 'node:child_process';
 import { reaper } from '../os/reaper';
-import { closeSync, constants, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLocked } from '../os/native';
 import { procStat } from '../os/proc';
 import { markerOf, SERVICE_MARKER } from '../supervise/attribution';
+import { processesByMarker } from './kill';
 import { SharedHost, type HostedSupervisor } from '../supervise/shared';
 
 /** How a supervisor ended: an exit code or a signal, or a failure to start at all. */
@@ -18,8 +19,12 @@ export type SupervisorEnd =
   | { kind: 'error'; error: Error };
 
 export interface SupervisorHandle {
+  /** The supervisor's own process, when it has one: it carries the service's marker too. */
+  readonly pid?: number;
   /** SIGTERM (stop the service, then exit) or SIGHUP (exit once it is down). */
   signal(sig: 'SIGTERM' | 'SIGHUP'): void;
+  /** SIGKILL to the supervisor's process, if it has one of its own. */
+  kill(): void;
   /** Called once, on a later turn of the event loop. */
   onEnd(fn: (end: SupervisorEnd) => void): void;
 }
@@ -59,20 +64,24 @@ export class ProcessLauncher implements SupervisorLauncher {
     // The service's marker in its environment goes down to every process of
     // the service: if the supervisor is killed, the scanner knows its
     // adopted orphans by it, whatever a stale status file says.
+    // Never the scanner's stdin (a terminal, a pipe): /dev/null, or a logger's pipe.
     const child = reaper.leaveToLibuv(spawn(cmd, [...args, svc.name], {
       cwd: this.scandir,
       env: { ...process.env, [SERVICE_MARKER]: svc.key },
-      stdio: [svc.stdin ?? 'inherit', svc.stdout ?? 'inherit', 'inherit'],
+      stdio: [svc.stdin ?? 'ignore', svc.stdout ?? 'inherit', 'inherit'],
       detached: true,
     }));
+    const send = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(child.pid, sig);
+      } catch {
+        // gone already: its exit is on the way
+      }
+    };
     return {
-      signal: (sig) => {
-        try {
-          if (child.pid !== undefined) process.kill(child.pid, sig);
-        } catch {
-          // gone already: its exit is on the way
-        }
-      },
+      pid: child.pid,
+      signal: send,
+      kill: () => send('SIGKILL'),
       onEnd: (fn) => {
         let ended = false;
         const once = (end: SupervisorEnd) => {
@@ -121,24 +130,10 @@ export class InProcessLauncher implements SupervisorLauncher {
     const hosted: HostedSupervisor = this.host.supervise({ ...svc, base: this.scandir });
     return {
       signal: (sig) => hosted.signal(sig),
+      kill: () => {}, // it is us: killNow takes its service's processes
       onEnd: (fn) => hosted.onExit((code, reported) => fn({ kind: 'exit', code, signal: null, reported })),
     };
   }
-}
-
-/** Every live process that carries a service marker, by service key. */
-function processesByMarker(): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const pid of readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number)) {
-    if (pid === process.pid) continue;
-    const key = markerOf(pid);
-    const st = key === undefined ? null : procStat(pid);
-    if (key === undefined || st === null || st.state === 'Z') continue;
-    const list = out.get(key);
-    if (list) list.push(pid);
-    else out.set(key, [pid]);
-  }
-  return out;
 }
 
 /** True if a supervisor holds `dir`'s supervise/lock (as s6-svok tells). */
