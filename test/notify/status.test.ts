@@ -28,7 +28,7 @@ t.test('STATUS= and the watchdog in --json and in the table; control characters 
   t.equal(row.state, 'ready');
   t.match(row.notify, { status: '\u001b[2Jready', watchdog: { armed: true } }, 'JSON keeps the line as sent; the watchdog is armed at readiness');
   const table = (await tether(['status', svc.dir])).stdout.split('\n');
-  t.match(table[0], /^NAME\s+STATE\s+PID\s+UPTIME\s+READY\s+TALLY\s+LAST\s+NORMALLY\s+DETAIL$/);
+  t.match(table[0], /^NAME\s+STATE\s+PID\s+UPTIME\s+READY\s+RESTARTS\s+TALLY\s+LAST\s+NORMALLY\s+DETAIL$/);
   t.match(table[1], /\s"\?\[2Jready"; watchdog 60000ms armed$/, 'the table shows it, escape made harmless');
   t.notMatch(table.join('\n'), /\u001b/, 'no escape character on the terminal');
 });
@@ -53,5 +53,5 @@ t.test('a check\'s result in --json and the table; a plain service has no DETAIL
   await waitForStatus(plain, (s) => s.pid > 0, 'plain up');
   const [plainRow] = await statusRows(plain);
   t.equal(plainRow.notify, null, 'no extension, no notify-status');
-  t.match((await tether(['status', plain])).stdout.split('\n')[0], /^NAME\s+STATE\s+PID\s+UPTIME\s+READY\s+TALLY\s+LAST\s+NORMALLY$/, 's6\'s columns only');
+  t.match((await tether(['status', plain])).stdout.split('\n')[0], /^NAME\s+STATE\s+PID\s+UPTIME\s+READY\s+RESTARTS\s+TALLY\s+LAST\s+NORMALLY$/, 's6\'s columns only');
 });
