@@ -8,6 +8,7 @@ import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
 import { expandServices, humanDuration, isServiceDir, overview, statusJson, type ServiceRow, type ServiceState } from '../client/overview';
 import { liveOrphans } from '../wire/orphans';
+import { notifyCell } from '../client/notifyview';
 import { SCANDIR_ENV, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 import { closeAllWatches, openWatches } from '../client/registry';
 import { FifodirListener } from '../wire/fifodir';
@@ -30,6 +31,10 @@ RESTARTS: starts after the first since the tree started, as tether svscan
   counts them (it outlives supervisors); - under another scanner, or none.
 TALLY: deaths in supervise/death_tally, which the supervisor keeps since it
   started, at most max-death-tally (100); LAST: the last of them.
+DETAIL (only when a service uses notify-socket, watchdog-usec or check): its
+  last STATUS= line, stopping/reloading, the watchdog period and whether it
+  is armed, the last check's result, and "last down: watchdog|health" when
+  the supervisor took it down for that. --json has them under "notify".
 --json: one array of objects, one per service; times as ISO strings and epoch milliseconds.
   After them, one object per orphan a shared scanner could not attribute to any
   service: {"kind": "orphan", "scandir", "pid", "command"}.
@@ -104,6 +109,9 @@ function uptimeCell(r: ServiceRow): string {
 }
 
 function table(rows: readonly ServiceRow[], colour: boolean): string {
+  // The extensions' column only where some service uses them: s6 trees keep s6's table.
+  const detail = rows.some((r) => r.notify);
+  const headers = detail ? [...HEADERS, 'DETAIL'] : HEADERS;
   const cells = rows.map((r) => [
     r.name,
     r.reason ? `${r.state} (${r.reason})` : r.state,
@@ -114,14 +122,15 @@ function table(rows: readonly ServiceRow[], colour: boolean): string {
     String(r.deathTally),
     r.last ?? '-',
     r.normallyUp ? 'up' : 'down',
+    ...(detail ? [r.notify ? notifyCell(r.notify) : ''] : []),
   ]);
-  const widths = HEADERS.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[], state?: ServiceState) => c.map((v, i) => {
     const padded = i === c.length - 1 ? v : v.padEnd(widths[i]);
     const code = i === 1 && state && colour ? COLOURS[state] : 0;
     return code ? `\x1b[${code}m${padded}\x1b[0m` : padded;
   }).join('  ').trimEnd();
-  return [line(HEADERS), ...cells.map((c, i) => line(c, rows[i].state))].map((l) => `${l}\n`).join('');
+  return [line(headers), ...cells.map((c, i) => line(c, rows[i].state))].map((l) => `${l}\n`).join('');
 }
 
 /**

@@ -133,7 +133,8 @@ export class ServiceNotify {
 
   /** Handles every datagram already queued: run's death is judged after what it said before dying. */
   drain(): void {
-    this.channel?.drain();
+    // Unbounded: the death waits for every word run said before it; the wakeup's fairness is for floods.
+    this.channel?.drain(Number.MAX_SAFE_INTEGER);
   }
 
   close(): void {
