@@ -1,7 +1,8 @@
 // npm start: build if needed, then supervise servicedirs-example in the
 // foreground with `tether svscan --watch`, the checkout's bin/ on PATH. The
 // scanner runs in this very process, so Ctrl-C (SIGINT) reaches it and stops
-// every service in order. Extra arguments go to svscan: `npm start -- --shared`
+// every service in order (a second Ctrl-C at once), and it stops them too
+// when the terminal is closed: it has the terminal as its controlling one. Extra arguments go to svscan: `npm start -- --shared`
 // hosts every supervisor inside this process.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,7 +23,7 @@ const here = relative(process.cwd(), root) || '.';
 const tether = `node ${join(here, 'bin', 'tether.js')}`;
 const tree = relative(process.cwd(), scandir);
 const extra = process.argv.slice(2);
-console.error(`tether: supervising ${tree} (tether svscan --watch${extra.map((a) => ` ${a}`).join('')}). Ctrl-C stops everything in order.
+console.error(`tether: supervising ${tree} (tether svscan --watch${extra.map((a) => ` ${a}`).join('')}). Ctrl-C stops everything in order (a second Ctrl-C: at once); so does closing this terminal.
 
   status:    ${tether} status ${tree}        (or: npx tether status ${tree})
   web:       curl http://127.0.0.1:8177/       logs: tail -f ${join(tree, 'web', 'log', 'main', 'current')}

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { runCommand, printHelp, type Command } from './lib/program';
 import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
-import { describe } from '../base/errno';
+import { isSupervised, notSupervised } from '../client/supervised';
+import { describe, errnoOf } from '../base/errno';
 import { decodeDeathTally, deathTallyPath } from '../wire/deathtally';
 import { formatTain } from '../wire/tain';
 import { signalName } from '../wire/signals';
@@ -30,7 +31,9 @@ export function main(argv: string[]): Promise<void> {
     try {
       buf = readFileSync(deathTallyPath(dir));
     } catch (err) {
-      throw new Failure(`unable to read death tally for service ${dir}: ${describe(err)}`, EXIT_SYSTEM);
+      // Kept after its supervisor exits; missing, it was never supervised, or the path is wrong.
+      const why = errnoOf(err) === 'ENOENT' && !isSupervised(dir) ? notSupervised(dir) : `unable to read death tally for service ${dir}: ${describe(err)}`;
+      throw new Failure(why, EXIT_SYSTEM);
     }
     const lines = decodeDeathTally(buf).map((d) => {
       const what = d.sig ? `signal ${numeric ? d.sig : signalName(d.sig)}` : `exitcode ${d.exitcode}`;

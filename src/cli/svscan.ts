@@ -2,9 +2,10 @@
 // container's PID 1. Node cannot exec(), so `.s6-svscan/finish` and
 // `.s6-svscan/crash` are spawned with our stdio and we exit with their status.
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, fstatSync, lstatSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cloexecStrayFds } from '../os/native';
+import { cloexecStrayFds, dup2 } from '../os/native';
+import { ControllingTerminal } from '../scan/terminal';
 import { reaper } from '../os/reaper';
 import { CONTROL_DIR } from '../scan/controldir';
 import { SVSCAN_USAGE, defaultSupervisor, parseSvscanArgs } from '../scan/options';
@@ -48,6 +49,15 @@ export async function main(argv: string[]): Promise<void> {
   }
   // Inherited fds must not leak into every supervisor and service.
   cloexecStrayFds();
+  // Asked before stdin goes: a scanner started from a terminal stops with it.
+  const terminal = ControllingTerminal.open();
+  // Our stdin is passed on to no service (shared mode hands services our fd 0).
+  stdinFromDevNull();
+  try {
+    terminal?.relayOutput();
+  } catch (err) {
+    warn(`unable to relay output to the terminal: ${errnoText(err)}`);
+  }
   exitOnInternalError(() => crash(scandir));
 
   const launcher = args.shared
@@ -59,12 +69,16 @@ export async function main(argv: string[]): Promise<void> {
     if (problem) dieSystem(problem);
     // Services inherit fds 0-2 from us directly: each must be open.
     ensureStdFds();
-    process.stderr.on('error', () => {});
   }
+  // A closed stderr, or a terminal that hung up before its SIGHUP came, loses a warning, never the tree.
+  process.stderr.on('error', () => {});
+  process.stdout.on('error', () => {});
   const scanner = new Scanner({
     scandir,
     rescanMs: args.rescanMs,
     maxServices: args.maxServices,
+    graceMs: args.graceMs,
+    terminal,
     watch: args.watch,
     launcher,
     onStartupReady: readinessFd === undefined ? undefined : () => announceReady(readinessFd),
@@ -78,7 +92,9 @@ export async function main(argv: string[]): Promise<void> {
     dieSystem(`unable to start on ${args.scandir}: ${(err as Error).message}`);
   }
   await scanner.ended;
-  process.exit(await runFinish(scanner, scandir));
+  const code = await runFinish(scanner, scandir);
+  terminal?.flush();
+  process.exit(code);
 }
 
 /**
@@ -103,6 +119,18 @@ async function runFinish(scanner: Scanner, scandir: string): Promise<number> {
   warn(`unable to run ${path}: ${problem}`);
   const crash = scanner.program('crash');
   return crash ? runProgram(crash, scandir) : EXIT_SYSTEM;
+}
+
+function stdinFromDevNull(): void {
+  try {
+    const fd = openSync('/dev/null', constants.O_RDONLY);
+    if (fd !== 0) {
+      dup2(fd, 0);
+      closeSync(fd);
+    }
+  } catch (err) {
+    dieSystem(`unable to point stdin at /dev/null: ${errnoText(err)}`);
+  }
 }
 
 function announceReady(fd: number): void {

@@ -6,7 +6,7 @@ import { describe } from '../base/errno';
 import {
   formatField, formatLegacy, isNormallyUp, isStatusField, readStatusRecord, toServiceStatus, type StatusField,
 } from '../client/status';
-import { isSupervised } from '../client/supervised';
+import { isSupervised, notSupervised } from '../client/supervised';
 import { SCANDIR_HELP, SCANDIR_OPTION, scandirOf, serviceDir } from '../client/scandir';
 
 const cmd: Command = {
@@ -49,7 +49,7 @@ export function main(argv: string[]): Promise<void> {
     } catch (err) {
       throw new Failure(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM);
     }
-    if (!supervised) throw new Failure(`unable to read status for ${dir}: s6-supervise not running`, 1);
+    if (!supervised) throw new Failure(notSupervised(dir), 1);
     const rec = readStatusRecord(dir);
     const st = toServiceStatus(rec, isNormallyUp(dir));
     let out: string;

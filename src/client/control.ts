@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EXIT_NOT_SUPERVISED, EXIT_SYSTEM } from '../base/exit';
 import { describe } from '../base/errno';
 import { openControl, writeControlBytes } from '../wire/control';
-import { isSupervised } from './supervised';
+import { isSupervised, notSupervised } from './supervised';
 
 /** s6-svc's limit: a buffer of 63 bytes, one kept back. */
 export const MAX_COMMANDS = 62;
@@ -35,9 +35,10 @@ export class ControlChannel {
     }
     switch (fd) {
       case 'not-listening':
-        return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: supervisor not listening` };
+        if (lockHeld(dir)) return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: supervisor not listening` };
+        return { dir, exitCode: EXIT_NOT_SUPERVISED, message: notSupervised(dir) };
       case 'not-supervised':
-        return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: not supervised` };
+        return { dir, exitCode: EXIT_NOT_SUPERVISED, message: notSupervised(dir) };
       case 'bad-control':
         // A supervisor holds the lock but its FIFO is gone: nobody can hear us, as the newest s6-svc says.
         if (lockHeld(dir)) return { dir, exitCode: EXIT_NOT_SUPERVISED, message: `unable to control ${dir}: supervisor not listening` };

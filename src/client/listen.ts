@@ -12,7 +12,7 @@ import { EXIT_SYSTEM, EXIT_TIMEOUT, Failure } from '../base/exit';
 import { describe } from '../base/errno';
 import { readStatusRecord } from './status';
 import { openWatches } from './registry';
-import { isSupervised } from './supervised';
+import { isSupervised, notSupervised } from './supervised';
 import type { WaitCondition } from './conditions';
 
 export interface WaitOptions {
@@ -47,7 +47,10 @@ class Watched {
       this.ready = rec.ready;
       return true;
     } catch (err) {
-      if (!existsSync(join(this.dir, 'supervise', 'status')) && isSupervised(this.dir)) return false;
+      if (!existsSync(join(this.dir, 'supervise', 'status'))) {
+        if (isSupervised(this.dir)) return false;
+        throw new Failure(notSupervised(this.dir), EXIT_SYSTEM, this.dir);
+      }
       throw err;
     }
   }
@@ -84,7 +87,8 @@ export class ServiceWatch {
         try {
           listener = FifodirListener.subscribe(join(dir, 'event'));
         } catch (err) {
-          throw new Failure(`unable to subscribe to events for ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
+          const why = existsSync(dir) ? `unable to subscribe to events for ${dir}: ${describe(err)}` : notSupervised(dir);
+          throw new Failure(why, EXIT_SYSTEM, dir);
         }
         const w = new Watched(dir, listener, upIsEnough.includes(dir));
         this.watched.push(w);

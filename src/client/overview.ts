@@ -4,12 +4,14 @@ import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, r
 import { basename, isAbsolute, join } from 'node:path';
 import { decodeDeathTally, deathTallyPath, type DeathRecord } from '../wire/deathtally';
 import { tainToMs } from '../wire/tain';
+import { readRestarts } from '../wire/restarts';
 import { signalName } from '../wire/signals';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
-import { describe } from '../base/errno';
+import { describe, errnoOf } from '../base/errno';
 import { isNormallyUp, readStatusRecord, toServiceStatus, type ServiceStatus } from './status';
-import { isSupervised, LockTable } from './supervised';
+import { isSupervised, LockTable, notSupervised } from './supervised';
 import { canReportReadiness } from './svc';
+import { readNotifyView, type NotifyView } from './notifyview';
 
 /**
  * What a user needs to know about a service, in words:
@@ -52,6 +54,11 @@ export interface ServiceRow {
    * at most max-death-tally (100 by default). Not a count since the tree started.
    */
   deathTally: number;
+  /**
+   * Starts after the first since the tree started (supervise/restarts, kept by
+   * tether svscan); null where nobody counts (another scanner, none).
+   */
+  restarts: number | null;
   /** Deaths of the tally within the last minute. */
   recentDeaths: number;
   /** The last death: `exit N` or a signal name. */
@@ -65,6 +72,8 @@ export interface ServiceRow {
   status: ServiceStatus | null;
   /** Why the status could not be read. */
   error?: string;
+  /** tether's notify-socket, watchdog and check state (supervise/notify-status), where the supervisor writes one. */
+  notify?: NotifyView | null;
 }
 
 /** True if `dir` looks like one service rather than a tree of them. */
@@ -89,7 +98,7 @@ export function expandServices(paths: readonly string[]): Array<{ name: string; 
     try {
       names = readdirSync(path);
     } catch (err) {
-      throw new Failure(`unable to list ${path}: ${describe(err)}`, EXIT_SYSTEM);
+      throw new Failure(errnoOf(err) === 'ENOENT' ? notSupervised(path) : `unable to list ${path}: ${describe(err)}`, EXIT_SYSTEM);
     }
     for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
       const dir = join(path, name);
@@ -118,7 +127,7 @@ function isDirectory(path: string): boolean {
 export function serviceRow(name: string, dir: string, locks: LockTable, nowMs = Date.now()): ServiceRow {
   const row: ServiceRow = {
     name, dir, state: 'not supervised', reason: null, pid: null, uptime: null, sinceMs: null, readySinceMs: null, ready: null,
-    canReportReadiness: false, deathTally: 0, recentDeaths: 0, last: null, lastMs: null, normallyUp: true, wantedUp: true, status: null,
+    canReportReadiness: false, deathTally: 0, restarts: null, recentDeaths: 0, last: null, lastMs: null, normallyUp: true, wantedUp: true, status: null,
   };
   try {
     row.normallyUp = isNormallyUp(dir);
@@ -129,6 +138,7 @@ export function serviceRow(name: string, dir: string, locks: LockTable, nowMs = 
       row.canReportReadiness = false; // unreadable: the row still shows what can be read
     }
     readDeaths(row, nowMs);
+    row.restarts = readRestarts(dir);
     if (!isSupervised(dir, locks)) return row;
     if (!existsSync(join(dir, 'supervise', 'status'))) {
       row.state = 'starting';
@@ -148,6 +158,7 @@ export function serviceRow(name: string, dir: string, locks: LockTable, nowMs = 
     row.state = stateOf(st, row);
     if (!st.up && !st.finishing && st.wantedup) row.reason = runProblem(dir);
     if (row.reason !== null) row.state = 'failed to start';
+    row.notify = readNotifyView(dir, st.up && st.ready);
   } catch (err) {
     row.state = 'unreadable';
     row.error = describe(err);
@@ -261,7 +272,8 @@ export function statusJson(r: ServiceRow) {
     ready: r.ready, canReportReadiness: r.canReportReadiness,
     since: iso(r.sinceMs), sinceMs: r.sinceMs, seconds: r.uptime,
     readySince: iso(r.readySinceMs), readySinceMs: r.readySinceMs,
-    deathTally: r.deathTally, recentDeaths: r.recentDeaths, last: r.last, lastAt: iso(r.lastMs), lastMs: r.lastMs,
+    restarts: r.restarts, deathTally: r.deathTally, recentDeaths: r.recentDeaths, last: r.last, lastAt: iso(r.lastMs), lastMs: r.lastMs,
     ...(r.error ? { error: r.error } : {}),
+    notify: r.notify ?? null,
   };
 }

@@ -8,7 +8,7 @@ import { formatTain, secondsBetween, tainNow, type Tain } from '../wire/tain';
 import { signalName, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { describe, errnoOf } from '../base/errno';
-import { isSupervised } from './supervised';
+import { isSupervised, notSupervised } from './supervised';
 import { procStat } from '../os/proc';
 
 /** Everything `svstat -o` can print, typed; `null` where s6 prints -1 or NA. */
@@ -113,7 +113,7 @@ export function svstat(dir: string): ServiceStatus {
   } catch (err) {
     throw new Failure(`unable to check ${dir}: ${describe(err)}`, EXIT_SYSTEM, dir);
   }
-  if (!supervised) throw new Failure(`unable to read status for ${dir}: s6-supervise not running`, 1, dir);
+  if (!supervised) throw new Failure(notSupervised(dir), 1, dir);
   const rec = readStatusRecord(dir);
   return toServiceStatus(rec, isNormallyUp(dir));
 }

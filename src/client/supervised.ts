@@ -3,11 +3,31 @@
 // start and keep for life: Debian's s6-svok and s6-svstat (2.11) ask with
 // fcntl(F_GETLK). Asking that way needs the native module, about a tenth of
 // a client's start-up, so the common answer comes from the control FIFO.
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadNative } from '../os/lazy';
 import { errnoOf } from '../base/errno';
+
+/**
+ * Why nobody supervises `dir`, in the one form every client prints: it
+ * names the directory and says whether it is missing, is no service
+ * directory, or has no supervisor running. Each client keeps its own exit
+ * code (the newest s6's).
+ */
+export function notSupervised(dir: string): string {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = errnoOf(err);
+    return code === 'ENOENT' || code === 'ENOTDIR' ? `not supervised: ${dir} does not exist` : `not supervised: ${dir} cannot be reached (${code ?? err})`;
+  }
+  if (!isDir || !(existsSync(join(dir, 'run')) || existsSync(join(dir, 'supervise')))) {
+    return `not supervised: ${dir} is not a service directory (no run file)`;
+  }
+  return `not supervised: no supervisor is running on ${dir}`;
+}
 
 export function lockPath(dir: string): string {
   return join(dir, 'supervise', 'lock');

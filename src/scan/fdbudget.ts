@@ -1,13 +1,14 @@
 // Shared mode holds every service's files in one process: the lock, the
 // control FIFO (two fds), the directory, status and death_tally, a log pipe,
-// a notification pipe. Node raises its soft open-files limit to the hard one
+// a notification pipe, and the scanner's own listener on its events (two
+// fds, for its restart count). Node raises its soft open-files limit to the hard one
 // at start-up; if even that is too small for the tree, say so before
 // starting anything, rather than fail service by service later (EMFILE).
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** fds a hosted service may hold at once, its logger's share of the pipe included. */
-const FDS_PER_SERVICE = 12;
+const FDS_PER_SERVICE = 14;
 /** The scanner's own: its lock and control FIFO, inotify, stdio, libuv's. */
 const FDS_BASE = 64;
 

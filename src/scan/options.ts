@@ -4,20 +4,34 @@ import { join } from 'node:path';
 import { usageError } from '../base/exit';
 import { parseOptions, parseUint } from '../base/getopt';
 
-export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [--watch] [--shared | --supervisor PROG] SCANDIR
+export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [-K ms] [--watch] [--shared | --supervisor PROG] SCANDIR
 
 Supervises every service directory in SCANDIR (s6-svscan compatible).
   -t ms              rescan every ms milliseconds (default 0: never)
   -d fd              write a newline to fd once every service present at start-up
                      has a supervisor listening
   -C max             supervise at most max services, loggers included (default 1000)
-  --watch            rescan as soon as an entry is added to or removed from SCANDIR
+  -K ms              at shutdown, give each service ms milliseconds to stop, then
+                     SIGKILL it and say so (default 10000; a service's own
+                     timeout-kill replaces it; a logger's time starts once its
+                     service is gone)
+  --watch            rescan as soon as an entry is added to or removed from SCANDIR,
+                     and stop the services of removed directories (svscanctl -an)
   --shared           supervise every service inside this one process (density)
                      instead of one "tether supervise NAME" process each (isolation)
   --supervisor PROG  run "PROG NAME" as each service's supervisor instead of
                      "tether supervise NAME" (for example /usr/bin/s6-supervise)
   -h, --help         show this help
-Control it with "tether svscanctl -zabhitqnN SCANDIR" or with signals.
+Control it with "tether svscanctl -zabhitqnN SCANDIR" or with signals, as s6-svscan:
+  SIGTERM, SIGINT (Ctrl-C): stop every service in order, then exit; a second
+  Ctrl-C (a second or more after the first) kills what is left and exits at once.
+  SIGHUP: rescan, and stop the services of removed directories; but when the
+  terminal svscan was started from has hung up (closed), stop everything in
+  order, as SIGTERM does. "setsid tether svscan ..." detaches it from the terminal.
+Services get /dev/null as stdin (a logger reads its service's pipe), never the
+scanner's own.
+Exit codes: the exit code of .s6-svscan/finish if it runs, else 0; 100 usage,
+or another svscan runs on SCANDIR (its pid is named); 111 system error.
 `;
 
 export interface SvscanArgs {
@@ -25,6 +39,7 @@ export interface SvscanArgs {
   rescanMs: number;
   readinessFd: number | undefined;
   maxServices: number;
+  graceMs: number;
   watch: boolean;
   supervisor: string[] | undefined;
   shared: boolean;
@@ -38,7 +53,7 @@ export function defaultSupervisor(cliDir: string): string[] {
 
 /** Throws a usage Failure (100) for a wrong command line. */
 export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
-  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, watch: false, supervisor: undefined, shared: false, help: false };
+  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, graceMs: 10_000, watch: false, supervisor: undefined, shared: false, help: false };
   const { options, operands } = parseOptions(argv, {
     help: { short: 'h', value: false },
     watch: { value: false },
@@ -47,6 +62,7 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
     t: { short: 't', value: true },
     d: { short: 'd', value: true },
     C: { short: 'C', value: true },
+    K: { short: 'K', value: true },
     c: { short: 'c', value: true },
   }, 'anywhere');
   out.help = options.has('help');
@@ -61,6 +77,8 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
     out.readinessFd = uintArg('-d', d);
     if (out.readinessFd < 3) throw usageError(`-d needs a file descriptor of 3 or more, not ${out.readinessFd}`);
   }
+  const K = options.get('K');
+  if (K !== undefined) out.graceMs = uintArg('-K', K);
   for (const opt of ['C', 'c']) {
     const v = options.get(opt);
     if (v === undefined) continue;

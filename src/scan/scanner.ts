@@ -5,13 +5,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
-import { isAlive, procStat } from '../os/proc';
-import { separateGroupOf } from '../os/signal';
-import { systemClock } from '../supervise/clock';
+import { procStat } from '../os/proc';
+import { killQuietly, separateGroupOf } from '../os/signal';
+import { systemClock, type Clock, type TimerHandle } from '../supervise/clock';
 import { ProcessStop } from '../supervise/stop';
 import { markerOf } from '../supervise/attribution';
 import { ServiceDir } from '../servicedir/servicedir';
@@ -20,6 +19,9 @@ import { signalName } from '../wire/signals';
 import { ControlDir } from './controldir';
 import { StartupReadiness } from './readiness';
 import { CATCH_ALL_LOGGER, LogPipe, Service } from './service';
+import type { ControllingTerminal } from './terminal';
+import { killNow } from './kill';
+import { RestartCounter } from './restarts';
 import { supervisedNow, type SupervisorEnd, type SupervisorHandle, type SupervisorLauncher } from './handle';
 import { errnoOf, errnoText } from '../base/errno';
 
@@ -36,6 +38,16 @@ export interface ScannerOptions {
   launcher: SupervisorLauncher;
   /** Called once when every service present at start-up has a listening supervisor. */
   onStartupReady?: () => void;
+  /**
+   * How long a service gets to stop at shutdown before the scanner kills it
+   * (svscan -K); a service's own timeout-kill replaces it. A logger's time
+   * counts from the end of its service's supervisor.
+   */
+  graceMs: number;
+  /** The terminal the scanner was started from: its hangup stops the tree. */
+  terminal?: ControllingTerminal | null;
+  /** Timers and the monotonic clock (tests give a fake one). */
+  clock?: Clock;
   warn: (message: string) => void;
 }
 
@@ -51,6 +63,12 @@ const ORPHAN_KILL_MS = 5000;
 const RESCAN_RETRY_MS = 3000;
 /** Debounce of directory events for --watch. */
 const WATCH_DELAY_MS = 5;
+/**
+ * A SIGINT this soon after the one that began the shutdown is the same
+ * Ctrl-C: npm forwards each SIGINT to its script, which the terminal has
+ * sent it already.
+ */
+const SAME_INTERRUPT_MS = 1000;
 
 /** Signals whose built-in action a `.s6-svscan/SIG<NAME>` program replaces. */
 const DIVERTIBLE: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPWR', 'SIGWINCH'];
@@ -63,8 +81,11 @@ export class Scanner {
   private control: ControlDir | null = null;
   private stopping: Stopping = 'no';
   private watcher: ReturnType<typeof nodeWatch> | null = null;
-  private rescanTimer: NodeJS.Timeout | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private rescanTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private readonly clock: Clock;
+  /** When the shutdown began (monotonic ms), for a second Ctrl-C. */
+  private stoppingSince = 0;
   private readiness: StartupReadiness | null = null;
   private trackReadiness = true;
   /** Left-behind processes being stopped at shutdown, and every pid ever signalled so. */
@@ -79,7 +100,9 @@ export class Scanner {
     this.endedResolve = res;
   });
 
-  constructor(private readonly opts: ScannerOptions) {}
+  constructor(private readonly opts: ScannerOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   /** Takes the lock, opens the control FIFO, then scans and starts supervisors. */
   start(): void {
@@ -96,7 +119,17 @@ export class Scanner {
     this.readiness?.seal();
     this.trackReadiness = false;
     if (this.opts.watch) this.startWatching();
-    if (this.opts.rescanMs > 0) this.rescanTimer = setInterval(() => this.scan(), this.opts.rescanMs);
+    this.periodicRescan();
+  }
+
+  /** -t: a scan every rescanMs, for as long as the scanner runs. */
+  private periodicRescan(): void {
+    if (this.opts.rescanMs <= 0 || this.stopping !== 'no') return;
+    this.rescanTimer = this.clock.after(this.opts.rescanMs, () => {
+      this.rescanTimer = null;
+      this.scan();
+      this.periodicRescan();
+    });
   }
 
   /** One control byte, from svscanctl or from a signal's built-in action. */
@@ -117,13 +150,27 @@ export class Scanner {
   private installSignals(): void {
     process.on('SIGALRM', () => this.command('a'));
     process.on('SIGABRT', () => this.command('b'));
-    for (const sig of DIVERTIBLE) {
-      process.on(sig, () => {
-        if (this.divert(sig)) return;
-        const action = BUILTIN_ACTION[sig];
-        if (action) this.command(action);
-      });
-    }
+    for (const sig of DIVERTIBLE) process.on(sig, () => this.signal(sig));
+  }
+
+  /** A divertible signal: a hangup, a second Ctrl-C, `.s6-svscan/SIG<NAME>`, or the built-in action. */
+  signal(sig: NodeJS.Signals): void {
+    if (sig === 'SIGHUP' && this.opts.terminal?.hungUp()) return this.hangup();
+    if (sig === 'SIGINT' && this.secondInterrupt()) return this.killAll('a second interrupt');
+    if (this.divert(sig)) return;
+    const action = BUILTIN_ACTION[sig];
+    if (action) this.command(action);
+  }
+
+  /** The terminal went away: let go of it, and stop the tree in order. */
+  private hangup(): void {
+    this.opts.terminal?.release();
+    this.opts.warn('the terminal hung up: stopping every service');
+    this.shutdown('term');
+  }
+
+  private secondInterrupt(): boolean {
+    return (this.stopping === 'term' || this.stopping === 'quit') && this.clock.monoMs() - this.stoppingSince >= SAME_INTERRUPT_MS;
   }
 
   /** Runs `.s6-svscan/SIG<NAME>` instead of the built-in action, if it is executable. */
@@ -255,10 +302,10 @@ export class Scanner {
 
   private rescanSoon(): void {
     if (this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.clock.after(RESCAN_RETRY_MS, () => {
       this.retryTimer = null;
       this.scan();
-    }, RESCAN_RETRY_MS);
+    });
   }
 
   private deactivate(svc: Service): void {
@@ -269,6 +316,7 @@ export class Scanner {
 
   private forget(svc: Service): void {
     this.services.delete(svc.key);
+    svc.restarts?.close();
     const peer = svc.peer;
     if (peer && this.known(peer) && peer.active) {
       // The old logger of a service that stays is gone: start the one that waited.
@@ -302,14 +350,8 @@ export class Scanner {
   private startSupervisor(svc: Service): void {
     if (this.stopping !== 'no' || svc.busy || !svc.active) return;
     svc.clearRestart();
-    const wait = svc.lastStart === 0 ? 0 : svc.lastStart + RESPAWN_MS - performance.now();
-    if (wait > 0) {
-      svc.restartTimer = setTimeout(() => {
-        svc.restartTimer = null;
-        this.startSupervisor(svc);
-      }, wait);
-      return;
-    }
+    const wait = svc.lastStart === null ? 0 : svc.lastStart + RESPAWN_MS - this.clock.monoMs();
+    if (wait > 0) return this.retryLater(svc, wait);
     if (this.stopOrphan(svc) || this.stopLeftovers(svc)) return;
     if (this.awaitLock(svc)) return;
     this.spawnSupervisor(svc);
@@ -329,15 +371,23 @@ export class Scanner {
     }
     if (!svc.lockWaiting) this.opts.warn(`${svc.name}: already supervised (supervise/lock is held); starting a supervisor once it is released`);
     svc.lockWaiting = true;
-    svc.restartTimer = setTimeout(() => {
-      svc.restartTimer = null;
-      this.startSupervisor(svc);
-    }, LOCK_LOOK_MS);
+    this.retryLater(svc, LOCK_LOOK_MS);
     return true;
   }
 
+  private retryLater(svc: Service, ms: number): void {
+    svc.restartTimer = this.clock.after(ms, () => {
+      svc.restartTimer = null;
+      this.startSupervisor(svc);
+    });
+  }
+
   private spawnSupervisor(svc: Service): void {
-    svc.lastStart = performance.now();
+    svc.lastStart = this.clock.monoMs();
+    if (!svc.counting) {
+      svc.counting = true;
+      svc.restarts = RestartCounter.open(() => this.dirOf(svc), this.opts.warn);
+    }
     let handle: SupervisorHandle;
     try {
       handle = this.opts.launcher.launch({
@@ -357,17 +407,19 @@ export class Scanner {
   private spawnFailed(svc: Service, err: Error): void {
     this.opts.warn(`unable to spawn a supervisor for ${svc.name}: ${err.message}; retrying in ${SPAWN_RETRY_MS / 1000} s`);
     if (this.stopping !== 'no') return this.checkDone();
-    svc.restartTimer = setTimeout(() => {
-      svc.restartTimer = null;
-      this.startSupervisor(svc);
-    }, SPAWN_RETRY_MS);
+    this.retryLater(svc, SPAWN_RETRY_MS);
   }
 
   private supervisorEnded(svc: Service, handle: SupervisorHandle, end: SupervisorEnd): void {
     if (svc.supervisor !== handle) return;
     svc.supervisor = null;
+    svc.clearGrace();
     if (end.kind === 'error') return this.spawnFailed(svc, end.error);
-    if (this.stopping !== 'no') return this.checkDone();
+    if (this.stopping !== 'no') {
+      // Its logger can drain now: its time to stop starts here.
+      if (svc.peer?.isLogger && this.known(svc.peer)) this.startGrace(svc.peer);
+      return this.checkDone();
+    }
     if (!svc.active) return this.forget(svc);
     if (end.code !== 0 && !end.reported) this.opts.warn(`supervisor for ${svc.name} ${end.signal ? `killed by ${end.signal}` : `exited ${end.code}`}; restarting it`);
     this.startSupervisor(svc);
@@ -397,7 +449,7 @@ export class Scanner {
       groups: [...groups],
       downSignal,
       timeoutKill: killMs,
-      clock: systemClock,
+      clock: this.clock,
       onGone: () => this.orphanGone(svc, pids[0]),
     });
     svc.orphanStop = { pid: pids[0], stop };
@@ -445,28 +497,37 @@ export class Scanner {
    */
   private stopLeftovers(svc: Service): boolean {
     const dir = this.dirOf(svc);
-    const pids = this.opts.launcher.leftovers?.({ name: svc.name, key: svc.key, stdin: null, stdout: null }, dir) ?? [];
-    if (pids.length === 0) return false;
+    const left = this.opts.launcher.leftovers?.({ name: svc.name, key: svc.key, stdin: null, stdout: null }, dir);
+    if (!left) return false;
+    const { pids } = left;
     const config = new ServiceDir(dir, (m) => this.opts.warn(`${svc.name}: ${m}`));
     const downSignal = config.downSignal();
     const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
     this.opts.warn(`${svc.name}: its previous host died; stopping its processes ${pids.join(' ')} with ${signalName(downSignal)} before starting it again`);
     const groups = new Set(pids.map(separateGroupOf).filter((g): g is number => g !== null));
     const pid = pids[0];
+    let unwatch = () => {};
     const stop = new ProcessStop({
-      members: () => pids.filter(isAlive),
+      members: () => left.members(),
+      killAll: left.killAll && (() => left.killAll!()),
       groups: [...groups],
       downSignal,
       timeoutKill: killMs,
-      clock: systemClock,
-      onGone: () => this.orphanGone(svc, pid),
+      clock: this.clock,
+      onGone: () => {
+        unwatch();
+        this.orphanGone(svc, pid);
+      },
     });
     svc.orphanStop = { pid, stop };
+    // A cgroup says when it empties (inotify); without one, /proc is looked at.
+    if (left.watch) unwatch = left.watch(() => stop.recheck());
     stop.begin();
+    if (left.watch) return true;
     const look = (delay: number) => {
       if (svc.orphanStop?.stop !== stop) return;
       stop.recheck();
-      if (stop.active) setTimeout(() => look(Math.min(delay * 2, 100)), delay);
+      if (stop.active) this.clock.after(delay, () => look(Math.min(delay * 2, 100)));
     };
     look(5);
     return true;
@@ -519,15 +580,50 @@ export class Scanner {
     }
     if (this.stopping !== 'no') return;
     this.stopping = mode;
+    this.stoppingSince = this.clock.monoMs();
     this.stopTriggers();
     for (const svc of this.services.values()) {
       this.signalSupervisor(svc, svc.drainsAtShutdown && mode === 'term' ? 'SIGHUP' : 'SIGTERM');
+    }
+    for (const svc of this.services.values()) {
+      // A logger drains what its service writes until that one is gone: its time starts then.
+      const producer = svc.isLogger ? svc.peer : null;
+      if (!(producer?.supervisor && this.known(producer))) this.startGrace(svc);
     }
     // Our copies of the log pipes must go, or the loggers never see EOF.
     for (const svc of this.services.values()) svc.logPipe?.close();
     // So must our own output, if the catch-all logger reads it (as in s6).
     if ([...this.services.values()].some((svc) => svc.name === CATCH_ALL_LOGGER)) silenceOwnOutput(this.opts.warn);
     this.checkDone();
+  }
+
+  /**
+   * A service gets its timeout-kill, or -K, to stop; then the scanner kills
+   * it (not its supervisor, which records the death and runs finish) and
+   * says which one it waited for.
+   */
+  private startGrace(svc: Service): void {
+    if (!svc.supervisor || svc.graceTimer) return;
+    const own = new ServiceDir(this.dirOf(svc), () => {}).timeoutKill();
+    const ms = own > 0 ? own : this.opts.graceMs;
+    svc.graceTimer = this.clock.after(ms, () => {
+      if (!svc.supervisor) return;
+      const pids = killNow([svc.key], svc.supervisor.pid);
+      this.opts.warn(`${svc.name} did not stop within ${ms} ms (${own > 0 ? 'its timeout-kill' : 'svscan -K'}): ${pids.length > 0 ? `killed pid ${pids.join(', pid ')}` : 'waiting for its supervisor'}`);
+    });
+  }
+
+  /**
+   * A second Ctrl-C: SIGKILL to every supervisor, service and logger left,
+   * and whatever they left behind, then leave without waiting.
+   */
+  private killAll(why: string): void {
+    const left = [...this.services.values()].filter((svc) => svc.busy);
+    this.opts.warn(`${why}: killing ${left.length > 0 ? left.map((svc) => svc.name).join(', ') : 'what is left'} and exiting`);
+    for (const svc of left) svc.supervisor?.kill();
+    killNow([...this.services.keys()]);
+    for (const pid of reaper.adoptedChildren()) killQuietly(pid, 'SIGKILL');
+    this.abort();
   }
 
   /** `b`, SIGABRT: leave at once, killing nothing and waiting for nothing. */
@@ -541,9 +637,9 @@ export class Scanner {
   private stopTriggers(): void {
     this.watcher?.close();
     this.watcher = null;
-    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    this.rescanTimer?.cancel();
     this.rescanTimer = null;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer?.cancel();
     this.retryTimer = null;
     this.readiness?.close();
     for (const svc of this.services.values()) svc.clearRestart();
@@ -573,7 +669,7 @@ export class Scanner {
       members: () => [...live],
       downSignal: 15, // SIGTERM
       timeoutKill: ORPHAN_KILL_MS,
-      clock: systemClock,
+      clock: this.clock,
       onGone: () => this.checkDone(),
     });
     this.leftBehind = stop;
@@ -593,6 +689,11 @@ export class Scanner {
     if (this.ending) return;
     this.ending = true;
     this.leftBehind?.abandon();
+    for (const svc of this.services.values()) {
+      svc.clearGrace();
+      svc.restarts?.close();
+    }
+    this.opts.launcher.close?.();
     this.control?.close();
     this.endedResolve();
   }
@@ -610,7 +711,8 @@ export class Scanner {
       delay: WATCH_DELAY_MS,
       filter: (path: string) => !basenameOf(path).startsWith('.'),
     });
-    w.on('change', () => this.scan());
+    // As svscanctl -an (-h): the README promises removed directories are picked up at once.
+    w.on('change', () => this.command('h'));
     w.on('error', (err: Error) => this.opts.warn(`watching ${this.opts.scandir}: ${err.message}; rescans need svscanctl -a from now on`));
     this.watcher = w;
   }

@@ -5,6 +5,8 @@ import type { SupervisorHandle } from './handle';
 import { closeSync } from 'node:fs';
 import { pipe } from '../os/native';
 import type { ProcessStop } from '../supervise/stop';
+import type { TimerHandle } from '../supervise/clock';
+import type { RestartCounter } from './restarts';
 
 /**
  * The pipe between a service and its logger. The scanner holds both ends for
@@ -48,9 +50,14 @@ export class Service {
   /** Still found by the last scan. */
   active = true;
   supervisor: SupervisorHandle | null = null;
-  /** When the last supervisor was spawned (ms, monotonic); 0 if never. */
-  lastStart = 0;
-  restartTimer: NodeJS.Timeout | null = null;
+  /** When the last supervisor was spawned (ms, monotonic); null if never. */
+  lastStart: number | null = null;
+  restartTimer: TimerHandle | null = null;
+  /** At shutdown: when this service's time to stop is up. */
+  graceTimer: TimerHandle | null = null;
+  /** Counts its restarts from its first supervisor on; null until then, or if it cannot listen. */
+  restarts: RestartCounter | null = null;
+  counting = false;
   orphanStop: OrphanStop | null = null;
   /** Waiting for a supervisor we did not start to release the service's lock (warned once). */
   lockWaiting = false;
@@ -84,7 +91,12 @@ export class Service {
   }
 
   clearRestart(): void {
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer?.cancel();
     this.restartTimer = null;
+  }
+
+  clearGrace(): void {
+    this.graceTimer?.cancel();
+    this.graceTimer = null;
   }
 }

@@ -21,16 +21,18 @@ export function isListenerName(name: string): boolean {
 /**
  * Creates the fifodir if missing, as s6 does: mode 03730 and our group, so
  * only members of that group may subscribe. An existing one is left alone.
+ * Returns true if it made it (it is then an empty directory).
  */
-export function makeFifodir(path: string): void {
+export function makeFifodir(path: string): boolean {
   try {
     mkdirSync(path, 0o700);
   } catch (err) {
-    if (errnoOf(err) === 'EEXIST') return;
+    if (errnoOf(err) === 'EEXIST') return false;
     throw err;
   }
   chownSync(path, -1, process.getegid?.() ?? -1);
   chmodSync(path, 0o3730);
+  return true;
 }
 
 /** Writes `events` to every listener once; removes listeners that are gone. */

@@ -46,6 +46,9 @@ export async function supervise(t: Teardown, sup: Supervisor, dir: string, opts:
   child.stderr!.resume();
   t.teardown(() => stopKind(child, dir));
   await waitForStatus(dir);
+  // A scanner listens on event/ itself (it counts restarts) from before the
+  // supervisor starts: what is there now is no client's.
+  scannerListeners.set(dir, new Set(listeners(dir)));
   if (opts.up) await mustRun(s6('s6-svwait'), ['-u', '-t', '20000', dir]);
   return child;
 }
@@ -85,10 +88,23 @@ export function waitForStatus(dir: string, ms = BOUND_MS): Promise<void> {
   });
 }
 
-/** Resolves once someone has subscribed to DIR/event (a listener FIFO is there). */
+const scannerListeners = new Map<string, ReadonlySet<string>>();
+
+function listeners(dir: string): string[] {
+  const event = join(dir, 'event');
+  return existsSync(event) ? readdirSync(event).filter((n) => n.startsWith('ftrig1:@')) : [];
+}
+
+/** The listener FIFOs in DIR/event that are no scanner's: the clients' under test. */
+export function clientListeners(dir: string): string[] {
+  const own = scannerListeners.get(dir);
+  return listeners(dir).filter((n) => !own?.has(n));
+}
+
+/** Resolves once a client has subscribed to DIR/event (a listener FIFO is there). */
 export function waitSubscribed(dir: string, ms = BOUND_MS): Promise<void> {
   const event = join(dir, 'event');
-  const has = () => existsSync(event) && readdirSync(event).some((n) => n.startsWith('ftrig1:@'));
+  const has = () => clientListeners(dir).length > 0;
   let w: FSWatcher | undefined;
   return bounded(new Promise<void>((resolve) => {
     if (has()) return resolve();

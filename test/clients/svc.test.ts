@@ -127,7 +127,7 @@ for (const sup of SUPERVISORS) {
       await exited;
       const r = await tether(['svc', '-u', dir]);
       t.equal(r.code, 102);
-      t.match(r.stderr, /supervisor not listening/);
+      t.match(r.stderr, /not supervised: no supervisor is running on /);
     });
 
     t.test('-s SIG names a signal; -x makes the supervisor exit', async (t) => {

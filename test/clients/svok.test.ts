@@ -29,7 +29,7 @@ t.test('a control FIFO nobody reads and a lock nobody holds: not supervised (1)'
   t.equal((await s6svok(dir)).code, 1, 's6-svok agrees');
   const st = await tether(['svstat', dir]);
   t.equal(st.code, 1);
-  t.match(st.stderr, /s6-supervise not running/);
+  t.match(st.stderr, /not supervised: no supervisor is running on /);
 });
 
 t.test('supervise/control a regular file, no lock: not supervised, not fooled by the open', { skip: !HAVE_S6 && 'no Debian s6' }, async (t) => {

@@ -136,7 +136,7 @@ t.test('no supervisor: exit 1 with s6-svstat\'s message; bad fields: 100', async
   const dir = makeService(join(tempDir(t), 'svc'), SLEEPER);
   let r = await tether(['svstat', dir]);
   t.equal(r.code, 1);
-  t.equal(r.stderr, `tether svstat: fatal: unable to read status for ${dir}: s6-supervise not running\n`);
+  t.equal(r.stderr, `tether svstat: fatal: not supervised: no supervisor is running on ${dir}\n`);
   t.equal((await run(s6('s6-svstat'), [dir])).code, 1, 's6-svstat agrees');
   r = await tether(['svstat', '-o', 'up,bogus', dir]);
   t.equal(r.code, 100);

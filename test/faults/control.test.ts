@@ -7,23 +7,15 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BOUND_MS, HAVE_S6, alive, makeService, tempDir, tether } from '../lib/harness';
-import { InstanceSampler, markedRun, recordFigures, startTree, StatusReader, upPid, writeAllToFifo, type Figure, type Impl } from './lib';
+import { BOUND_MS, alive, tether } from '../lib/harness';
+import { IMPLS, oneServiceTree, recordFigures, upPid, writeAllToFifo, type Figure, type Impl } from './lib';
 
-const IMPLS: Impl[] = HAVE_S6 ? ['tether', 's6'] : ['tether'];
 const figures = new Map<Impl, string>();
 
 for (const impl of IMPLS) {
   t.test(`${impl}: a megabyte of garbage on control, then 10 000 commands`, async (t) => {
-    const root = tempDir(t, 'tether-faults-');
-    const dir = join(root, 'scan', 'svc');
-    const id = `control-${impl}-${process.pid}`;
-    makeService(dir, markedRun(id));
-    const sampler = new InstanceSampler(t, [id]);
-    const tree = await startTree(t, impl, join(root, 'scan'), [dir]);
-    const sup = tree.supervisor('svc') as number;
-    const pid = upPid(dir);
-    const reader = new StatusReader(t, dir);
+    const { dir, id, sampler, sup, pid, statusReader } = await oneServiceTree(t, impl, 'control');
+    const reader = statusReader();
     // High bytes only: no s6 or tether command among them.
     const garbage = Buffer.from(randomBytes(1 << 20).map((b) => b | 0x80));
     const commands = Buffer.concat([Buffer.alloc(9999, 'u'), Buffer.from('d')]);

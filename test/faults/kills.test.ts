@@ -7,14 +7,12 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BOUND_MS, HAVE_S6, makeService, tempDir } from '../lib/harness';
+import { BOUND_MS, makeService, tempDir } from '../lib/harness';
 import { waitExit } from '../scan/lib';
-import { InstanceSampler, instancesOf, killTreeAtTeardown, markedRun, percentiles, recordFigures, startTree, until, upPid, type Figure, type Impl } from './lib';
+import { Findings, IMPLS, InstanceSampler, instancesOf, killTreeAtTeardown, markedRun, percentiles, recordFigures, startTree, until, upPid } from './lib';
 
 const KILLS = 12;
-const IMPLS: Impl[] = HAVE_S6 ? ['tether', 's6'] : ['tether'];
-const found = new Map<string, Partial<Record<Impl, string>>>();
-const note = (key: string, impl: Impl, figure: string) => found.set(key, { ...found.get(key), [impl]: figure });
+const found = new Findings();
 
 /** Up, and the status names the one instance alive. */
 function recovered(dir: string, id: string, before: number): boolean {
@@ -47,7 +45,7 @@ for (const impl of IMPLS) {
     const most = sampler.maxOf(id);
     if (impl === 'tether') t.equal(most, 1, `never two instances (${sampler.samples} samples)`);
     else t.ok(most >= 1, `s6: at most ${most} instances at once`);
-    note('kill', impl, `${most} at most; recovery ${percentiles(recovery)}`);
+    found.note('kill', impl, `${most} at most; recovery ${percentiles(recovery)}`);
   });
 
   t.test(`${impl}: the whole tree SIGKILLed, then a new scanner`, async (t) => {
@@ -66,13 +64,12 @@ for (const impl of IMPLS) {
     await until(() => dirs.every((d, i) => { const live = instancesOf(ids[i]); return live.length === 1 && upPid(d) === live[0]; }), BOUND_MS, 'all up with a correct status');
     const ms = performance.now() - at;
     t.equal(sampler.max(), 1, `never two instances of a service (${sampler.samples} samples)`);
-    note('tree', impl, `${sampler.max()} at most; recovery ${ms.toFixed(0)} ms`);
+    found.note('tree', impl, `${sampler.max()} at most; recovery ${ms.toFixed(0)} ms`);
   });
 }
 
 t.teardown(() => {
-  const row = (key: string, scenario: string, check: string): Figure =>
-    ({ scenario, check, tether: found.get(key)?.tether ?? 'not run', s6: found.get(key)?.s6 ?? null });
+  const row = found.row.bind(found);
   recordFigures('kills', [
     row('kill', `a supervisor SIGKILLed ${KILLS} times, at random moments`, 'most instances alive at once (10 ms sampler); recovery to up with a correct status'),
     row('tree', 'scanner, supervisors and services all SIGKILLed, then a new scanner (3 services)', 'most instances of a service at once; recovery of all three'),

@@ -2,9 +2,12 @@
 // through /proc, tmpfs mounts the test owns, CPU read from /proc, and the
 // figures each scenario records under build/faults/ for the README table.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { ROOT, S6_BIN, exitOf, run, type Teardown } from '../lib/harness';
+import { performance } from 'node:perf_hooks';
+import { mkfifo } from '../../src/os/native';
+import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, bounded, exitOf, makeService, run, tempDir, type RunResult, type Teardown } from '../lib/harness';
 import { descendants, startScanner, supervisorOf, waitUp } from '../scan/lib';
 import { decodeStatus, isUp } from '../../src/wire/status';
 
@@ -91,14 +94,20 @@ export function mountTmpfs(t: Teardown, dir: string, size: string): void {
   });
 }
 
-/** Fills the filesystem holding `dir` with one file, which is returned. */
+/**
+ * Fills the filesystem holding `dir` with one file, which is returned: in
+ * 64 KiB writes, then 4 KiB, then single bytes, so that not a byte is left.
+ */
 export function fillUp(dir: string): string {
   const file = join(dir, 'fill');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (let i = 0; i < 100_000; i++) writeFileSync(file, chunk, { flag: i === 0 ? 'w' : 'a' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  writeFileSync(file, '');
+  for (const size of [64 * 1024, 4096, 1]) {
+    const chunk = Buffer.alloc(size, 1);
+    try {
+      for (let i = 0; i < 1_000_000; i++) writeFileSync(file, chunk, { flag: 'a' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    }
   }
   return file;
 }
@@ -171,14 +180,14 @@ export interface Tree {
 }
 
 /**
- * Starts `tether svscan` or `s6-svscan` on `scandir` and waits until every
- * service in `dirs` is up. At teardown: an orderly stop, then SIGKILL for
+ * Starts `tether svscan` (with `tetherArgs`) or `s6-svscan` on `scandir`
+ * and waits until every service in `dirs` is up. At teardown: an orderly stop, then SIGKILL for
  * whatever under it is still alive.
  */
-export async function startTree(t: Teardown, impl: Impl, scandir: string, dirs: readonly string[]): Promise<Tree> {
+export async function startTree(t: Teardown, impl: Impl, scandir: string, dirs: readonly string[], tetherArgs: string[] = []): Promise<Tree> {
   let pid: number;
   if (impl === 'tether') {
-    pid = (await startScanner(t, scandir)).pid;
+    pid = (await startScanner(t, scandir, { args: tetherArgs })).pid;
   } else {
     const child = spawn(join(S6_BIN, 's6-svscan'), [scandir], { stdio: ['ignore', 'ignore', 'ignore'] });
     pid = child.pid as number;
@@ -255,5 +264,178 @@ export async function writeAllToFifo(path: string, data: Buffer): Promise<void> 
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** One supervised service, started under a scanner, as most scenarios need it. */
+export interface OneService {
+  root: string;
+  dir: string;
+  /** The marker its processes carry. */
+  id: string;
+  sampler: InstanceSampler;
+  tree: Tree;
+  /** The supervisor's pid (in shared mode, the scanner's). */
+  sup: number;
+  /** The pid its status named once up. */
+  pid: number;
+  /** Starts counting status reads from now on. */
+  statusReader(): StatusReader;
+}
+
+export interface OneServiceOptions {
+  /** Shell lines run before the marked process is exec'd. */
+  prelude?: string;
+  /** Other files of the service directory. */
+  files?: Record<string, string>;
+  /** Called with the service directory before anything is written into it (e.g. a mount). */
+  prepare?: (dir: string) => void;
+  /** The run script, given the marker, instead of a marked `sleep`. */
+  run?: (id: string) => string;
+  /** Wait for the service to be up (default); false for one that starts down. */
+  up?: boolean;
+}
+
+/** `scan/svc` under a fresh temporary root, marked `TAG-IMPL-PID`, up under `impl`'s scanner. */
+export async function oneServiceTree(t: Teardown, impl: Impl, tag: string, opts: OneServiceOptions = {}): Promise<OneService> {
+  const root = tempDir(t, 'tether-faults-');
+  const dir = join(root, 'scan', 'svc');
+  const id = `${tag}-${impl}-${process.pid}`;
+  opts.prepare?.(dir);
+  makeService(dir, opts.run?.(id) ?? markedRun(id, opts.prelude), opts.files);
+  const sampler = new InstanceSampler(t, [id]);
+  const tree = await startTree(t, impl, join(root, 'scan'), opts.up === false ? [] : [dir]);
+  const sup = tree.supervisor('svc') ?? tree.pid;
+  return { root, dir, id, sampler, tree, sup, pid: upPid(dir), statusReader: () => new StatusReader(t, dir) };
+}
+
+/** The implementations a scenario compares: tether, and Debian's s6 where installed. */
+export const IMPLS: Impl[] = HAVE_S6 ? ['tether', 's6'] : ['tether'];
+
+/** Figures found per scenario key and implementation, turned into table rows at the end. */
+export class Findings {
+  private readonly found = new Map<string, Partial<Record<Impl, string>>>();
+
+  note(key: string, impl: Impl, figure: string): void {
+    this.found.set(key, { ...this.found.get(key), [impl]: figure });
+  }
+
+  /** A row; s6 is null (not run) when the scenario has no s6 shape. */
+  row(key: string, scenario: string, check: string, s6Fits = true): Figure {
+    const f = this.found.get(key);
+    return { scenario, check, tether: f?.tether ?? 'not run', s6: s6Fits ? f?.s6 ?? 'not run' : null };
+  }
+}
+
+/** Resident and private memory of `pid`, in KiB, from /proc. */
+export function memoryKiB(pid: number): { rss: number; priv: number } {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? NaN);
+  return { rss: field('Rss'), priv: field('Private_Clean') + field('Private_Dirty') };
+}
+
+/** The fds `pid` has open now. */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/**
+ * A healthy neighbour's responsiveness during a fault: `s6-svc -wu -u`
+ * (tether's `svc` without s6; the C client leaves Node's start-up out of
+ * the figure), then `-wd -d`, in a loop until stopped; each -wu's latency
+ * is kept.
+ */
+export class NeighbourProbe {
+  readonly upMs: number[] = [];
+  failures = 0;
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(private readonly dir: string) {
+    this.done = this.loop();
+  }
+
+  private svc(flags: string[]): Promise<RunResult> {
+    const args = [...flags, '-T', String(BOUND_MS), this.dir];
+    return HAVE_S6 ? run(join(S6_BIN, 's6-svc'), args, { timeout: 2 * BOUND_MS }) : run(process.execPath, [TETHER, 'svc', ...args], { timeout: 2 * BOUND_MS });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const at = performance.now();
+      const up = await this.svc(['-wu', '-u']);
+      if (up.code === 0) this.upMs.push(performance.now() - at);
+      else this.failures++;
+      if ((await this.svc(['-wd', '-d'])).code !== 0) this.failures++;
+    }
+  }
+
+  /** Stops after the cycle under way; resolves with the -wu latencies. */
+  async stop(): Promise<number[]> {
+    this.running = false;
+    await this.done;
+    return this.upMs;
+  }
+}
+
+/** `-wu` p50/p99 of a neighbour probe, as a table figure. */
+export function neighbourFigure(ms: number[]): string {
+  return `neighbour svc -wu ${percentiles(ms)} (${ms.length})`;
+}
+
+/** A name a subscriber's FIFO has in event/: ftrig1:@ + 24 hex digits + : + 6 characters. */
+export function listenerName(tag: string): string {
+  return `ftrig1:@${'0'.repeat(24)}:${tag.padEnd(6, 'x').slice(0, 6)}`;
+}
+
+/**
+ * A subscriber of the test's own: a FIFO in `dir`'s event/, so that a
+ * scenario can count the events a supervisor sends (tether and s6 both write
+ * each event byte to every FIFO there). The test holds a write end too, so
+ * that the read side never sees end-of-file between two events.
+ */
+export class EventTap {
+  private readonly path: string;
+  private readonly keepOpen: number;
+  private readonly socket: Socket;
+  private got = '';
+  private wake: (() => void) | undefined;
+
+  constructor(t: Teardown, dir: string) {
+    this.path = join(dir, 'event', listenerName(`t${process.pid % 100000}`));
+    mkfifo(this.path, 0o600);
+    const fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    this.keepOpen = openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK);
+    this.socket = new Socket({ fd, readable: true, writable: false });
+    this.socket.on('data', (d: Buffer) => {
+      this.got += d.toString('latin1');
+      this.wake?.();
+    });
+    t.teardown(() => this.close());
+  }
+
+  /** Resolves once an event in `events` arrives; what came before it is dropped. */
+  async waitFor(events: string, ms = BOUND_MS): Promise<void> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const at = [...this.got].findIndex((c) => events.includes(c));
+      if (at >= 0) {
+        this.got = this.got.slice(at + 1);
+        return;
+      }
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for an event in ${JSON.stringify(events)}`);
+      await bounded(new Promise<void>((r) => (this.wake = r)), left, `an event in ${JSON.stringify(events)}`);
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+    try {
+      closeSync(this.keepOpen);
+      unlinkSync(this.path);
+    } catch {
+      // closed already
+    }
   }
 }

@@ -31,6 +31,8 @@ export interface ScannerOptions {
   /** The command that runs tether: by default `node bin/tether.js`. */
   prefix?: string[];
   env?: NodeJS.ProcessEnv;
+  /** The scanner's stdin: /dev/null ('ignore') unless a test says otherwise. */
+  stdin?: 'pipe' | 'ignore';
 }
 
 export async function startScanner(t: Teardown, scandir: string, opts: ScannerOptions = {}): Promise<ScannerHandle> {
@@ -38,7 +40,7 @@ export async function startScanner(t: Teardown, scandir: string, opts: ScannerOp
   // TETHER_MODE=shared (test/shared/) runs the same scenarios with every supervisor inside the scanner.
   const mode = process.env.TETHER_MODE === 'shared' ? ['--shared'] : [];
   const child = spawn(prefix[0], [...prefix.slice(1), 'svscan', '-d', '3', ...mode, ...(opts.args ?? []), scandir], {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
   });
   let stdout = '';
