@@ -147,8 +147,8 @@ t.test('tether: the pid file names pid 1 (in a pid namespace, whose init logs ev
   };
   const figure = await refusedAndLeftAlone(t, { dir, stderr: ns.stderr, supervisorAlive: ns.supervisorAlive, foreignAlive: () => alive(ns.unsharePid) });
   t.same(signalled(), [], 'pid 1 got no signal');
-  // src/os/pidfile parsePid takes pids above 1 only: pid 1 is refused as no pid at all.
-  t.match(ns.stderr(), /app\.pid does not hold a pid and a newline: "1\\n"/, 'the line shows the file\'s content, pid 1');
+  // src/os/pidfile parsePid takes pids above 1 only: pid 1 is refused, and the line says why.
+  t.match(ns.stderr(), /app\.pid names pid 1, which no daemon can be: "1\\n"/, 'the line shows the file\'s content, pid 1');
   found.note('pid1', 'tether', `pid 1 got ${signalled().length} signals; ${figure}`);
 });
 
