@@ -250,6 +250,8 @@ export function describePidFileError(path: string, r: Exclude<DaemonPid, { pid: 
     case 'missing':
       return `pid file ${path} does not exist${waitedMs === undefined ? '' : ` after ${waitedMs} ms`}`;
     case 'garbage':
+      // 0 and 1 parse as numbers but are refused: say why, not that the file is unreadable.
+      if (/^\s*[01]\s*$/.test(r.content)) return `pid file ${path} names pid ${r.content.trim()}, which no daemon can be: ${JSON.stringify(r.content)}`;
       return `pid file ${path} does not hold a pid and a newline: ${JSON.stringify(r.content)}`;
     case 'foreign':
       return `pid file ${path} names pid ${r.content.trim()}, which is not a child of this process (a stale file or a reused pid)`;
