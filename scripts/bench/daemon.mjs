@@ -4,30 +4,18 @@
 // daemon death -> wrapper exit latency, the wrapper's idle memory and CPU,
 // and tether-only costs (pidfile kill, spawnTree close). Run alone with
 // `node scripts/bench.mjs daemon`.
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cpuTicks, median, privateMiB } from './lib.mjs';
+import { cpuTicks, median, privateMiB, sleep, Started } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
 const FGHACK = '/usr/bin/s6-fghack';
 const RUNS = 10;
 const IDLE_MS = 5000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Every pid this bench starts, killed at the end even if a measurement throws. */
-const started = new Set();
-function killAll() {
-  for (const pid of started) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  started.clear();
-}
+const started = new Started();
 
 function script(path, body) {
   writeFileSync(path, `#!/bin/sh\n${body}\n`);
@@ -52,10 +40,9 @@ async function startWrapped(dir, wrapper, i) {
   // The daemon is `sleep` itself: fork, setsid, fork; it inherits the wrapper's fds (fghack needs that).
   const launcher = script(join(dir, `launch-${wrapper}-${i}.sh`), `setsid sh -c 'sleep 100000 & echo $! > "$0.tmp"; mv "$0.tmp" "$0"' "${pidFile}"`);
   const args = wrapper === 'tether' ? [TETHER, 'background-watch', '-d', '3', pidFile, launcher] : [launcher];
-  const child = spawn(wrapper === 'tether' ? process.execPath : FGHACK, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  const child = started.spawn(wrapper === 'tether' ? process.execPath : FGHACK, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
   // background-watch says when it has accepted the daemon; s6-fghack waits from the start.
   if (wrapper === 'tether') await new Promise((res) => child.stdio[3].once('end', res).resume());
-  started.add(child.pid);
   await waitForFile(pidFile);
   const daemon = Number(readFileSync(pidFile, 'utf8'));
   started.add(daemon);
@@ -91,11 +78,10 @@ async function pidfileKill(dir) {
   const times = [];
   const f = join(dir, 'k.pid');
   for (let i = 0; i < RUNS; i++) {
-    const s = spawn('sleep', ['100000'], { stdio: 'ignore' });
-    started.add(s.pid);
+    const s = started.spawn('sleep', ['100000']);
     writeFileSync(f, `${s.pid}\n`);
     const t0 = performance.now();
-    await new Promise((res) => spawn(process.execPath, [TETHER, 'pidfile', 'kill', '--pid-file', f], { stdio: 'ignore' }).once('exit', res));
+    await new Promise((res) => started.spawn(process.execPath, [TETHER, 'pidfile', 'kill', '--pid-file', f]).once('exit', res));
     times.push(performance.now() - t0);
   }
   return median(times);
@@ -129,7 +115,7 @@ export async function run(report) {
     report.row('pidfile kill of a TERM-obeying process (wall)', await pidfileKill(dir), null, 'ms');
     report.row('spawnTree close() with a double-forked daemon', await treeClose(dir), null, 'ms');
   } finally {
-    killAll();
+    await started.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -43,12 +43,15 @@ function send(path, text) {
   if (c.sendto(sender, data, data.length, 0, addr, len) < 0) throw new Error(`sendto ${path}: errno ${koffi.errno()}`);
 }
 
+/** The kinds that get a notify socket (tether's, per process or hosted by a shared scanner); the others a notification-fd. */
+const viaDatagram = (kind) => kind === 'tether' || kind === 'shared';
+
 function makeService(dir, kind) {
   mkdirSync(join(dir, 'event'), { recursive: true });
   chmodSync(join(dir, 'event'), 0o3730);
   writeFileSync(join(dir, 'run'), '#!/bin/sh\nexec sleep 100000\n');
   chmodSync(join(dir, 'run'), 0o755);
-  if (kind === 'tether') {
+  if (viaDatagram(kind)) {
     writeFileSync(join(dir, 'notify-socket'), '');
     writeFileSync(join(dir, 'notify-access'), 'all\n');
   } else {
@@ -80,7 +83,7 @@ async function readyLatency(root) {
         await sleep(50);
         const ready = r.listener.next('U');
         let t0;
-        if (r.kind.name === 'tether') {
+        if (viaDatagram(r.kind.name)) {
           t0 = performance.now();
           send(join(r.dir, 'supervise', 'notify'), 'READY=1');
         } else {
@@ -97,6 +100,54 @@ async function readyLatency(root) {
     await stopSupervisors(runs.map((r) => r.child), runs.map((r) => r.dir));
   }
   return Object.fromEntries(runs.map((r) => [r.kind.name, median(r.samples)]));
+}
+
+/**
+ * One shared host (`tether svscan --shared`) with two notify services: a
+ * python sender floods the first without end (STATUS= lines, each one a
+ * notify-status write), and the median READY=1 -> U of the second is taken
+ * as in readyLatency. One SIGIO serves both sockets; a fair drain keeps the
+ * flood from holding the READY=1 back.
+ */
+export async function floodLatency(root) {
+  const scandir = join(root, 'flood-scan');
+  const flooded = makeService(join(scandir, 'flooded'), 'shared');
+  const waiter = makeService(join(scandir, 'waiter'), 'shared');
+  const listener = new EventListener(waiter);
+  const floodedListener = new EventListener(flooded);
+  const firstUp = [floodedListener, listener].map((l) => l.next('u', 60_000));
+  const host = spawn(process.execPath, [SUPERVISORS.find((k) => k.shared).args[0], 'svscan', '--shared', scandir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  host.scandir = scandir; // stopSupervisors stops a scanner as a tree
+  let flooder;
+  const samples = [];
+  try {
+    await Promise.all(firstUp);
+    flooder = spawn('python3', ['-c', `import socket,sys
+s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)
+n=0
+while True:
+    n+=1
+    s.sendto(b'STATUS=flood %d' % n, sys.argv[1])`, join(flooded, 'supervise', 'notify')], { stdio: 'ignore' });
+    await sleep(500);
+    for (let i = 0; i < SAMPLES; i++) {
+      const up = listener.next('u');
+      process.kill(statusPid(waiter), 'SIGTERM');
+      await up;
+      await sleep(50);
+      const ready = listener.next('U');
+      const t0 = performance.now();
+      send(join(waiter, 'supervise', 'notify'), 'READY=1');
+      samples.push((await ready) - t0);
+    }
+    const handled = /"status":"flood (\d+)"/.exec(readFileSync(join(flooded, 'supervise', 'notify-status'), 'utf8'))?.[1];
+    console.log(`  flood: ${handled} datagrams handled on the flooded socket meanwhile`);
+  } finally {
+    flooder?.kill('SIGKILL');
+    listener.close();
+    floodedListener.close();
+    await stopSupervisors([host], [flooded, waiter]);
+  }
+  return median(samples);
 }
 
 /** Idle CPU ticks of 100 supervisors over 10 s, after 30 s of settling; tether's with notify-socket. */
@@ -198,7 +249,9 @@ export async function run(report) {
     const ready = await readyLatency(root);
     report.row('READY=1 -> U event (median; s6: notification-fd)', ready.tether, ready.s6, 'ms',
       { text: '<= 2 ms', test: (a) => a <= 2 });
+    report.row('shared host: READY=1 -> U (median)', ready.shared, ready.s6, 'ms');
     report.row('tether notification-fd newline -> U (median)', ready['tether-fd'], ready.s6, 'ms');
+    report.row('shared host, 2nd service flooded: READY=1 -> U', await floodLatency(root), ready.s6, 'ms');
     const idle = {};
     for (const kind of SUPERVISORS) idle[kind.name] = await idle100(kind, root);
     report.row('idle CPU ticks, 100 notify-socket services, 10 s', idle.tether, idle.s6, 'ticks',

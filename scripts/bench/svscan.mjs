@@ -6,7 +6,10 @@
 // crash-looping or control-flooded neighbour adds to a healthy service's
 // restart. Per-process tether stops at 100 services (1000 Node processes do
 // not fit). Run alone with `node scripts/bench.mjs svscan`; SVSCAN_BENCH_BIG=n
-// changes the big tree's size (1000).
+// changes the big tree's size (1000). SVSCAN_BENCH_ONLY=cold measures only the
+// cold starts of shared mode and s6 (100 and BIG services, SVSCAN_BENCH_ROUNDS
+// rounds each, 1 by default), prints every round, and keeps no rows for the
+// README: `SVSCAN_BENCH_ONLY=cold node scripts/bench.mjs svscan`.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -15,13 +18,15 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, median, privateMiB, saveRows } from './lib.mjs';
+import { cpuTicks, median, privateMiB, saveRows, statusPid } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
 const BIG = Number(process.env.SVSCAN_BENCH_BIG || 1000);
 const BOUND_MS = 300_000;
 const RESTARTS = 11;
+const ONLY = process.env.SVSCAN_BENCH_ONLY || '';
+const ROUNDS = Math.max(1, Number(process.env.SVSCAN_BENCH_ROUNDS || 1));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const SCANNERS = {
@@ -100,10 +105,6 @@ function comm(pid) {
 /** The scanner and its supervisor processes (in shared mode, the scanner's children are services). */
 function supervisionPids(scannerPid) {
   return [scannerPid, ...childrenOf(scannerPid).filter((p) => ['node', 's6-supervise'].includes(comm(p)))];
-}
-
-function statusPid(dir) {
-  return Number(readFileSync(join(dir, 'supervise', 'status')).readBigUInt64BE(24));
 }
 
 /** Starts `scanner` on `scandir`; resolves once every dir in `watched` has sent `u`. */
@@ -210,7 +211,24 @@ async function neighbourDelay(scanner) {
   }
 }
 
+/** Cold starts only, shared beside s6, alternating, median of ROUNDS: for work on start-up cost. */
+async function coldOnly(report) {
+  for (const n of [100, BIG]) {
+    const ms = { shared: [], s6: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const mode of ['shared', 's6']) {
+        const { upMs } = await measureTree(SCANNERS[mode], n);
+        ms[mode].push(upMs);
+        console.log(`(${SCANNERS[mode].name}, ${n} services, round ${i + 1}: up in ${upMs.toFixed(0)} ms)`);
+      }
+    }
+    report.row(`shared: ${n} services up from cold (median of ${ROUNDS})`, median(ms.shared), median(ms.s6), 'ms');
+  }
+}
+
 export async function run(report) {
+  if (ONLY === 'cold') return coldOnly(report);
+  if (ONLY) throw new Error(`SVSCAN_BENCH_ONLY: unknown value ${JSON.stringify(ONLY)} (cold)`);
   const first = report.rows.length;
   const sizes = [10, 100, BIG];
   const r = { process: {}, shared: {}, s6: {} };

@@ -2,38 +2,22 @@
 // fast s6's own client (s6-svwait -d) hears of it from the same s6-supervise;
 // what the server costs idle with a Chromium tab open (strace), and its
 // memory with 100 streams. Run alone with `node scripts/bench.mjs web`.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { median, privateMiB } from './lib.mjs';
+import { median, privateMiB, sleep, Started, until } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
 const CHROMIUM = '/usr/bin/chromium';
 const RUNS = 15;
 const IDLE_S = 31; // two heartbeats
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const started = new Set();
-
-function start(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-  started.add(child.pid);
-  return child;
-}
-
-function killAll() {
-  for (const pid of started) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  started.clear();
-}
+/** Every process this bench starts, the supervised service included, ended by pid at the end. */
+const started = new Started();
+const start = (cmd, args) => started.spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 const { readStatus, isUp } = createRequire(import.meta.url)(join(ROOT, 'build', 'index.js'));
 
@@ -41,14 +25,6 @@ const { readStatus, isUp } = createRequire(import.meta.url)(join(ROOT, 'build', 
 function statusPid(dir) {
   const st = readStatus(dir);
   return isUp(st) ? st.pid : 0;
-}
-
-async function until(pred, what) {
-  for (let i = 0; i < 3000; i++) {
-    if (pred()) return;
-    await sleep(10);
-  }
-  throw new Error(`bench: gave up waiting for ${what}`);
 }
 
 function subscribed(dir) {
@@ -148,7 +124,7 @@ export async function run(report) {
     mkdirSync(dir);
     writeFileSync(join(dir, 'run'), '#!/bin/sh\nexec sleep 100000\n');
     chmodSync(join(dir, 'run'), 0o755);
-    start('/usr/bin/s6-supervise', [dir]);
+    started.supervise('/usr/bin/s6-supervise', [], dir);
     await until(() => existsSync(join(dir, 'supervise', 'status')) && statusPid(dir) > 0, 'the service');
     const unix = start(process.execPath, [TETHER, 'web', scan]);
     const socket = join(scan, '.tether', 'web.sock');
@@ -162,9 +138,9 @@ export async function run(report) {
     await until(() => /127\.0\.0\.1:(\d+)/.test(err), 'the TCP listener');
     globalThis.webPort = /127\.0\.0\.1:(\d+)/.exec(err)[1];
     await idleCost(report, scan, tcp.pid, traceDir);
-    spawnSync('/usr/bin/s6-svc', ['-dx', dir]);
   } finally {
-    killAll();
+    // s6-supervise leaves its service running if it is killed before it reads -dx: stop() waits, then kills the service by pid.
+    await started.stop();
     rmSync(scan, { recursive: true, force: true });
     rmSync(traceDir, { recursive: true, force: true });
   }

@@ -6,7 +6,9 @@ import { fatal, runCommand, printHelp, unsubscribeOnSignals, type Command } from
 import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
-import { expandServices, humanDuration, overview, statusJson, type ServiceRow, type ServiceState } from '../client/overview';
+import { expandServices, humanDuration, isServiceDir, overview, statusJson, type ServiceRow, type ServiceState } from '../client/overview';
+import { liveOrphans } from '../wire/orphans';
+import { notifyCell } from '../client/notifyview';
 import { SCANDIR_ENV, SCANDIR_OPTION, scandirOf, serviceDirs } from '../client/scandir';
 import { closeAllWatches, openWatches } from '../client/registry';
 import { FifodirListener } from '../wire/fifodir';
@@ -29,7 +31,13 @@ RESTARTS: starts after the first since the tree started, as tether svscan
   counts them (it outlives supervisors); - under another scanner, or none.
 TALLY: deaths in supervise/death_tally, which the supervisor keeps since it
   started, at most max-death-tally (100); LAST: the last of them.
---json: one array of objects; times as ISO strings and epoch milliseconds.
+DETAIL (only when a service uses notify-socket, watchdog-usec or check): its
+  last STATUS= line, stopping/reloading, the watchdog period and whether it
+  is armed, the last check's result, and "last down: watchdog|health" when
+  the supervisor took it down for that. --json has them under "notify".
+--json: one array of objects, one per service; times as ISO strings and epoch milliseconds.
+  After them, one object per orphan a shared scanner could not attribute to any
+  service: {"kind": "orphan", "scandir", "pid", "command"}.
 -w: redraws on every event of every service (no polling), until interrupted.
 --check: prints nothing; exits 0 only if every service wanted up is up and,
   where it can report readiness, ready; else 1 (a Docker HEALTHCHECK or a
@@ -57,12 +65,21 @@ export function main(argv: string[]): Promise<void> {
     if (options.has('check')) return healthy(overview(paths)) ? 0 : 1;
     const render = () => {
       const rows = overview(paths);
-      return options.has('json') ? `${JSON.stringify(rows.map(statusJson))}\n` : table(rows, useColour());
+      return options.has('json') ? `${JSON.stringify([...rows.map(statusJson), ...orphanRows(paths)])}\n` : table(rows, useColour());
     };
     if (options.has('watch') || options.has('w')) return follow(paths, render);
     process.stdout.write(render());
     return 0;
   });
+}
+
+/**
+ * After the service rows: the live orphans a shared scanner holds that no
+ * service claims (`.s6-svscan/orphans` of each scan directory listed), one
+ * object each, told apart from services by `kind`.
+ */
+function orphanRows(paths: readonly string[]): Array<{ kind: 'orphan'; scandir: string; pid: number; command: string }> {
+  return paths.filter((p) => !isServiceDir(p)).flatMap((scandir) => liveOrphans(scandir).map((o) => ({ kind: 'orphan' as const, scandir, ...o })));
 }
 
 /** Every service wanted up is up, and ready where it can say so. */
@@ -92,6 +109,9 @@ function uptimeCell(r: ServiceRow): string {
 }
 
 function table(rows: readonly ServiceRow[], colour: boolean): string {
+  // The extensions' column only where some service uses them: s6 trees keep s6's table.
+  const detail = rows.some((r) => r.notify);
+  const headers = detail ? [...HEADERS, 'DETAIL'] : HEADERS;
   const cells = rows.map((r) => [
     r.name,
     r.reason ? `${r.state} (${r.reason})` : r.state,
@@ -102,14 +122,15 @@ function table(rows: readonly ServiceRow[], colour: boolean): string {
     String(r.deathTally),
     r.last ?? '-',
     r.normallyUp ? 'up' : 'down',
+    ...(detail ? [r.notify ? notifyCell(r.notify) : ''] : []),
   ]);
-  const widths = HEADERS.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[], state?: ServiceState) => c.map((v, i) => {
     const padded = i === c.length - 1 ? v : v.padEnd(widths[i]);
     const code = i === 1 && state && colour ? COLOURS[state] : 0;
     return code ? `\x1b[${code}m${padded}\x1b[0m` : padded;
   }).join('  ').trimEnd();
-  return [line(HEADERS), ...cells.map((c, i) => line(c, rows[i].state))].map((l) => `${l}\n`).join('');
+  return [line(headers), ...cells.map((c, i) => line(c, rows[i].state))].map((l) => `${l}\n`).join('');
 }
 
 /**

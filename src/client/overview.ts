@@ -11,6 +11,7 @@ import { describe, errnoOf } from '../base/errno';
 import { isNormallyUp, readStatusRecord, toServiceStatus, type ServiceStatus } from './status';
 import { isSupervised, LockTable, notSupervised } from './supervised';
 import { canReportReadiness } from './svc';
+import { readNotifyView, type NotifyView } from './notifyview';
 
 /**
  * What a user needs to know about a service, in words:
@@ -71,6 +72,8 @@ export interface ServiceRow {
   status: ServiceStatus | null;
   /** Why the status could not be read. */
   error?: string;
+  /** tether's notify-socket, watchdog and check state (supervise/notify-status), where the supervisor writes one. */
+  notify?: NotifyView | null;
 }
 
 /** True if `dir` looks like one service rather than a tree of them. */
@@ -155,6 +158,7 @@ export function serviceRow(name: string, dir: string, locks: LockTable, nowMs = 
     row.state = stateOf(st, row);
     if (!st.up && !st.finishing && st.wantedup) row.reason = runProblem(dir);
     if (row.reason !== null) row.state = 'failed to start';
+    row.notify = readNotifyView(dir, st.up && st.ready);
   } catch (err) {
     row.state = 'unreadable';
     row.error = describe(err);
@@ -270,5 +274,6 @@ export function statusJson(r: ServiceRow) {
     readySince: iso(r.readySinceMs), readySinceMs: r.readySinceMs,
     restarts: r.restarts, deathTally: r.deathTally, recentDeaths: r.recentDeaths, last: r.last, lastAt: iso(r.lastMs), lastMs: r.lastMs,
     ...(r.error ? { error: r.error } : {}),
+    notify: r.notify ?? null,
   };
 }

@@ -32,7 +32,7 @@ export class NotifyChannel {
     this.sock = DatagramSocket.bind(o.path?.bind);
     // Only the supervisor's user (and root) may connect to a path; others are refused at connect.
     if (o.path !== undefined) chmodSync(o.path.bind, 0o600);
-    watchSocket(this.sock, () => this.drain());
+    watchSocket(this.sock, (budget) => this.drain(budget));
   }
 
   /** What the service gets as NOTIFY_SOCKET: a path, or "@name". */
@@ -48,17 +48,21 @@ export class NotifyChannel {
     if (this.o.path !== undefined) unlinkStale(this.o.path.bind);
   }
 
-  /** Reads until EAGAIN, handling each datagram in order. */
-  drain(): void {
-    while (!this.closed) {
+  /**
+   * Handles queued datagrams in order, at most `budget` of them; true when
+   * it stopped at the budget (the wakeup calls again after the other sockets).
+   */
+  drain(budget: number): boolean {
+    for (let n = 0; n < budget; n++) {
+      if (this.closed) return false;
       let d: Datagram | undefined;
       try {
         d = this.sock.receive();
       } catch (err) {
         this.once('recvmsg', `unable to read the notify socket: ${(err as Error).message}`);
-        return;
+        return false;
       }
-      if (d === undefined) return;
+      if (d === undefined) return false;
       try {
         this.handle(d);
       } catch (err) {
@@ -70,6 +74,7 @@ export class NotifyChannel {
         for (const fd of d.fds) closeQuietly(fd);
       }
     }
+    return true;
   }
 
   private handle(d: Datagram): void {

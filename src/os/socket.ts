@@ -139,6 +139,9 @@ export class DatagramSocket {
     }
   }
 
+  /** The file status flags without O_ASYNC, once signals were asked for. */
+  private flags = -1;
+
   /**
    * Asks the kernel for SIGIO whenever a datagram arrives (O_ASYNC), sent
    * to the main thread (F_SETOWN_EX, F_OWNER_TID; its tid is the pid): the
@@ -151,16 +154,27 @@ export class DatagramSocket {
     owner.writeInt32LE(F_OWNER_TID, 0);
     owner.writeInt32LE(c.getpid(), 4);
     check(c.fcntlOwner(this.fd, F_SETOWN_EX, owner), 'fcntl(F_SETOWN_EX)');
-    const flags = check(c.fcntl(this.fd, F_GETFL, 0), 'fcntl(F_GETFL)');
-    check(c.fcntl(this.fd, F_SETFL, flags | O_ASYNC), 'fcntl(F_SETFL, O_ASYNC)');
+    this.flags = check(c.fcntl(this.fd, F_GETFL, 0), 'fcntl(F_GETFL)') & ~O_ASYNC;
+    this.signalling(true);
+  }
+
+  /**
+   * Turns the SIGIO of signalOnInput off and on again (one fcntl): off
+   * while the queue is being read, so a sender refilling it does not raise
+   * one signal per datagram.
+   */
+  signalling(on: boolean): void {
+    if (this.flags < 0) return;
+    check(c.fcntl(this.fd, F_SETFL, on ? this.flags | O_ASYNC : this.flags), 'fcntl(F_SETFL)');
   }
 
   /** The next queued datagram, or undefined when none is left (EAGAIN). */
   receive(): Datagram | undefined {
     const { ptr, view } = receiveArea();
     for (;;) {
-      view.writeBigUInt64LE(BigInt(DATAGRAM_MAX), OFF_IOV + 8); // iov_len
-      view.writeBigUInt64LE(BigInt(CONTROL_LEN), 40); // msg_controllen
+      // Low halves only (the high ones stay 0 from the fill): no BigInt on the READY=1 path.
+      view.writeUInt32LE(DATAGRAM_MAX, OFF_IOV + 8); // iov_len
+      view.writeUInt32LE(CONTROL_LEN, 40); // msg_controllen
       view.writeInt32LE(0, 48);
       const n = Number(c.recvmsg(this.fd, ptr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC));
       if (n >= 0) return parseReceived(view, n);
@@ -187,14 +201,15 @@ function parseReceived(view: Buffer, n: number): Datagram {
   const flags = view.readInt32LE(48);
   const truncated = (flags & MSG_TRUNC) !== 0 || n > DATAGRAM_MAX;
   const payload = Buffer.from(view.subarray(OFF_DATA, OFF_DATA + Math.min(n, DATAGRAM_MAX)));
-  const controlLen = Number(view.readBigUInt64LE(40));
+  // size_t fields read as their low halves: the kernel never sets more than CONTROL_LEN.
+  const controlLen = view.readUInt32LE(40);
   let cred: Datagram['cred'];
   const fds: number[] = [];
   // Walk the cmsg headers: even a cut control area may hold fds the kernel installed.
   for (let off = 0; off + CMSG_HDR <= controlLen;) {
     const at = OFF_CONTROL + off;
-    const len = Number(view.readBigUInt64LE(at));
-    if (len < CMSG_HDR || off + len > controlLen) break;
+    const len = view.readUInt32LE(at);
+    if (view.readUInt32LE(at + 4) !== 0 || len < CMSG_HDR || off + len > controlLen) break;
     const level = view.readInt32LE(at + 8);
     const type = view.readInt32LE(at + 12);
     if (level === SOL_SOCKET && type === SCM_CREDENTIALS && len >= CMSG_HDR + 12) {
@@ -208,8 +223,8 @@ function parseReceived(view: Buffer, n: number): Datagram {
 }
 
 /**
- * Which of `fds` have input waiting, in one poll(2) with no timeout: a drain
- * of many sockets then reads only those, instead of trying every one.
+ * Which of `fds` have input waiting, in one poll(2) with no timeout: a round
+ * of the wakeup then serves only those, instead of trying every one.
  */
 export function readableAmong(fds: readonly number[]): number[] {
   if (fds.length === 0) return [];

@@ -4,7 +4,10 @@
 // hear of the end.
 import { spawn } from 'node:child_process';
 import { reaper } from '../os/reaper';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
+import { CgroupTree } from '../os/cgroup';
+import { ORPHANS_FILE, writeOrphans } from '../wire/orphans';
+import { errnoText } from '../base/errno';
 import { join } from 'node:path';
 import { isLocked } from '../os/native';
 import { procStat } from '../os/proc';
@@ -48,7 +51,20 @@ export interface SupervisorLauncher {
    * Live processes of a previous instance of the service that no supervisor
    * holds any more (their host was killed): to stop before a new start.
    */
-  leftovers?(svc: SupervisedService, dir: string): number[];
+  leftovers?(svc: SupervisedService, dir: string): Leftovers | undefined;
+  /** The scanner is leaving: let go of what the launcher made (cgroups). */
+  close?(): void;
+}
+
+/** What a killed host left of one service, as found by its successor. */
+export interface Leftovers {
+  pids: number[];
+  /** Those still alive (and, with a cgroup, whatever they forked since). */
+  members(): number[];
+  /** Calls `fn` when the members may have changed (cgroup.events); undefined where only a look at /proc tells. */
+  watch?(fn: () => void): () => void;
+  /** SIGKILL to all of them at once (cgroup.kill), where they are in a cgroup of their own. */
+  killAll?(): void;
 }
 
 /** One process per service: `COMMAND... NAME`, started in the scan directory. */
@@ -98,32 +114,59 @@ export class ProcessLauncher implements SupervisorLauncher {
 /** Shared mode: every supervisor in this process, through one SharedHost. */
 export class InProcessLauncher implements SupervisorLauncher {
   private readonly host: SharedHost;
+  private cgroups: CgroupTree | undefined;
   private previous: Map<string, number[]> | undefined;
+  /** How strays are told apart: `cgroup` (a cgroup2 leaf per service), or `marker` and why not cgroup. */
+  attribution: { method: 'cgroup' | 'marker'; reason?: string } = { method: 'marker', reason: 'not started' };
 
   constructor(
     private readonly scandir: string,
-    warn: (message: string) => void,
+    private readonly warn: (message: string) => void,
   ) {
     this.host = new SharedHost(warn);
   }
 
-  /** Call once the reaper runs. */
+  /**
+   * Call once the reaper runs (and the scan directory is locked: the
+   * cgroup is named after it, and only its one scanner may make it).
+   */
   start(): void {
-    this.host.start();
+    const st = statSync(this.scandir);
+    const tree = CgroupTree.open(`${st.dev}:${st.ino}`);
+    this.cgroups = typeof tree === 'string' ? undefined : tree;
+    this.attribution = typeof tree === 'string' ? { method: 'marker', reason: tree } : { method: 'cgroup' };
+    this.host.onUnattributed = (pids) => {
+      try {
+        writeOrphans(this.scandir, pids);
+      } catch (err) {
+        this.warn(`unable to record the unattributed orphans in ${this.scandir}/${ORPHANS_FILE}: ${errnoText(err)}`);
+      }
+    };
+    this.host.start(this.cgroups);
   }
 
   /**
-   * Found by the service's marker in /proc/PID/environ, which every process
-   * of a shared host's service starts with, and only if nobody holds the
-   * service's lock: a live host's processes are never touched. /proc is read
-   * once, at the first call; each pid is checked again when used.
+   * Found by the service's cgroup (the same leaf, named after the service,
+   * under the scan directory's cgroup), and by the service's marker in
+   * /proc/PID/environ, which every process of a shared host's service
+   * starts with; only if nobody holds the service's lock: a live host's
+   * processes are never touched. /proc is read once, at the first call;
+   * each pid is checked again when used.
    */
-  leftovers(svc: SupervisedService, dir: string): number[] {
+  leftovers(svc: SupervisedService, dir: string): Leftovers | undefined {
     this.previous ??= processesByMarker();
-    const pids = this.previous.get(svc.key);
-    if (!pids || supervisedNow(dir)) return [];
+    const marked = this.previous.get(svc.key) ?? [];
     this.previous.delete(svc.key);
-    return pids.filter((pid) => markerOf(pid) === svc.key && procStat(pid)?.ppid !== process.pid);
+    const leaf = this.cgroups?.leaf(svc.key);
+    const inLeaf = leaf?.members() ?? [];
+    if ((marked.length === 0 && inLeaf.length === 0) || supervisedNow(dir)) return undefined;
+    const byMarker = () => marked.filter((pid) => markerOf(pid) === svc.key && procStat(pid)?.ppid !== process.pid);
+    const members = () => [...new Set([...(leaf?.members() ?? []), ...byMarker()])];
+    const pids = members();
+    if (pids.length === 0) return undefined;
+    // The leaf speaks for them all only if every process found by marker is in it too.
+    const whole = leaf && marked.every((pid) => inLeaf.includes(pid)) ? leaf : undefined;
+    return { pids, members, watch: whole && ((fn) => whole.onEvents(fn)), killAll: whole && (() => whole.killAll()) };
   }
 
   launch(svc: SupervisedService): SupervisorHandle {
@@ -133,6 +176,15 @@ export class InProcessLauncher implements SupervisorLauncher {
       kill: () => {}, // it is us: killNow takes its service's processes
       onEnd: (fn) => hosted.onExit((code, reported) => fn({ kind: 'exit', code, signal: null, reported })),
     };
+  }
+
+  close(): void {
+    this.cgroups?.close();
+    try {
+      writeOrphans(this.scandir, []);
+    } catch {
+      // a record that cannot go names only processes a reader finds dead
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import nodeWatch from 'node-watch';
 import { dup2 } from '../os/native';
 import { reaper } from '../os/reaper';
-import { isAlive, procStat } from '../os/proc';
+import { procStat } from '../os/proc';
 import { killQuietly, separateGroupOf } from '../os/signal';
 import { systemClock, type Clock, type TimerHandle } from '../supervise/clock';
 import { ProcessStop } from '../supervise/stop';
@@ -497,24 +497,33 @@ export class Scanner {
    */
   private stopLeftovers(svc: Service): boolean {
     const dir = this.dirOf(svc);
-    const pids = this.opts.launcher.leftovers?.({ name: svc.name, key: svc.key, stdin: null, stdout: null }, dir) ?? [];
-    if (pids.length === 0) return false;
+    const left = this.opts.launcher.leftovers?.({ name: svc.name, key: svc.key, stdin: null, stdout: null }, dir);
+    if (!left) return false;
+    const { pids } = left;
     const config = new ServiceDir(dir, (m) => this.opts.warn(`${svc.name}: ${m}`));
     const downSignal = config.downSignal();
     const killMs = config.timeoutKill() || ORPHAN_KILL_MS;
     this.opts.warn(`${svc.name}: its previous host died; stopping its processes ${pids.join(' ')} with ${signalName(downSignal)} before starting it again`);
     const groups = new Set(pids.map(separateGroupOf).filter((g): g is number => g !== null));
     const pid = pids[0];
+    let unwatch = () => {};
     const stop = new ProcessStop({
-      members: () => pids.filter(isAlive),
+      members: () => left.members(),
+      killAll: left.killAll && (() => left.killAll!()),
       groups: [...groups],
       downSignal,
       timeoutKill: killMs,
       clock: this.clock,
-      onGone: () => this.orphanGone(svc, pid),
+      onGone: () => {
+        unwatch();
+        this.orphanGone(svc, pid);
+      },
     });
     svc.orphanStop = { pid, stop };
+    // A cgroup says when it empties (inotify); without one, /proc is looked at.
+    if (left.watch) unwatch = left.watch(() => stop.recheck());
     stop.begin();
+    if (left.watch) return true;
     const look = (delay: number) => {
       if (svc.orphanStop?.stop !== stop) return;
       stop.recheck();
@@ -684,6 +693,7 @@ export class Scanner {
       svc.clearGrace();
       svc.restarts?.close();
     }
+    this.opts.launcher.close?.();
     this.control?.close();
     this.endedResolve();
   }

@@ -28,19 +28,26 @@ function createDanglingTarget(path: string, mode: number): boolean {
   return true;
 }
 
-/** `event/`: a restricted fifodir, created if missing (following a dangling link). */
-export function makeEventDir(path: string): void {
+/**
+ * `event/`: a restricted fifodir, created if missing (following a dangling
+ * link). Returns true if it was made now, and so has no listener to clean.
+ * A directory just made needs no stat: a cold start of a big tree costs
+ * what its inode creations cost, and nothing more.
+ */
+export function makeEventDir(path: string): boolean {
   try {
-    makeFifodir(path);
+    if (makeFifodir(path)) return true;
     if (createDanglingTarget(path, 0o700)) {
       // Same shape makeFifodir gives a fresh one: our group, 03730.
       chownSync(path, -1, process.getegid?.() ?? -1);
       chmodSync(path, 0o3730);
+      return true;
     }
   } catch (err) {
     throw new Failure(`unable to create ${path}: ${code(err)}`, EXIT_SYSTEM);
   }
   mustBeDirectory(path);
+  return false;
 }
 
 /** s6's refusal (100) of a `supervise` or `event` that is a file. */
@@ -52,10 +59,11 @@ function mustBeDirectory(path: string): void {
 export function makeSuperviseDir(path: string): void {
   try {
     mkdirSync(path, 0o700);
+    return;
   } catch (err) {
     if (code(err) !== 'EEXIST') throw new Failure(`unable to mkdir ${path}: ${code(err)}`, EXIT_SYSTEM);
     try {
-      createDanglingTarget(path, 0o700);
+      if (createDanglingTarget(path, 0o700)) return;
     } catch (e) {
       throw new Failure(`unable to create ${path}: ${code(e)}`, EXIT_SYSTEM);
     }
@@ -89,41 +97,39 @@ export function lockSuperviseDir(lockPath: string): number {
 }
 
 /**
- * The control FIFO, read without blocking through libuv (epoll). We also keep
- * a write end open, so the reader never sees EOF when a client closes, and a
- * client's open succeeds exactly while we live.
+ * The control FIFO, read without blocking through libuv (epoll). It is opened
+ * O_RDWR, which Linux allows for a FIFO: one fd that is both its reader and a
+ * writer, so the reader never sees EOF when a client closes, and a client's
+ * open succeeds exactly while we live. s6-supervise holds two fds for the
+ * same; one per service matters when a thousand share a process, since every
+ * fd held is copied into each spawn and closed again by its exec.
  */
 export class ControlFifo {
   private readonly socket: Socket;
   private closed = false;
 
-  private constructor(readFd: number, private readonly keepFd: number) {
-    this.socket = new Socket({ fd: readFd, readable: true, writable: false });
+  private constructor(fd: number) {
+    this.socket = new Socket({ fd, readable: true, writable: false });
     this.socket.on('error', () => {}); // a FIFO we hold both ends of cannot fail; never crash on it
   }
 
   static open(path: string): ControlFifo {
-    let st;
+    // Made first and looked at only if something is there already: on a cold start it never is.
     try {
-      st = lstatSync(path);
+      mkfifo(path, 0o600);
     } catch (err) {
-      if (code(err) !== 'ENOENT') throw new Failure(`unable to stat ${path}: ${code(err)}`, EXIT_SYSTEM);
-    }
-    if (st && !st.isFIFO()) throw new Failure(`${path} exists and is not a FIFO`, EXIT_USAGE);
-    if (!st) {
+      if (code(err) !== 'EEXIST') throw new Failure(`unable to mkfifo ${path}: ${code(err)}`, EXIT_SYSTEM);
+      let st;
       try {
-        mkfifo(path, 0o600);
-      } catch (err) {
-        throw new Failure(`unable to mkfifo ${path}: ${code(err)}`, EXIT_SYSTEM);
+        st = lstatSync(path);
+      } catch (e) {
+        throw new Failure(`unable to stat ${path}: ${code(e)}`, EXIT_SYSTEM);
       }
+      if (!st.isFIFO()) throw new Failure(`${path} exists and is not a FIFO`, EXIT_USAGE);
     }
-    let readFd = -1;
     try {
-      readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      const keepFd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-      return new ControlFifo(readFd, keepFd);
+      return new ControlFifo(openSync(path, constants.O_RDWR | constants.O_NONBLOCK));
     } catch (err) {
-      if (readFd >= 0) closeSync(readFd);
       throw new Failure(`unable to open ${path}: ${code(err)}`, EXIT_SYSTEM);
     }
   }
@@ -137,6 +143,5 @@ export class ControlFifo {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
-    closeSync(this.keepFd);
   }
 }

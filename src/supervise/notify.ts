@@ -35,8 +35,10 @@ export interface NotifyHost {
   ready(): void;
   /** The ordinary down path with `sig` instead of down-signal; want-up stays, so it restarts. */
   takeDown(sig: number): void;
-  /** EXTEND_TIMEOUT_USEC=: a running stop timeout lasts at least `ms` more. */
-  extendStop(ms: number): void;
+  /** EXTEND_TIMEOUT_USEC=: a running stop timeout and the readiness bound in force last at least `ms` more. */
+  extendTimeouts(ms: number): void;
+  /** MAINPID= named `pid`, a process of this service: it is the main process from now on. */
+  followMainPid(pid: number): void;
 }
 
 type Reason = NonNullable<NotifyStatus['reason']>;
@@ -50,7 +52,6 @@ export class ServiceNotify {
   /** Some extension is in use: only then is notify-status written. */
   private active = false;
   private runPid: number | undefined;
-  private mainPidOverride: number | undefined;
   private reason: Reason | undefined;
   /** notify-access, read at each start of run (s6 reads a file when it is used; a datagram is too often). */
   private access: NotifyAccessRule = 'main';
@@ -88,7 +89,6 @@ export class ServiceNotify {
   /** run is running: a new instance, with its own flags and checks. */
   started(pid: number): void {
     this.runPid = pid;
-    this.mainPidOverride = undefined;
     this.reloadRequestUsec = undefined;
     this.reason = undefined;
     this.watchdog.disarm();
@@ -131,6 +131,12 @@ export class ServiceNotify {
     return env.length ? { env } : undefined;
   }
 
+  /** Handles every datagram already queued: run's death is judged after what it said before dying. */
+  drain(): void {
+    // Unbounded: the death waits for every word run said before it; the wakeup's fairness is for floods.
+    this.channel?.drain(Number.MAX_SAFE_INTEGER);
+  }
+
   close(): void {
     this.watchdog.disarm();
     this.health?.stop();
@@ -163,7 +169,7 @@ export class ServiceNotify {
   }
 
   private processes(): ServiceProcesses {
-    const main = [this.host.mainPid(), this.mainPidOverride].filter((p): p is number => p !== undefined);
+    const main = [this.host.mainPid()].filter((p): p is number => p !== undefined);
     const exec = [this.runPid, this.host.finishPid()].filter((p): p is number => p !== undefined);
     return { main, exec };
   }
@@ -188,7 +194,7 @@ export class ServiceNotify {
     if (JSON.stringify(this.st) !== before) this.save();
     if (msg.ready) this.host.ready();
     if (msg.watchdog === 'ping') this.watchdog.ping();
-    if (msg.extendTimeoutUsec !== undefined) this.host.extendStop(usecToMs(msg.extendTimeoutUsec));
+    if (msg.extendTimeoutUsec !== undefined) this.host.extendTimeouts(usecToMs(msg.extendTimeoutUsec));
     if (msg.watchdog === 'trigger') this.watchdog.trigger();
   }
 
@@ -196,14 +202,18 @@ export class ServiceNotify {
     return usec !== undefined && this.reloadRequestUsec !== undefined && usec < this.reloadRequestUsec;
   }
 
-  /** MAINPID= names the main process, if it is one of this service's (systemd checks the cgroup). */
+  /**
+   * MAINPID= names the main process, if it is one of this service's (a
+   * descendant of run or finish, or in their sessions; systemd checks the
+   * cgroup): the supervisor follows it from then on.
+   */
   private setMainPid(pid: number, sender: number): void {
     if (!belongsToService(pid, this.processes())) {
       this.host.warn(`ignoring MAINPID=${pid} from pid ${sender}: not a process of this service`);
       return;
     }
-    this.mainPidOverride = pid;
     this.st.mainpid = pid;
+    this.host.followMainPid(pid);
   }
 
   // ---- the watchdog and the checks ----------------------------------------------

@@ -60,7 +60,11 @@ export class ServiceRecord {
 
   /** Starts a fresh death tally, as s6-supervise does when it starts. */
   resetDeaths(): void {
-    this.writeDeaths([]);
+    try {
+      this.deathTallyFile.clear();
+    } catch (err) {
+      this.warn(`unable to write ${join(this.root, 'supervise', 'death_tally')}: ${errCode(err)}`);
+    }
   }
 
   /** Appends one death, keeping at most `max` records. */

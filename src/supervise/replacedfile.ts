@@ -2,11 +2,17 @@
 // whole, several times per restart, on the path between a death and the next
 // start. Replacing a file means freeing the inode it replaces, and on ext4
 // that is most of what rename() costs (0.2 to 1.4 ms each, measured with
-// `perf trace` beside s6-supervise). Holding the current inode open makes the
-// rename cheap; the old inode is then freed by a close() on a later turn of
-// the event loop, after the restart is done and announced.
-import { closeSync } from 'node:fs';
-import { replaceFile } from '../wire/atomic';
+// `perf trace` beside s6-supervise). Opening the current inode just before
+// the rename makes the rename cheap; the old inode is then freed by a close()
+// on a later turn of the event loop, after the restart is done and announced.
+//
+// Nothing is held between writes: every fd a process holds is copied into
+// each child it spawns and closed again by its exec (do_close_on_exec, with a
+// flush and a lock check per fd), so in shared mode two held fds per service
+// made each of a thousand spawns pay for two thousand more fds.
+import { closeSync, constants, lstatSync, openSync } from 'node:fs';
+import { writeFileAtomic } from '../wire/atomic';
+import { errnoOf } from '../base/errno';
 
 /**
  * Replaced inodes held open at most: a burst of commands that each rewrite
@@ -16,8 +22,6 @@ import { replaceFile } from '../wire/atomic';
 export const MAX_RETIRED = 8;
 
 export class ReplacedFile {
-  /** Our fd of the inode now at `path`. */
-  private held = -1;
   private readonly retired: number[] = [];
 
   constructor(
@@ -27,16 +31,45 @@ export class ReplacedFile {
 
   /** Atomic, as s6 writes it: readers see the old content or the new. Throws on failure. */
   write(data: Buffer): void {
-    const fd = replaceFile(this.path, data, this.mode);
-    if (this.held >= 0) this.retire(this.held);
-    this.held = fd;
+    const old = this.openCurrent();
+    try {
+      writeFileAtomic(this.path, data, this.mode);
+    } finally {
+      if (old >= 0) this.retire(old);
+    }
+  }
+
+  /**
+   * Makes the file empty, as a supervisor's start does to death_tally: an
+   * empty file already there stays; a missing one is created empty in place,
+   * which a reader sees as atomically as a rename (no file, then an empty
+   * one), for one inode creation and no rename. Throws on failure.
+   */
+  clear(): void {
+    try {
+      closeSync(openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK, this.mode));
+      return;
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST') throw err;
+    }
+    const st = lstatSync(this.path, { throwIfNoEntry: false });
+    if (st?.isFile() && st.size === 0) return;
+    this.write(Buffer.alloc(0));
   }
 
   /** Lets go of every fd at once (the supervisor is exiting). */
   close(): void {
-    if (this.held >= 0) this.retired.push(this.held);
-    this.held = -1;
     this.closeRetired();
+  }
+
+  /** The inode now at `path`, so that the rename over it does not free it; -1 if there is none. */
+  private openCurrent(): number {
+    try {
+      // O_NONBLOCK: something planted there (a FIFO) must not block us; O_NOFOLLOW: nor lead us elsewhere.
+      return openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      return -1;
+    }
   }
 
   private retire(fd: number): void {

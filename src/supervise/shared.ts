@@ -6,10 +6,13 @@
 // throw into the death of that one supervisor.
 import { closeSync, constants, openSync } from 'node:fs';
 import { reaper } from '../os/reaper';
-import { attribute, markerEntry, SERVICE_MARKER } from './attribution';
+import { attribute, markerEntry, markerOf, SERVICE_MARKER } from './attribution';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
-import { defaultServiceEnv } from './spawn';
-import { Supervisor, type HostSignal } from './supervisor';
+import { errnoText } from '../base/errno';
+import { defaultServiceEnv, spawnInSession } from './spawn';
+import { Supervisor, type HostSignal, type Spawner } from './supervisor';
+import type { CgroupTree, ServiceCgroup } from '../os/cgroup';
+import { procStat } from '../os/proc';
 import type { Clock } from './clock';
 
 export interface HostedService {
@@ -33,11 +36,14 @@ export class HostedSupervisor {
   private sup: Supervisor | undefined;
   private exitListener: HostedExit = () => {};
   private ended = false;
+  /** The service's cgroup2 leaf, where the machine has a writable hierarchy. */
+  private readonly cgroup: ServiceCgroup | undefined;
 
   constructor(
     private readonly host: SharedHost,
     readonly service: HostedService,
   ) {
+    this.cgroup = host.cgroups?.leaf(service.key);
     // Our own copies: the scanner may close its pipe ends while we still spawn finish.
     this.stdio.set(0, service.stdin === null ? 0 : this.reopen(service.stdin, constants.O_RDONLY));
     this.stdio.set(1, service.stdout === null ? 1 : this.reopen(service.stdout, constants.O_WRONLY));
@@ -62,7 +68,7 @@ export class HostedSupervisor {
       guard: (fn) => this.guard(fn),
       stdio: () => this.stdio,
       environment: () => this.env,
-    }, { base: this.service.base, clock });
+    }, { base: this.service.base, clock, spawn: this.spawner() });
     this.sup = sup;
     try {
       sup.start();
@@ -72,6 +78,21 @@ export class HostedSupervisor {
       this.host.warn(fatal.message);
       this.endLater(fatal.exitCode);
     }
+  }
+
+  /** run and finish born in the service's leaf, if it has one. */
+  private spawner(): Spawner | undefined {
+    const cgroup = this.cgroup;
+    if (!cgroup) return undefined;
+    return (cwd, file, args, extra, io, onFailure, extras) => {
+      try {
+        return cgroup.spawnInside(() => spawnInSession(cwd, file, args, extra, io, onFailure, extras), (m) => this.host.warn(m));
+      } catch (err) {
+        // Spawned outside the leaf, the service would escape attribution: a failed start, retried as any other.
+        onFailure(`unable to enter the service's cgroup ${cgroup.dir}: ${errnoText(err)}`);
+        return undefined;
+      }
+    };
   }
 
   onExit(fn: HostedExit): void {
@@ -104,14 +125,21 @@ export class HostedSupervisor {
   }
 
   /**
-   * Orphans of this service among the process's children: by group or
-   * session, or by its marker. Every service's run and finish are children
-   * too; they are known without a look at /proc, so a stop reads /proc only
-   * for true orphans.
+   * Orphans of this service: with a cgroup, every process in its leaf (its
+   * membership survives setsid, double forks and a scrubbed environment);
+   * otherwise, among the process's children, those in its groups or
+   * sessions or with its marker. run and finish are known without a look at
+   * /proc, and finish's own children are no strays: they are left out.
    */
   private orphans(): number[] {
-    const groups = this.sup?.processGroups ?? [];
+    // Whatever this service does not claim may be nobody's: the host looks, once this turn.
+    this.host.scheduleCensus();
     const known = this.host.knownPids();
+    const finish = this.sup?.finishPid;
+    if (this.cgroup) {
+      return this.cgroup.members().filter((pid) => !known.has(pid) && (finish === undefined || procStat(pid)?.sid !== finish));
+    }
+    const groups = this.sup?.processGroups ?? [];
     return reaper.adoptedChildren().filter((pid) => !known.has(pid) && attribute(pid, this.service.key, groups) !== undefined);
   }
 
@@ -142,6 +170,8 @@ export class HostedSupervisor {
     this.ended = true;
     setImmediate(() => {
       this.releaseFds();
+      // Empty once the service is down; after `x` it may run on, and the next supervisor finds it there.
+      this.cgroup?.remove();
       this.host.forget(this);
       this.exitListener(code, reported);
     });
@@ -151,13 +181,62 @@ export class HostedSupervisor {
 export class SharedHost {
   private readonly hosted = new Set<HostedSupervisor>();
 
+  /** A cgroup2 leaf per service, where the machine allows; groups and markers otherwise. */
+  cgroups: CgroupTree | undefined;
+
+  /** Told the live orphans no hosted service claims, whenever that list changes. */
+  onUnattributed: ((pids: number[]) => void) | undefined;
+  private unattributed: number[] = [];
+  private censusQueued = false;
+
   constructor(readonly warn: (message: string) => void) {}
 
   /** Once, after the reaper has started: reaped orphans are told to every supervisor that may wait on them. */
-  start(): void {
+  start(cgroups?: CgroupTree): void {
+    this.cgroups = cgroups;
     reaper.onOrphan((pid, wstat) => {
       for (const h of this.hosted) h.orphanReaped(pid, wstat);
+      if (this.unattributed.includes(pid)) this.scheduleCensus();
     });
+  }
+
+  /**
+   * Looks, on a later turn and once however often asked, for orphans that
+   * no hosted service claims. Asked when a service looks for its strays
+   * (after a death: when orphans appear) and when a listed one is reaped;
+   * nothing polls.
+   */
+  scheduleCensus(): void {
+    if (this.censusQueued || !this.onUnattributed) return;
+    this.censusQueued = true;
+    setImmediate(() => {
+      this.censusQueued = false;
+      this.census();
+    });
+  }
+
+  private census(): void {
+    const known = this.knownPids();
+    const keys = new Set<string>();
+    const groups = new Set<number>();
+    for (const h of this.hosted) {
+      keys.add(h.service.key);
+      for (const g of h.supervisor?.processGroups ?? []) groups.add(g);
+    }
+    const now = reaper.adoptedChildren().filter((pid) => !known.has(pid) && !this.claimed(pid, keys, groups));
+    if (now.length === this.unattributed.length && now.every((pid, i) => pid === this.unattributed[i])) return;
+    this.unattributed = now;
+    this.onUnattributed?.(now);
+  }
+
+  /** A service's (by cgroup, marker, group or session), or dead already: nothing to name. */
+  private claimed(pid: number, keys: ReadonlySet<string>, groups: ReadonlySet<number>): boolean {
+    const st = procStat(pid);
+    if (st === null || st.state === 'Z' || st.state === 'X') return true;
+    if (this.cgroups?.holds(pid)) return true;
+    const marker = markerOf(pid);
+    if (marker !== undefined) return keys.has(marker);
+    return groups.has(st.pgid) || groups.has(st.sid);
   }
 
   supervise(service: HostedService, clock?: Clock): HostedSupervisor {

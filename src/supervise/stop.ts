@@ -25,6 +25,12 @@ export interface StopOptions {
   clock: Clock;
   /** Called once, when no member is left. */
   onGone: () => void;
+  /**
+   * SIGKILL to every member at once, where one call can (a cgroup's
+   * cgroup.kill: it also catches what forks meanwhile); members are still
+   * killed one by one after it.
+   */
+  killAll?: () => void;
 }
 
 export class ProcessStop {
@@ -75,6 +81,7 @@ export class ProcessStop {
   private escalate(): void {
     if (this.finished) return;
     this.killing = true;
+    this.opts.killAll?.();
     for (const g of this.opts.groups ?? []) killGroupQuietly(g, SIGKILL);
     this.recheck();
     if (!this.finished) this.timer = this.opts.clock.after(KILL_REPEAT_MS, () => this.escalate());

@@ -13,8 +13,8 @@ import { GROUP_SIGNAL_COMMANDS, SIGNAL_COMMANDS } from '../wire/control';
 import { parseSignal, wstatExitCode, wstatSignaled, wstatTermsig } from '../wire/signals';
 import { Deadline, systemClock, type Clock } from './clock';
 import { ControlFifo, lockSuperviseDir, makeEventDir, makeSuperviseDir } from './controldir';
-import { EXIT_BAD_PIDFILE, adoptFromPidFile, removeStalePidFile, type AdoptionResult } from './adoption';
-import { ReapedChild, type MainProcess } from './mainprocess';
+import { PidfileMain, removeStalePidFile } from './adoption';
+import { FollowedMain, type MainProcess } from './mainprocess';
 import { strayCleanup } from './strays';
 import { Instance } from './instance';
 import type { ProcessStop } from './stop';
@@ -113,7 +113,6 @@ export class Supervisor {
   private lockFd = -1;
   private fixWatch: FSWatcher | undefined;
   private done = false;
-  private readonly readyTimer: Deadline;
   private strays: ProcessStop | undefined;
   private startDeferred: false | 'once' | 'wantup' = false;
   /** tether's extensions: NOTIFY_SOCKET, the watchdog, health checks (supervise/notify.ts). */
@@ -147,7 +146,6 @@ export class Supervisor {
     this.superviseDir = join(this.root, 'supervise');
     this.record = new ServiceRecord(this.root, (m) => this.warn(m));
     this.timer = new Deadline(this.clock);
-    this.readyTimer = new Deadline(this.clock);
     this.notify = new ServiceNotify({
       files: this.files, root: this.root, dir: this.dir, dirArg, clock: this.clock,
       warn: (m) => this.warn(m),
@@ -161,8 +159,9 @@ export class Supervisor {
       takeDown: (sig) => this.guarded(() => {
         if (this.isUp()) this.downSequence(sig);
       }),
-      extendStop: (ms) => this.guarded(() => {
-        if (this.isUp() && this.timer.armed && this.timer.remaining < ms) this.timer.set(ms, () => this.onDeadline());
+      extendTimeouts: (ms) => this.guarded(() => this.extendTimeouts(ms)),
+      followMainPid: (pid) => this.guarded(() => {
+        if (this.isUp()) this.current!.main!.follow(pid);
       }),
     });
   }
@@ -187,14 +186,19 @@ export class Supervisor {
     return this.finish?.pid;
   }
 
-  /** The pid of run (or of the adopted daemon) while the service is up. */
+  /** The pid of the service's main process (run, or what it handed over to) while there is one to signal. */
   get mainPid(): number | undefined {
-    return this.main?.pid;
+    return this.main?.present ? this.main.pid : undefined;
   }
 
-  /** run, or the adopted daemon, while there is one. */
-  private get main(): MainProcess | undefined {
+  /** The service's main process (run, or the process it handed over to) while there is one. */
+  private get main(): FollowedMain | undefined {
     return this.current?.main;
+  }
+
+  /** The one staleness check of every callback of an instance: is it still the live, current one? */
+  private isCurrent(run: Instance): boolean {
+    return run === this.current && run.live && !this.done;
   }
 
   /**
@@ -203,8 +207,9 @@ export class Supervisor {
    * only then the `s` event. Throws a Failure.
    */
   start(): void {
+    let freshEventDir: boolean;
     try {
-      makeEventDir(this.eventDir);
+      freshEventDir = makeEventDir(this.eventDir);
       makeSuperviseDir(this.superviseDir);
       this.lockFd = lockSuperviseDir(join(this.superviseDir, 'lock'));
       this.control = ControlFifo.open(join(this.superviseDir, 'control'));
@@ -214,7 +219,7 @@ export class Supervisor {
       throw new Failure(this.shown(err.message), err.exitCode);
     }
     this.control.onBytes((bytes) => this.guarded(() => this.commands(bytes.toString('latin1'))));
-    cleanFifodir(this.eventDir);
+    if (!freshEventDir) cleanFifodir(this.eventDir);
     this.record.resetDeaths();
     const now = this.clock.wall();
     this.record.status = {
@@ -326,9 +331,9 @@ export class Supervisor {
   private goDown(): void {
     this.record.status.wantup = false;
     this.startDeferred = false;
-    // A pidfile parent may still exit 0 after its down-signal: the daemon then goes down too.
-    const run = this.current;
-    if (run && (run.adoption !== undefined || run.adopting)) run.downRequested = true;
+    // The main process may still move (a pidfile parent that exits 0 after its down-signal, a
+    // MAINPID=): the process it moves to goes down too.
+    if (this.current?.live) this.current.downRequested = true;
     if (this.isUp()) this.downSequence();
     this.record.save();
   }
@@ -501,15 +506,25 @@ export class Supervisor {
     }
   }
 
-  private started(main: MainProcess, notifyRead: number | undefined, pidfile: string | undefined): void {
+  private started(spawned: MainProcess, notifyRead: number | undefined, pidfile: string | undefined): void {
     this.stopFixWatch();
-    const run = new Instance(main, notifyRead !== undefined, pidfile);
+    const run = new Instance(notifyRead !== undefined, pidfile);
+    // Notifications already sent count before run's death is judged (a MAINPID= just before exiting).
+    const settle = () => this.notify.drain();
+    const main = pidfile === undefined ? new FollowedMain(spawned, settle) : new PidfileMain(spawned, {
+      pidfile, timeoutMs: this.files.timeoutReady(), reaped: run.reaped, clock: this.clock, warn: (m) => this.warn(m), settle,
+    });
+    run.begin(main);
     this.current = run;
-    if (pidfile !== undefined) this.readyTimer.set(this.files.timeoutReady(), () => this.parentTimeout(run, main));
     this.state = this.state === 'DOWN' ? 'UP' : this.state;
     this.throttle.started(this.clock.monoMs());
     Object.assign(this.record.status, { pid: main.pid, ready: false, paused: false, stamp: this.clock.wall() });
-    main.onExit((wstat) => this.guarded(() => this.onMainExit(run, main, wstat)));
+    main.onExit((wstat) => this.guarded(() => {
+      if (this.isCurrent(run)) this.serviceDied(main.pid, wstat);
+    }));
+    main.onMoved((pid) => this.guarded(() => {
+      if (this.isCurrent(run)) this.mainMoved(run, pid);
+    }));
     this.notify.started(main.pid);
     this.record.save();
     this.record.event('u');
@@ -603,64 +618,32 @@ export class Supervisor {
     this.record.event('U');
   }
 
-  // ---- death of run, finish ----------------------------------------------
+  // ---- the main process moves --------------------------------------------------
 
-  private onMainExit(run: Instance, main: MainProcess, wstat: number): void {
-    if (run !== this.current || run.main !== main || this.done) return;
-    if (run.adoption?.parent === main) {
-      const { pidfile } = run.adoption;
-      run.adoption = undefined;
-      this.readyTimer.clear();
-      if (wstat === 0) return this.awaitDaemon(run, main, pidfile);
-    }
-    this.serviceDied(main.pid, wstat);
-  }
-
-  // ---- pidfile adoption ----------------------------------------------------
-
-  /** The parent exited 0: the daemon's pid is in the pid file, maybe a little later. */
-  private awaitDaemon(run: Instance, parent: MainProcess, pidfile: string): void {
-    run.main = undefined;
-    this.timer.clear();
-    const wait = new AbortController();
-    run.adoptionWait = wait;
-    const found = (result: AdoptionResult) => this.guarded(() => {
-      if (run === this.current && run.adoptionWait === wait && !this.done) this.daemonFound(run, parent.pid, result);
-    });
-    // adoptFromPidFile reports its failures as a refusal; anything else it throws is one too.
-    adoptFromPidFile(pidfile, this.files.timeoutReady(), run.reaped, wait.signal).then(found, (err) => {
-      found({ kind: 'refused', reason: `unable to adopt from pid file ${pidfile}: ${errCode(err)}` });
-    });
-  }
-
-  private daemonFound(run: Instance, parentPid: number, result: AdoptionResult): void {
-    run.adoptionWait = undefined;
-    if (result.kind === 'refused') {
-      this.warn(`${result.reason}: the service failed (exit code ${EXIT_BAD_PIDFILE})`);
-      return this.serviceDied(parentPid, EXIT_BAD_PIDFILE << 8);
-    }
-    this.record.status.pid = result.pid;
-    if (result.kind === 'died') return this.serviceDied(result.pid, result.wstat);
-    const daemon = new ReapedChild(result.pid, true);
-    run.main = daemon;
-    run.addGroupOf(result.pid);
+  /**
+   * The service is another process now: a daemon adopted from its pid file,
+   * or the process a MAINPID= named. A stop under way was aimed at the old
+   * one: a `d` carries over, anything else does not.
+   */
+  private mainMoved(run: Instance, pid: number): void {
+    this.record.status.pid = pid;
+    run.addGroupOf(pid);
     if (run.downRequested) {
       run.downRequested = false;
       this.downSequence();
+    } else {
+      this.timer.clear();
     }
-    // With a notification-fd, an accepted pid means ready, unless the daemon said so already.
-    if (run.withNotification && !this.record.status.ready) this.becomeReady(run);
+    // With a notification-fd, an adopted pid file means ready, unless the daemon said so already.
+    if (run.pidfile !== undefined && run.withNotification && !this.record.status.ready) this.becomeReady(run);
     else this.record.save();
-    daemon.onExit((wstat) => this.guarded(() => this.onMainExit(run, daemon, wstat)));
   }
 
-  /** The parent must fork and exit within timeout-ready; one that does not has failed to start. */
-  private parentTimeout(run: Instance, parent: MainProcess): void {
-    if (run !== this.current || run.main !== parent || run.adoption?.parent !== parent) return;
-    this.warn(`run (pid ${parent.pid}) did not exit within timeout-ready: killing it; the start failed`);
-    run.adoption = undefined;
-    parent.killGroup(SIGKILL);
-    parent.kill(SIGKILL);
+  /** EXTEND_TIMEOUT_USEC=: a stop's kill timeout and the readiness bound in force last at least `ms` more. */
+  private extendTimeouts(ms: number): void {
+    if (!this.isUp()) return;
+    if (this.timer.armed && this.timer.remaining < ms) this.timer.set(ms, () => this.onDeadline());
+    this.main?.extendReadiness(ms);
   }
 
   /** Remembers orphans the reaper collected: a daemon may die before we read its pid. */
@@ -699,10 +682,9 @@ export class Supervisor {
     if (wanted && this.state === 'DOWN' && !this.done) this.trystart();
   }
 
-  /** run (or the adopted daemon, or a pidfile start that failed) is gone. */
+  /** run (or the process it handed over to, or a pidfile start that failed) is gone. */
   private serviceDied(pid: number, wstat: number): void {
     this.current?.ended();
-    this.readyTimer.clear();
     this.timer.clear();
     const now = this.clock.wall();
     Object.assign(this.record.status, { wstat, paused: false, ready: false, stamp: now });
@@ -786,7 +768,6 @@ export class Supervisor {
   private release(lastWords: () => void, step: (fn: () => void) => void = (fn) => fn()): void {
     this.done = true;
     step(() => this.timer.clear());
-    step(() => this.readyTimer.clear());
     step(() => this.current?.ended());
     step(() => this.notify.close());
     step(() => this.strays?.abandon());

@@ -1,8 +1,7 @@
 // The ftrig protocol over an event fifodir: a notifier writes event bytes to
 // every subscriber's FIFO; a listener subscribes by adding a FIFO of its own.
-import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync,
+  chmodSync, chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -22,29 +21,107 @@ export function isListenerName(name: string): boolean {
 /**
  * Creates the fifodir if missing, as s6 does: mode 03730 and our group, so
  * only members of that group may subscribe. An existing one is left alone.
+ * Returns true if it made it (it is then an empty directory).
  */
-export function makeFifodir(path: string): void {
+export function makeFifodir(path: string): boolean {
   try {
     mkdirSync(path, 0o700);
   } catch (err) {
-    if (errnoOf(err) === 'EEXIST') return;
+    if (errnoOf(err) === 'EEXIST') return false;
     throw err;
   }
   chownSync(path, -1, process.getegid?.() ?? -1);
   chmodSync(path, 0o3730);
+  return true;
 }
 
 /** Writes `events` to every listener once; removes listeners that are gone. */
 export function notifyFifodir(path: string, events: string): void {
-  const bytes = Buffer.from(events, 'latin1');
-  let names: string[];
-  try {
-    names = readdirSync(path);
-  } catch {
-    return; // no fifodir, no listeners
+  const notifier = new FifodirNotifier(path);
+  notifier.notify(events);
+  notifier.close();
+}
+
+/**
+ * Write ends of listener FIFOs held open in this process: a listener costs
+ * one open per subscription, not one per event. Bounded, so that a crowd of
+ * listeners cannot take the fds a supervisor needs for its own files; past
+ * the bound, a listener is opened and closed per event.
+ */
+const MAX_HELD = 256;
+let held = 0;
+
+/**
+ * A notifier of one fifodir that keeps each listener's FIFO open between
+ * events. Each event lists the directory (listeners join and leave at any
+ * time, and the directory is the protocol); then a listener already open
+ * gets one non-blocking write, and a new one is opened and checked first.
+ * A held fd is the FIFO that passed the checks when it was opened: if its
+ * entry is replaced later (by a symlink or anything else), the name is
+ * never opened again while the entry stays listed.
+ */
+export class FifodirNotifier {
+  /** Listener name -> our write end of its FIFO. */
+  private readonly fds = new Map<string, number>();
+
+  constructor(readonly path: string) {}
+
+  notify(events: string): void {
+    const bytes = Buffer.from(events, 'latin1');
+    let names: string[];
+    try {
+      names = readdirSync(this.path);
+    } catch {
+      this.close(); // no fifodir, no listeners
+      return;
+    }
+    const listed = this.fds.size > 0 ? new Set<string>() : undefined;
+    for (const name of names) {
+      if (!isListenerName(name)) continue;
+      listed?.add(name);
+      this.notifyOne(name, bytes);
+    }
+    // A listener that left unlinked its FIFO: let go of our end.
+    if (listed) for (const name of [...this.fds.keys()]) if (!listed.has(name)) this.release(name);
   }
-  for (const name of names) {
-    if (isListenerName(name)) notifyOne(join(path, name), bytes);
+
+  /** Closes every held fd; the notifier may still be used. */
+  close(): void {
+    for (const name of [...this.fds.keys()]) this.release(name);
+  }
+
+  private notifyOne(name: string, bytes: Buffer): void {
+    const fifo = join(this.path, name);
+    const kept = this.fds.get(name);
+    const fd = kept ?? openListener(fifo);
+    if (fd < 0) return;
+    try {
+      writeSync(fd, bytes);
+    } catch (err) {
+      // EAGAIN: that listener is not reading; it loses this event, we never block.
+      if (errnoOf(err) === 'EPIPE') {
+        // Its reader is gone for good: the entry goes, and our end with it.
+        unlinkQuietly(fifo);
+        if (kept === undefined) closeSync(fd);
+        else this.release(name);
+        return;
+      }
+    }
+    if (kept !== undefined) return;
+    if (held < MAX_HELD) {
+      this.fds.set(name, fd);
+      held++;
+    } else {
+      closeSync(fd);
+    }
+  }
+
+  private release(name: string): void {
+    const fd = this.fds.get(name);
+    if (fd === undefined) return;
+    this.fds.delete(name);
+    held--;
+    closeSync(fd);
   }
 }
 
@@ -71,19 +148,6 @@ function openListener(fifo: string): number {
   return -1;
 }
 
-function notifyOne(fifo: string, bytes: Buffer): void {
-  const fd = openListener(fifo);
-  if (fd < 0) return;
-  try {
-    writeSync(fd, bytes);
-  } catch (err) {
-    // EAGAIN: that listener is not reading; it loses this event, we never block.
-    if (errnoOf(err) === 'EPIPE') unlinkQuietly(fifo);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Removes listener FIFOs whose listener died without unlinking them. */
 export function cleanFifodir(path: string): void {
   let names: string[];
@@ -107,8 +171,19 @@ function unlinkQuietly(path: string): void {
   }
 }
 
+/**
+ * Six random characters. Read from /dev/urandom rather than through
+ * node:crypto, whose loading costs a waiting client more than its wait.
+ */
 function randomSuffix(): string {
-  return Array.from(randomBytes(6), (b) => ALNUM[b % ALNUM.length]).join('');
+  const bytes = Buffer.alloc(6);
+  const fd = openSync('/dev/urandom', constants.O_RDONLY);
+  try {
+    readSync(fd, bytes, 0, bytes.length, null);
+  } finally {
+    closeSync(fd);
+  }
+  return Array.from(bytes, (b) => ALNUM[b % ALNUM.length]).join('');
 }
 
 /**

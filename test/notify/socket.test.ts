@@ -9,7 +9,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { DatagramSocket, type Datagram } from '../../src/os/socket';
 import { mkfifo } from '../../src/os/native';
-import { watchSocket, unwatchSocket } from '../../src/notify/wakeup';
+import { BATCH, watchSocket, unwatchSocket } from '../../src/notify/wakeup';
 import { BOUND_MS, bounded, makeService, run, startProcess, tempDir } from '../lib/harness';
 import { readStatus } from '../../src/wire/status';
 import { startSupervisor, TETHER_SUPERVISE, waitForStatus } from '../supervise/lib';
@@ -102,12 +102,46 @@ t.test('a storm of SIGIO leaves fs, child processes and a FIFO read by libuv und
 });
 
 t.test('a service directory too deep for sun_path gets an abstract NOTIFY_SOCKET', { skip }, async (t) => {
-  const dir = join(tempDir(t), 'd'.repeat(60), 'e'.repeat(60), 'svc');
-  makeService(dir, `#!/bin/sh\necho "$NOTIFY_SOCKET" > sockname\n${PYTHON} -c 'import os,socket; a=os.environ["NOTIFY_SOCKET"]; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(b"READY=1", "\\0"+a[1:])'\nexec sleep 1000\n`, {
+  // The name itself is long: in shared mode the supervisor reaches it through a link of that name in a short scan directory.
+  const dir = join(tempDir(t), 'd'.repeat(60), 'e'.repeat(60), `svc-${'s'.repeat(110)}`);
+  makeService(dir, `#!/bin/sh\necho "$NOTIFY_SOCKET" > sockname\n${PYTHON} -c 'import os,socket; a=os.environ["NOTIFY_SOCKET"]; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(b"READY=1", "\\0"+a[1:] if a[0] == "@" else a)'\nexec sleep 1000\n`, {
     'notify-socket': '', 'notify-access': 'all\n',
   });
   await startSupervisor(t, TETHER_SUPERVISE, dir);
   await waitForStatus(dir, (s) => s.pid > 0 && s.ready, 'ready through the abstract socket');
   t.match(readFileSync(join(dir, 'sockname'), 'utf8'), /^@[0-9a-f]{5}\n$/);
   t.ok(readStatus(dir).ready);
+});
+
+t.test('a socket that never runs dry starves neither another socket nor the event loop', { skip }, async (t) => {
+  const dir = tempDir(t);
+  const flooded = DatagramSocket.bind(join(dir, 'flooded'));
+  const other = DatagramSocket.bind(join(dir, 'other'));
+  let rounds = 0;
+  const budgets = new Set<number>();
+  // One datagram that stays queued, and a drain that never reads it and stops at its budget
+  // every time: a queue refilled as fast as it is read (readable for poll, no EAGAIN, ever).
+  t.equal((await run(PYTHON, ['-c', SEND, join(dir, 'flooded'), '1'])).code, 0, 'queued');
+  watchSocket(flooded, (budget) => {
+    rounds++;
+    budgets.add(budget);
+    return true;
+  });
+  t.teardown(() => {
+    for (const s of [flooded, other]) {
+      unwatchSocket(s);
+      s.close();
+    }
+  });
+  const got: Datagram[] = [];
+  const arrived = new Promise<void>((res) => receiveInto(other, got, res));
+  const timer = new Promise<void>((res) => setTimeout(res, 10));
+  t.equal((await run(PYTHON, ['-c', SEND, join(dir, 'other'), '1'])).code, 0, 'sent');
+  await bounded(arrived, BOUND_MS, 'the other socket\'s datagram');
+  t.equal(got[0].payload.toString(), 'N=0', 'the other socket was read during the flood');
+  await bounded(timer, BOUND_MS, 'a timer during the flood');
+  const seen = rounds;
+  await new Promise<void>((res) => setImmediate(() => setImmediate(res)));
+  t.ok(rounds > seen && seen > 1, `the flooded socket keeps its turns (${rounds} rounds)`);
+  t.same([...budgets], [BATCH], 'a batch at a time');
 });

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, makeService, tempDir } from '../lib/harness';
+import { alive, makeService, tempDir, tether } from '../lib/harness';
 import { readStatus } from '../../src/wire/status';
 import { startSupervisor, TETHER_SUPERVISE, waitForContent, waitForProc, waitForStatus } from '../supervise/lib';
 import { HAVE_PYTHON, NOTIFY_PY, PYTHON, relayService } from './lib';
@@ -27,6 +27,8 @@ t.test('watchdog: pings twice, stops, gets SIGABRT, is restarted; the reason is 
   await waitForStatus(svc.dir, (s) => s.pid > 0 && s.pid !== firstPid && !s.finishing, 'restarted');
   t.pass('run was started again');
   t.equal(svc.notifyStatus().reason, 'watchdog', 'notify-status records the reason');
+  const [row] = JSON.parse((await tether(['status', '--json', svc.dir])).stdout);
+  t.match(row.notify, { reason: 'watchdog', watchdog: { usec: 400000 } }, 'tether status --json shows the reason and the watchdog');
   await svc.sup.waitForStderr(/watchdog: no WATCHDOG=1 within 400 ms: sending SIGABRT to pid \d+/);
 });
 
@@ -58,6 +60,8 @@ t.test('health: check makes the service ready, then failing checks restart it af
   const st = JSON.parse(readFileSync(join(dir, 'supervise', 'notify-status'), 'utf8'));
   t.equal(st.reason, 'health');
   t.match(st.check, { ok: false, code: 1, failures: 2 }, 'the last check result');
+  const [row] = JSON.parse((await tether(['status', '--json', dir])).stdout);
+  t.match(row.notify, { reason: 'health', check: { ok: false, code: 1 } }, 'tether status --json shows them (the checks go on meanwhile)');
 });
 
 t.test('health: a hanging check is killed after check-timeout, with what it started', { skip }, async (t) => {

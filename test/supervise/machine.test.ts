@@ -29,7 +29,7 @@ class FakeProcess implements MainProcess {
   }
 }
 
-function machine(t: Test, files: Record<string, string> = {}) {
+function machine(t: Test, files: Record<string, string> = {}, warnings?: string[]) {
   const dir = join(tempDir(t), 'svc');
   mkdirSync(dir);
   for (const [name, content] of Object.entries(files)) require('node:fs').writeFileSync(join(dir, name), content);
@@ -43,7 +43,10 @@ function machine(t: Test, files: Record<string, string> = {}) {
   };
   let exited = false;
   const hooks: SupervisorHooks = {
-    warn: (m) => { throw new Error(`unexpected warning: ${m}`); },
+    warn: (m) => {
+      if (!warnings) throw new Error(`unexpected warning: ${m}`);
+      warnings.push(m);
+    },
     closeStdio: () => {},
     exited: () => { exited = true; },
     adoptedChildren: () => [],
@@ -123,4 +126,39 @@ t.test('SIGTERM: down, then exit once run is dead', async (t) => {
   t.notOk(m.exited());
   m.spawned[0].die(SIGTERM);
   t.ok(m.exited(), 'the supervisor has exited');
+});
+
+t.test('pidfile: a parent still running at timeout-ready is killed, on the supervisor\'s clock, and the start failed', async (t) => {
+  const warnings: string[] = [];
+  const m = machine(t, { pidfile: 'app.pid\n', 'timeout-ready': '3000\n' }, warnings);
+  m.clock.advance(0);
+  const parent = m.spawned[0];
+  m.clock.advance(2999);
+  t.same(parent.signals, [], 'not before timeout-ready');
+  m.clock.advance(1);
+  t.same(parent.signals, [-SIGKILL, SIGKILL], 'its group, then itself');
+  t.match(warnings, [/run \(pid \d+\) did not exit within timeout-ready: killing it; the start failed/]);
+  parent.die(SIGKILL);
+  t.match(readDeathTally(m.dir), [{ exitcode: 137, sig: SIGKILL }], 'a failed start is a death');
+  t.equal(m.spawned.length, 2, 'and the service is started again, as after any death');
+});
+
+t.test('pidfile: the pid file wait is bounded by timeout-ready on the supervisor\'s clock; a d meanwhile signals nobody', async (t) => {
+  const warnings: string[] = [];
+  const m = machine(t, { pidfile: 'app.pid\n', 'timeout-ready': '3000\n', 'timeout-kill': '1000\n' }, warnings);
+  m.clock.advance(0);
+  const parent = m.spawned[0];
+  parent.die(0);
+  t.equal(m.sup.currentState, 'UP', 'the parent exited 0: the pid file is awaited');
+  m.sup.commands('d');
+  m.clock.advance(1500);
+  t.same(parent.signals, [], 'the dead parent\'s pid is never signalled, even at timeout-kill');
+  m.clock.advance(1500);
+  // The refusal comes through the pid file wait's promise: one turn of the real event loop.
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  t.match(warnings, [/pid file .*app\.pid does not exist after 3000 ms: the service failed \(exit code 104\)/]);
+  t.equal(m.sup.currentState, 'DOWN');
+  t.match(readDeathTally(m.dir), [{ exitcode: 104, sig: 0 }]);
+  t.equal(readStatus(m.dir).wantup, false, 'and it stays down');
 });

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { Deadline } from '../../src/supervise/clock';
 import { FakeClock } from '../lib/fakeclock';
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { MAX_RETIRED, ReplacedFile } from '../../src/supervise/replacedfile';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ t.test('spawnProgram: new session, fds placed even when a target is another sour
   t.equal(wstat, 0, 'reaped, exit 0');
 });
 
-t.test('ReplacedFile: atomic replacement, one held fd, replaced inodes closed a turn later', async (t) => {
+t.test('ReplacedFile: atomic replacement, no fd held between writes, replaced inodes closed a turn later', async (t) => {
   const { path, file } = replacedFile(t);
   const fdsOnFile = () => fdsOn(path);
   file.write(Buffer.from('first'));
@@ -87,21 +87,35 @@ t.test('ReplacedFile: atomic replacement, one held fd, replaced inodes closed a 
   file.write(Buffer.from('third'));
   t.equal(readFileSync(path, 'latin1'), 'third', 'the newest content is in place');
   t.notOk(existsSync(`${path}.new`), 'no .new file is left');
-  t.equal(fdsOnFile(), 3, 'the replaced inodes are still open during this turn');
+  t.equal(fdsOnFile(), 2, 'the replaced inodes are still open during this turn');
   await new Promise((resolve) => setImmediate(resolve));
-  t.equal(fdsOnFile(), 1, 'a turn later only the current file is held');
+  t.equal(fdsOnFile(), 0, 'a turn later nothing is held: a spawn copies no fd of ours for it');
+  file.write(Buffer.from('fourth'));
   file.close();
   t.equal(fdsOnFile(), 0, 'close lets go of everything');
-  t.equal(readFileSync(path, 'latin1'), 'third', 'closing does not touch the content');
+  t.equal(readFileSync(path, 'latin1'), 'fourth', 'closing does not touch the content');
+});
+
+t.test('ReplacedFile: clear creates an empty file in place, keeps an empty one, replaces a full one', async (t) => {
+  const { path, file } = replacedFile(t);
+  file.clear();
+  t.equal(readFileSync(path).length, 0, 'created empty');
+  const ino = statSync(path).ino;
+  file.clear();
+  t.equal(statSync(path).ino, ino, 'an empty file stays as it is');
+  file.write(Buffer.from('records'));
+  file.clear();
+  t.equal(readFileSync(path).length, 0, 'a full one is replaced by an empty one');
+  t.notOk(existsSync(`${path}.new`), 'no .new file is left');
 });
 
 t.test('ReplacedFile: a burst of writes in one turn holds at most MAX_RETIRED replaced inodes', async (t) => {
   const { path, file } = replacedFile(t);
   for (let i = 0; i < 1000; i++) file.write(Buffer.from(`write ${i}`));
   t.equal(readFileSync(path, 'latin1'), 'write 999');
-  t.equal(fdsOn(path), MAX_RETIRED + 1, 'the current inode and the newest replaced ones');
+  t.equal(fdsOn(path), MAX_RETIRED, 'the newest replaced inodes only');
   await new Promise((resolve) => setImmediate(resolve));
-  t.equal(fdsOn(path), 1, 'a turn later, only the current one');
+  t.equal(fdsOn(path), 0, 'a turn later, none');
 });
 
 t.test('ReplacedFile: a failed write throws and leaves the old content whole', async (t) => {

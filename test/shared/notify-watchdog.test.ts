@@ -1,0 +1,3 @@
+// The notify/watchdog suite, run against a shared scanner (see SHARED in test/supervise/lib.ts).
+process.env.TETHER_MODE = 'shared';
+require('../notify/watchdog.test');
