@@ -5,7 +5,7 @@
 // enough that fork() was most of a restart's cost. The reaper reaps the child.
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { environStrings, spawnProgram } from '../os/native';
+import { clearNonblock, environStrings, spawnProgram } from '../os/native';
 import { ReapedChild } from './mainprocess';
 import { errnoText } from '../base/errno';
 
@@ -55,10 +55,32 @@ export function spawnInSession(
     // Through the shell, a missing or non-executable program would fail after the spawn (exit 127):
     // check first, so it is the same failed start, retried the same way, as without it.
     if (extras?.ownPidAs) accessSync(join(cwd, path), constants.X_OK);
+    blockingStdio(fds);
     return new ReapedChild(spawnProgram({ path: argv[0], argv, env, cwd, fds }));
   } catch (err) {
     onFailure(errnoText(err));
     return undefined;
+  }
+}
+
+/**
+ * A service gets fds 0-2 in blocking mode, as s6 gives them. O_NONBLOCK
+ * belongs to the open file description, which the service shares with us,
+ * our scanner and every process that inherited it; Node sets it on any pipe
+ * or socket it wraps in a stream (our stderr; our stdout too once a
+ * NODE_OPTIONS preload or loader touches process.stdout). A producer writing
+ * into a non-blocking log pipe gets EAGAIN instead of waiting for its logger,
+ * and most programs then drop the line or exit: the logger's back-pressure
+ * turns into lost lines. Cleared before every spawn, since a Node process
+ * sharing the description may set it again meanwhile.
+ */
+function blockingStdio(fds: ReadonlyMap<number, number>): void {
+  for (const target of [0, 1, 2]) {
+    try {
+      clearNonblock(fds.get(target) ?? target);
+    } catch {
+      // Not open: the spawn reports that, not this.
+    }
   }
 }
 
