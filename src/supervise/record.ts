@@ -3,12 +3,19 @@
 // end of a batch of control bytes, or for the next event, so that a reader
 // woken by an event finds the status that goes with it and a flood of `pc`
 // costs one write. A failed write is warned about and leaves the previous
-// file whole; the supervisor carries on.
+// file whole; the supervisor carries on, and writes the status again later
+// (EMFILE, ENOSPC and EIO pass), so a stale pid is never left on disk for
+// good. The retry timer exists only while a write is failing.
 import { join } from 'node:path';
 import { appendDeath, deathTallyPath, encodeDeathTally, readDeathTally, type DeathRecord } from '../wire/deathtally';
 import { notifyFifodir } from '../wire/fifodir';
 import { encodeStatus, statusPath, type StatusRecord } from '../wire/status';
 import { ReplacedFile } from './replacedfile';
+import type { Clock, TimerHandle } from './clock';
+
+/** Bounds of the backoff between attempts to write a status that failed. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 10_000;
 
 function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? String(err);
@@ -22,10 +29,14 @@ export class ServiceRecord {
   private readonly eventDir: string;
   private batching = false;
   private dirty = false;
+  private retry: TimerHandle | undefined;
+  /** The wait before the next attempt; 0 while status writes succeed. */
+  private retryMs = 0;
 
   constructor(
     private readonly root: string,
     private readonly warn: (message: string) => void,
+    private readonly clock: Clock,
   ) {
     this.statusFile = new ReplacedFile(statusPath(root));
     this.deathTallyFile = new ReplacedFile(deathTallyPath(root));
@@ -73,6 +84,8 @@ export class ServiceRecord {
   }
 
   close(): void {
+    this.retry?.cancel();
+    this.retry = undefined;
     this.statusFile.close();
     this.deathTallyFile.close();
   }
@@ -87,8 +100,23 @@ export class ServiceRecord {
     try {
       this.statusFile.write(encodeStatus(this.status));
     } catch (err) {
-      this.warn(`unable to write ${join(this.root, 'supervise', 'status')}: ${errCode(err)}`);
+      // One line per run of failures, not one per attempt.
+      if (this.retryMs === 0) this.warn(`unable to write ${join(this.root, 'supervise', 'status')}: ${errCode(err)}`);
+      this.retryLater();
+      return;
     }
+    this.retryMs = 0;
+    this.retry?.cancel();
+    this.retry = undefined;
+  }
+
+  private retryLater(): void {
+    if (this.retry) return;
+    this.retryMs = Math.min(Math.max(2 * this.retryMs, RETRY_FIRST_MS), RETRY_MAX_MS);
+    this.retry = this.clock.after(this.retryMs, () => {
+      this.retry = undefined;
+      this.write();
+    });
   }
 
   private readDeaths(): DeathRecord[] {

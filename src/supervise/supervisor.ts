@@ -144,7 +144,7 @@ export class Supervisor {
     this.files = new ServiceDir(this.root, (m) => this.warn(m));
     this.eventDir = join(this.root, 'event');
     this.superviseDir = join(this.root, 'supervise');
-    this.record = new ServiceRecord(this.root, (m) => this.warn(m));
+    this.record = new ServiceRecord(this.root, (m) => this.warn(m), this.clock);
     this.timer = new Deadline(this.clock);
     this.notify = new ServiceNotify({
       files: this.files, root: this.root, dir: this.dir, dirArg, clock: this.clock,
