@@ -340,6 +340,23 @@ export function openFds(pid: number): number {
 }
 
 /**
+ * The fds `pid` keeps open once its asynchronous file work is done: the
+ * fewest seen over `ms`, sampled every 10 ms (a supervisor that has just
+ * written a status still holds the old file, the new one or `event/` for a
+ * moment; a leaked fd is there in every sample). Returns early once `atMost`
+ * is reached.
+ */
+export async function settledFds(pid: number, ms: number, atMost = 0): Promise<number> {
+  const end = Date.now() + ms;
+  let fewest = openFds(pid);
+  while (fewest > atMost && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 10));
+    fewest = Math.min(fewest, openFds(pid));
+  }
+  return fewest;
+}
+
+/**
  * A healthy neighbour's responsiveness during a fault: `s6-svc -wu -u`
  * (tether's `svc` without s6; the C client leaves Node's start-up out of
  * the figure), then `-wd -d`, in a loop until stopped; each -wu's latency

@@ -88,6 +88,9 @@ for (const impl of IMPLS) {
     const strays = new InstanceSampler(t, [daemons]);
     await until(() => instancesOf(daemons).length === 2, BOUND_MS, 'both daemons running');
     await bounded((async () => { while (!(await listening(port))) await new Promise((r) => setTimeout(r, 20)); })(), BOUND_MS, 'the daemon listening');
+    // The run script forks its orphans before it execs the marked process: wait for that, or
+    // svc -d could end the script first and the service would never have had its instance.
+    await until(() => instancesOf(id).length === 1, 2 * BOUND_MS, 'the service past its forks');
     const at = performance.now();
     t.equal((await tether(['svc', '-wD', '-T', String(BOUND_MS), '-d', dir], { timeout: 2 * BOUND_MS })).code, 0, 'svc -wD -d returned: down');
     let closedMs = -1;

@@ -11,7 +11,7 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BOUND_MS, alive } from '../lib/harness';
-import { EventTap, FAULT_MARK, Findings, IMPLS, memoryKiB, oneServiceTree, openFds, recordFigures, until, upPid } from './lib';
+import { EventTap, FAULT_MARK, Findings, IMPLS, memoryKiB, oneServiceTree, recordFigures, settledFds, until, upPid } from './lib';
 
 /** Scaled down from the 10 000 to keep the suite within CI's budget (FAULTS_RESTARTS overrides). */
 const RESTARTS = Number(process.env.FAULTS_RESTARTS ?? 1000);
@@ -32,19 +32,19 @@ for (const impl of IMPLS) {
     const control = openSync(join(dir, 'supervise', 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
     t.teardown(() => closeSync(control));
     let base = memoryKiB(sup);
-    let baseFds = openFds(sup);
+    let baseFds = await settledFds(sup, 200);
     const at = performance.now();
     for (let i = 0; i < RESTARTS; i++) {
       if (i === WARMUP) {
         base = memoryKiB(sup);
-        baseFds = openFds(sup);
+        baseFds = await settledFds(sup, 200);
       }
       writeSync(control, 'o');
       await tap.waitFor('D');
     }
     const perRestart = (performance.now() - at) / RESTARTS;
     const end = memoryKiB(sup);
-    const fds = openFds(sup);
+    const fds = await settledFds(sup, BOUND_MS, baseFds + 2);
     t.ok(alive(sup), 'the supervisor lives on');
     t.equal(upPid(dir), 0, 'down after the last run');
     t.equal(sampler.maxOf(id), 1, 'never two instances');
