@@ -5,7 +5,7 @@
 // enough that fork() was most of a restart's cost. The reaper reaps the child.
 // Children get the open-files limit that tether was started with, not the one
 // Node raised ours to (see startedFdLimit).
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clearNonblock, environStrings, spawnProgram } from '../os/native';
 import { openFilesLimits, setSoftOpenFilesLimit } from '../os/rlimit';
@@ -62,17 +62,23 @@ export function childFdLimit(): number | undefined {
 }
 
 /**
- * A supervisor of its own few fds (about 25) can simply run at the started
- * limit, as s6-supervise does: every child then inherits it at no cost. Below
- * this many, the supervisor itself could run out of fds; its children get
- * the limit through a shell instead.
+ * Free fds below the limit that a supervisor keeps for itself beyond those
+ * open when it starts (node's own, about 15): its lock, control FIFO, status
+ * and event writes, notification pipe and pidfds take about 10 more.
  */
-const OWN_LIMIT_FLOOR = 64;
+const OWN_FDS_HEADROOM = 48;
 
-/** Per-process supervise: put our own soft limit back to the started one if it can hold us. */
+/**
+ * Per-process supervise: set our own soft limit back to the started one, as
+ * s6-supervise runs at it, so that run and finish inherit it at no cost.
+ * Where that would leave too few fds for ourselves (a tiny limit, or many
+ * inherited fds), we keep ours and children get it through a shell instead.
+ */
 export function runAtStartedFdLimit(): void {
   const limit = childFdLimit();
-  if (limit === undefined || limit < OWN_LIMIT_FLOOR) return;
+  if (limit === undefined) return;
+  const below = readdirSync('/proc/self/fd').filter((name) => Number(name) < limit).length;
+  if (limit - below < OWN_FDS_HEADROOM) return;
   try {
     setSoftOpenFilesLimit(limit);
   } catch {

@@ -232,3 +232,25 @@ t.test('bin/tether (the checkout\'s command) records the limit too, whatever TET
   t.equal(r.code, 0, 'svc -dx');
   t.equal((await exitOf(child)).code, 0, 'the supervisor exits 0 after x');
 });
+
+t.test('a supervisor that inherited many fds keeps room for itself: the service still gets the started limit', { skip: SHARED && 'per-process only' }, async (t) => {
+  const root = tempDir(t);
+  const dir = makeService(join(root, 'svc'), `${record(root, 'run', '$(ulimit -Sn) $$')}\nexec sleep 100000`);
+  // fds 3-62 taken: at a limit of 100, too few would be left below it for the supervisor's own.
+  const child = spawn('prlimit', ['--nofile=100:' + HARD, '--', process.execPath, TETHER, 'supervise', dir], {
+    stdio: ['ignore', 'ignore', 'ignore', ...Array<'ignore' | number>(60).fill(0)],
+    env: { ...process.env, TETHER_NOFILE: '100' },
+  });
+  let service = 0;
+  t.teardown(() => {
+    for (const p of [child.pid as number, service]) if (p && alive(p)) process.kill(p, 'SIGKILL');
+  });
+  await waitForFile(join(root, 'run'));
+  const [limit, pid] = words(root, 'run');
+  service = Number(pid);
+  t.equal(limit, '100', 'run got the started limit');
+  t.same(limitsOf(child.pid as number), { soft: HARD, hard: HARD }, 'the supervisor kept the raised one');
+  const r = await tether(['svc', '-dx', dir]);
+  t.equal(r.code, 0, 'svc -dx');
+  t.equal((await exitOf(child)).code, 0, 'the supervisor exits 0 after x');
+});
