@@ -10,6 +10,8 @@
 // cold starts of shared mode and s6 (100 and BIG services, SVSCAN_BENCH_ROUNDS
 // rounds each, 1 by default), prints every round, and keeps no rows for the
 // README: `SVSCAN_BENCH_ONLY=cold node scripts/bench.mjs svscan`.
+// SVSCAN_BENCH_ONLY=idle measures only the idle CPU of the big tree, shared
+// beside s6, the same way (ROUNDS rounds, every round printed).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -226,9 +228,23 @@ async function coldOnly(report) {
   }
 }
 
+/** Idle CPU of the big tree only, shared beside s6, alternating, median of ROUNDS: for work on idle cost. */
+async function idleOnly(report) {
+  const ticks = { shared: [], s6: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const mode of ['shared', 's6']) {
+      const { upMs, idleTicks } = await measureTree(SCANNERS[mode], BIG, { idle: true });
+      ticks[mode].push(idleTicks);
+      console.log(`(${SCANNERS[mode].name}, ${BIG} services, round ${i + 1}: up in ${upMs.toFixed(0)} ms, ${idleTicks} ticks idle)`);
+    }
+  }
+  report.row(`shared: idle CPU, ${BIG} services, 10 s from 2 s after up (median of ${ROUNDS})`, median(ticks.shared), median(ticks.s6), 'ticks');
+}
+
 export async function run(report) {
   if (ONLY === 'cold') return coldOnly(report);
-  if (ONLY) throw new Error(`SVSCAN_BENCH_ONLY: unknown value ${JSON.stringify(ONLY)} (cold)`);
+  if (ONLY === 'idle') return idleOnly(report);
+  if (ONLY) throw new Error(`SVSCAN_BENCH_ONLY: unknown value ${JSON.stringify(ONLY)} (cold, idle)`);
   const first = report.rows.length;
   const sizes = [10, 100, BIG];
   const r = { process: {}, shared: {}, s6: {} };
