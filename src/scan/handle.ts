@@ -13,6 +13,7 @@ import { isLocked } from '../os/native';
 import { procStat } from '../os/proc';
 import { markerOf, SERVICE_MARKER } from '../supervise/attribution';
 import { processesByMarker } from './kill';
+import { countServices, HostFdLimit } from './fdbudget';
 import { SharedHost, type HostedSupervisor } from '../supervise/shared';
 import { serviceEnvObject } from '../supervise/spawn';
 
@@ -119,6 +120,8 @@ export class InProcessLauncher implements SupervisorLauncher {
   private readonly host: SharedHost;
   private cgroups: CgroupTree | undefined;
   private previous: Map<string, number[]> | undefined;
+  private readonly fdLimit = new HostFdLimit();
+  private hosted = 0;
   /** How strays are told apart: `cgroup` (a cgroup2 leaf per service), or `marker` and why not cgroup. */
   attribution: { method: 'cgroup' | 'marker'; reason?: string } = { method: 'marker', reason: 'not started' };
 
@@ -146,6 +149,8 @@ export class InProcessLauncher implements SupervisorLauncher {
       }
     };
     this.host.start(this.cgroups);
+    // At the started limit from the first spawn on, if the whole tree fits under it.
+    this.fdLimit.hosting(countServices(this.scandir));
   }
 
   /**
@@ -173,11 +178,15 @@ export class InProcessLauncher implements SupervisorLauncher {
   }
 
   launch(svc: SupervisedService): SupervisorHandle {
+    this.fdLimit.hosting(++this.hosted);
     const hosted: HostedSupervisor = this.host.supervise({ ...svc, base: this.scandir });
     return {
       signal: (sig) => hosted.signal(sig),
       kill: () => {}, // it is us: killNow takes its service's processes
-      onEnd: (fn) => hosted.onExit((code, reported) => fn({ kind: 'exit', code, signal: null, reported })),
+      onEnd: (fn) => hosted.onExit((code, reported) => {
+        this.hosted--;
+        fn({ kind: 'exit', code, signal: null, reported });
+      }),
     };
   }
 
