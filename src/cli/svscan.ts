@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   await scanner.ended;
   const code = await runFinish(scanner, scandir);
-  terminal?.flush();
+  await terminal?.finish();
   process.exit(code);
 }
 
