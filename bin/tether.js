@@ -1,5 +1,15 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; export TETHER_NOFILE="$(ulimit -Sn)"; exec node "$0" "$@"
 'use strict';
+// A shell script and a JavaScript file at once. As a command, /bin/sh runs
+// line 2 and nothing after it: it records the soft open-files limit we were
+// started with in TETHER_NOFILE, then execs node on this file. Node raises
+// its own soft limit to the hard one before any JavaScript runs, and the
+// original is lost; services must get that original, as under s6. To node,
+// line 2 is a string and a comment. `node bin/tether.js` runs the JavaScript
+// straight away: a supervisor that svscan starts that way inherits its
+// TETHER_NOFILE.
+//
 // Dispatches `tether COMMAND ...` to the bundle of that one command, so that a
 // client pays only for the code it runs.
 const { existsSync } = require('node:fs');

@@ -1,5 +1,6 @@
 // tether supervise DIR: s6-supervise, in TypeScript.
 import { SuperviseHost } from '../supervise/host';
+import { runAtStartedFdLimit } from '../supervise/spawn';
 import { collectStartupGarbage, noIdleHeapTimers } from '../os/heap';
 import { parseOptions } from '../base/getopt';
 import { usageError } from '../base/exit';
@@ -24,6 +25,8 @@ export function main(argv: string[]): void {
     return operands[0];
   });
   exitOnInternalError();
+  // As s6-supervise: at the limit we were started with, which run and finish inherit.
+  runAtStartedFdLimit();
   const host = new SuperviseHost({ onIdle: () => process.exit(0) });
   try {
     host.start();

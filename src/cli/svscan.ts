@@ -8,11 +8,12 @@ import { cloexecStrayFds, dup2 } from '../os/native';
 import { ControllingTerminal } from '../scan/terminal';
 import { reaper } from '../os/reaper';
 import { CONTROL_DIR } from '../scan/controldir';
-import { SVSCAN_USAGE, defaultSupervisor, parseSvscanArgs } from '../scan/options';
+import { SVSCAN_USAGE, parseSvscanArgs, supervisorCommand } from '../scan/options';
 import { Scanner } from '../scan/scanner';
 import { InProcessLauncher, ProcessLauncher } from '../scan/handle';
 import { fdBudgetProblem } from '../scan/fdbudget';
 import { ensureStdFds } from '../supervise/host';
+import { atStartedFdLimit, serviceEnvObject } from '../supervise/spawn';
 import { collectStartupGarbage } from '../os/heap';
 import { constants as osConstants } from 'node:os';
 import { EXIT_SYSTEM, EXIT_USAGE, Failure } from '../base/exit';
@@ -52,8 +53,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const launcher = args.shared
     ? new InProcessLauncher(scandir, warn)
-    // A relative PROG is taken from here, not from SCANDIR where supervisors start.
-    : new ProcessLauncher(args.supervisor?.map((p) => (p.includes('/') ? resolve(p) : p)) ?? defaultSupervisor(__dirname), scandir);
+    : new ProcessLauncher(supervisorCommand(args.supervisor?.[0], __dirname), scandir, { ownSupervisor: args.supervisor === undefined });
   if (args.shared) {
     const problem = fdBudgetProblem(scandir);
     if (problem) dieSystem(problem);
@@ -135,7 +135,9 @@ function announceReady(fd: number): void {
 /** Runs a `.s6-svscan/` program with our stdio, in place of s6's exec; resolves with its exit code. */
 function runProgram(program: string, scandir: string): Promise<number> {
   return new Promise((res) => {
-    const child = reaper.leaveToLibuv(spawn(program, [], { cwd: scandir, stdio: 'inherit' }));
+    // At the limit we were started with: s6-svscan execs into finish, which keeps it.
+    const [cmd, ...args] = atStartedFdLimit([program]);
+    const child = reaper.leaveToLibuv(spawn(cmd, args, { cwd: scandir, stdio: 'inherit', env: serviceEnvObject() }));
     child.once('error', (err) => {
       warn(`unable to spawn ${program}: ${err.message}`);
       res(EXIT_SYSTEM);

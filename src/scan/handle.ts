@@ -14,6 +14,7 @@ import { procStat } from '../os/proc';
 import { markerOf, SERVICE_MARKER } from '../supervise/attribution';
 import { processesByMarker } from './kill';
 import { SharedHost, type HostedSupervisor } from '../supervise/shared';
+import { serviceEnvObject } from '../supervise/spawn';
 
 /** How a supervisor ended: an exit code or a signal, or a failure to start at all. */
 export type SupervisorEnd =
@@ -72,6 +73,8 @@ export class ProcessLauncher implements SupervisorLauncher {
   constructor(
     private readonly command: readonly string[],
     private readonly scandir: string,
+    /** Ours reads the started open-files limit from our environment; another supervisor would pass it on to its services. */
+    private readonly opts: { ownSupervisor: boolean } = { ownSupervisor: true },
   ) {}
 
   launch(svc: SupervisedService): SupervisorHandle {
@@ -83,7 +86,7 @@ export class ProcessLauncher implements SupervisorLauncher {
     // Never the scanner's stdin (a terminal, a pipe): /dev/null, or a logger's pipe.
     const child = reaper.leaveToLibuv(spawn(cmd, [...args, svc.name], {
       cwd: this.scandir,
-      env: { ...process.env, [SERVICE_MARKER]: svc.key },
+      env: { ...(this.opts.ownSupervisor ? process.env : serviceEnvObject()), [SERVICE_MARKER]: svc.key },
       stdio: [svc.stdin ?? 'ignore', svc.stdout ?? 'inherit', 'inherit'],
       detached: true,
     }));

@@ -1,8 +1,10 @@
 // Command-line parsing for svscan: s6-svscan's short options, getopt style
 // (`-t 500` or `-t500`), plus tether's long ones.
-import { join } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { usageError } from '../base/exit';
 import { parseOptions, parseUint } from '../base/getopt';
+import { atStartedFdLimit } from '../supervise/spawn';
 
 export const SVSCAN_USAGE = `usage: tether svscan [-t ms] [-d fd] [-C max] [-K ms] [--watch] [--shared | --supervisor PROG] SCANDIR
 
@@ -48,6 +50,34 @@ export interface SvscanArgs {
 /** The default supervisor: this tether's own `supervise`, with a small V8 pool. */
 export function defaultSupervisor(cliDir: string): string[] {
   return [process.execPath, '--v8-pool-size=1', join(cliDir, '..', '..', 'bin', 'tether.js'), 'supervise'];
+}
+
+/**
+ * The command that runs each service's supervisor (its name appended):
+ * ours, or `--supervisor PROG`. Ours puts back the open-files limit we were
+ * started with itself; PROG (s6-supervise) would keep the one Node raised
+ * ours to and pass it on to its services, so a shell gives it the started
+ * one first. Only where PROG is there to run: a missing one fails to spawn,
+ * and is retried, as without the shell.
+ */
+export function supervisorCommand(prog: string | undefined, cliDir: string): string[] {
+  if (prog === undefined) return defaultSupervisor(cliDir);
+  // A relative PROG is taken from here, not from SCANDIR where supervisors start.
+  const path = prog.includes('/') ? resolve(prog) : prog;
+  return runnable(path) ? atStartedFdLimit([path]) : [path];
+}
+
+/** True if `prog` (a path, or a bare name looked up in PATH as execvp does) can be executed. */
+function runnable(prog: string): boolean {
+  const candidates = prog.includes('/') ? [prog] : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => join(d || '.', prog));
+  return candidates.some((path) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Throws a usage Failure (100) for a wrong command line. */

@@ -13,6 +13,7 @@ import { killQuietly, separateGroupOf } from '../os/signal';
 import { systemClock, type Clock, type TimerHandle } from '../supervise/clock';
 import { ProcessStop } from '../supervise/stop';
 import { markerOf } from '../supervise/attribution';
+import { atStartedFdLimit, serviceEnvObject } from '../supervise/spawn';
 import { ServiceDir } from '../servicedir/servicedir';
 import { readStatus } from '../wire/status';
 import { signalName } from '../wire/signals';
@@ -177,7 +178,9 @@ export class Scanner {
   private divert(sig: NodeJS.Signals): boolean {
     const program = this.control?.program(sig);
     if (!program) return false;
-    const child = reaper.leaveToLibuv(spawn(program, [], { cwd: this.opts.scandir, stdio: 'inherit' }));
+    // At the limit we were started with, as s6-svscan's programs.
+    const [cmd, ...args] = atStartedFdLimit([program]);
+    const child = reaper.leaveToLibuv(spawn(cmd, args, { cwd: this.opts.scandir, stdio: 'inherit', env: serviceEnvObject() }));
     child.once('error', (err) => this.opts.warn(`unable to spawn ${program}: ${err.message}`));
     return true;
   }
