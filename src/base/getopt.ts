@@ -1,7 +1,7 @@
 // The one command-line parser: POSIX getopt as s6's tools use it (options
 // cluster, `-t500` or `-t 500`, `--` ends the options) plus the long options
 // tether adds (`--json`, `--grace 20s`, `--grace=20s`). Its errors are usage
-// Failures (100).
+// Failures (100); `--help` is one of its options, for every command.
 import { usageError } from './exit';
 
 export interface OptionSpec {
@@ -28,7 +28,35 @@ export interface ParsedOptions {
   dashdash: boolean;
 }
 
+/**
+ * Thrown by parseOptions once a command line that asks for help has parsed
+ * without error: the CLI prints the command's help and exits 0, as it turns
+ * a usage Failure into its synopsis and 100.
+ */
+export class HelpRequested extends Error {
+  constructor() {
+    super('help requested');
+    this.name = 'HelpRequested';
+  }
+}
+
+/**
+ * `spec` plus the help: `--help` always, `-h` unless the command gives -h a
+ * meaning of its own (svc's SIGHUP, svscanctl's rescan).
+ */
+function withHelp(spec: OptionSpec): OptionSpec {
+  const hTaken = Object.values(spec).some((s) => s.short === 'h');
+  return { ...spec, help: hTaken ? { value: false } : { short: 'h', value: false } };
+}
+
+/** Throws a usage Failure for a wrong command line, HelpRequested for a right one that asks for help. */
 export function parseOptions(argv: readonly string[], spec: OptionSpec, placement: OptionPlacement): ParsedOptions {
+  const out = parseWords(argv, withHelp(spec), placement);
+  if (out.options.has('help')) throw new HelpRequested();
+  return out;
+}
+
+function parseWords(argv: readonly string[], spec: OptionSpec, placement: OptionPlacement): ParsedOptions {
   const out: ParsedOptions = { options: new Map(), sequence: [], operands: [], dashdash: false };
   const add = (opt: string, arg?: string) => {
     out.sequence.push(arg === undefined ? { opt } : { opt, arg });

@@ -1,7 +1,7 @@
 // tether add: writes a new service directory into a scan directory, the
 // shortest way from "I have a command" to a supervised service.
 import { join, relative, isAbsolute } from 'node:path';
-import { runCommand, printHelp, type Command } from './lib/program';
+import { runCommand, type Command } from './lib/program';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
 import { parseOptions } from '../base/getopt';
@@ -26,17 +26,9 @@ Exit: 0; 100 usage (bad name, bad variable, no command); 111 NAME exists or
 the directory cannot be written.`,
 };
 
-interface AddArgs extends NewService {
-  help: boolean;
-}
-
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
     const args = parse(argv);
-    if (args.help) {
-      printHelp();
-      return 0;
-    }
     let written: string[];
     try {
       written = createServiceDir(args);
@@ -51,17 +43,15 @@ export function main(argv: string[]): Promise<void> {
 
 const SPEC = {
   dir: { value: true }, env: { value: true }, cwd: { value: true }, notify: { value: false }, log: { value: false },
-  help: { value: false }, h: { short: 'h', value: false },
 };
 
 /** Options and NAME before `--`, in any order; the command after it, word for word. */
-function parse(argv: readonly string[]): AddArgs {
+function parse(argv: readonly string[]): NewService {
   const dashdash = argv.indexOf('--');
   const head = dashdash < 0 ? argv : argv.slice(0, dashdash);
   const { options, sequence, operands } = parseOptions(head, SPEC, 'anywhere');
   const text = (name: string) => options.get(name) as string | undefined;
-  const out: AddArgs = {
-    help: options.has('help') || options.has('h'),
+  const out: NewService = {
     scandir: text('dir') ?? (process.env[SCANDIR_ENV] || 'services'),
     name: operands[0] ?? '',
     command: dashdash < 0 ? [] : argv.slice(dashdash + 1),
@@ -70,7 +60,6 @@ function parse(argv: readonly string[]): AddArgs {
     log: options.has('log'),
     env: Object.fromEntries(sequence.filter((o) => o.opt === 'env').map((o) => envPair(o.arg ?? ''))),
   };
-  if (out.help) return out;
   if (out.name === '') throw usageError('no service name');
   if (operands.length > 1) throw usageError(`unexpected ${JSON.stringify(operands[1])}: the command goes after --`);
   if (out.command.length === 0) throw usageError('no command after --');
@@ -83,7 +72,7 @@ function envPair(kv: string): [string, string] {
   return [kv.slice(0, eq), kv.slice(eq + 1)];
 }
 
-function report(args: AddArgs, written: readonly string[]): string {
+function report(args: NewService, written: readonly string[]): string {
   const dir = join(args.scandir, args.name);
   const scan = shown(args.scandir);
   const lines = [`tether add: wrote ${shown(dir)}/: ${written.join(', ')}`];

@@ -3,7 +3,7 @@ import { fstatSync } from 'node:fs';
 import { BackgroundWatch, type BackgroundWatchOptions } from '../daemon/background-watch';
 import { parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { printHelp, runUntilEnded, warn, type Command } from './lib/program';
+import { runUntilEnded, warn, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'background-watch',
@@ -23,22 +23,14 @@ fails; 104 bad, missing or foreign PIDFILE; 126/127 PROG cannot be run;
 };
 
 export function main(argv: string[]): void {
-  runUntilEnded(cmd, () => {
-    const opts = parse(argv);
-    return opts && new BackgroundWatch(opts).ended;
-  });
+  runUntilEnded(cmd, () => new BackgroundWatch(parse(argv)).ended);
 }
 
-function parse(argv: string[]): BackgroundWatchOptions | null {
+function parse(argv: string[]): BackgroundWatchOptions {
   const { options, operands } = parseOptions(argv, {
-    help: { short: 'h', value: false },
     'timeout-ready': { short: 't', value: true },
     'notification-fd': { short: 'd', value: true },
   }, 'posix');
-  if (options.has('help')) {
-    printHelp();
-    return null;
-  }
   if (operands.length < 2) throw usageError('needs PIDFILE and PROG');
   const t = options.get('timeout-ready');
   const d = options.get('notification-fd');

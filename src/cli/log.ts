@@ -3,7 +3,7 @@
 import { fstatSync, readlinkSync } from 'node:fs';
 import { usageError } from '../base/exit';
 import { letters, parseOptions, parseUint } from '../base/getopt';
-import { die, dieOn, exitOnInternalError, printHelp, setProgram, warn, type Command } from './lib/program';
+import { die, exitOnInternalError, parseCommandLine, warn, type Command } from './lib/program';
 import { LogdirError } from '../log/logdir';
 import { LOGDIR_BUFFER_BOUND, Logger, notifyReady } from '../log/logger';
 import { parseScript, ScriptError } from '../log/script';
@@ -45,17 +45,13 @@ interface LogArgs {
 
 const LINE_LIMIT_MIN = 48;
 
-function parseArgs(argv: string[]): LogArgs | null {
-  // Script words may start with '-' (a deselection): only a leading --help is an option.
-  if (argv[0] === '--help') return null;
-  const { sequence: options, operands } = parseOptions(argv, letters('hqvbpl:d:t:n:s:'), 'posix');
+function parseArgs(argv: string[]): LogArgs {
+  const { sequence: options, operands } = parseOptions(argv, letters('qvbpl:d:t:n:s:'), 'posix');
   const out: LogArgs = { words: operands, notifyFd: null, verbosity: 1, block: false, protect: false, lineLimit: 8192, lastLineMs: 2000 };
   let oldCount: string | undefined;
   let oldSize: string | undefined;
   for (const { opt, arg } of options) {
     switch (opt) {
-      case 'h':
-        return null;
       case 'q':
         if (out.verbosity > 0) out.verbosity--;
         break;
@@ -111,14 +107,7 @@ function notificationFd(arg: string): number {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  setProgram(cmd);
-  let args: LogArgs | null;
-  try {
-    args = parseArgs(argv);
-  } catch (err) {
-    dieOn(err);
-  }
-  if (!args) return printHelp();
+  const args = parseCommandLine(cmd, () => parseArgs(argv));
   exitOnInternalError();
   let logger: Logger;
   try {

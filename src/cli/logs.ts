@@ -1,6 +1,6 @@
 // tether logs: a service's log, archives and current, oldest first; -f
 // follows it across rotations; several services are merged by time.
-import { runCommand, printHelp, type Command } from './lib/program';
+import { runCommand, type Command } from './lib/program';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { letters, parseOptions, parseUint } from '../base/getopt';
 import { closeCursors, findLogSources, followLogs, readHistory, type LogRecord } from '../log/reader';
@@ -38,10 +38,9 @@ function timeOption(value: string | true | undefined): Tain | undefined {
   return t;
 }
 
-function parseArgs(argv: string[]): LogsArgs | null {
-  const spec = letters('hfn:', { help: { value: false }, json: { value: false }, raw: { value: false }, since: { value: true }, until: { value: true } });
+function parseArgs(argv: string[]): LogsArgs {
+  const spec = letters('fn:', { json: { value: false }, raw: { value: false }, since: { value: true }, until: { value: true } });
   const { options, operands } = parseOptions(argv, spec, 'anywhere');
-  if (options.has('h') || options.has('help')) return null;
   const n = options.get('n');
   const out: LogsArgs = {
     follow: options.has('f'), json: options.has('json'), raw: options.has('raw'), paths: operands,
@@ -92,10 +91,6 @@ class Printer {
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
     const args = parseArgs(argv);
-    if (!args) {
-      printHelp();
-      return 0;
-    }
     let sources;
     try {
       sources = findLogSources(args.paths);

@@ -3,7 +3,7 @@
 import { claimPidFile, killFromPidFile, type Outcome } from '../daemon/sipid';
 import { parseDuration, parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { die, dieOn, printHelp, setProgram, warn, type Command } from './lib/program';
+import { die, dieOn, setProgram, warn, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'pidfile',
@@ -36,16 +36,11 @@ export function main(argv: string[]): void {
 
 function run(argv: string[]): Outcome {
   const { options, operands } = parseOptions(argv, {
-    help: { short: 'h', value: false },
     pid: { value: true },
     'pid-file': { value: true },
     grace: { value: true },
     'show-stacks': { value: false },
   }, 'anywhere');
-  if (options.has('help')) {
-    printHelp();
-    return { ok: true };
-  }
   const [verb, ...extra] = operands;
   if (extra.length) throw usageError(`unexpected argument: ${extra[0]}`);
   const pidFile = options.get('pid-file');

@@ -3,7 +3,7 @@ import { DEFAULT_PIDFILE_WAIT_MS } from '../os/pidfile';
 import { PidProxy, type PidProxyOptions } from '../daemon/pidproxy';
 import { parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { printHelp, runUntilEnded, warn, type Command } from './lib/program';
+import { runUntilEnded, warn, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'pidproxy',
@@ -23,21 +23,11 @@ run; 100 usage; 111 system error.`,
 };
 
 export function main(argv: string[]): void {
-  runUntilEnded(cmd, () => {
-    const opts = parse(argv);
-    return opts && new PidProxy(opts).ended;
-  });
+  runUntilEnded(cmd, () => new PidProxy(parse(argv)).ended);
 }
 
-function parse(argv: string[]): PidProxyOptions | null {
-  const { options, operands } = parseOptions(argv, {
-    help: { short: 'h', value: false },
-    'pidfile-timeout': { short: 't', value: true },
-  }, 'posix');
-  if (options.has('help')) {
-    printHelp();
-    return null;
-  }
+function parse(argv: string[]): PidProxyOptions {
+  const { options, operands } = parseOptions(argv, { 'pidfile-timeout': { short: 't', value: true } }, 'posix');
   if (operands.length < 2) throw usageError('needs PIDFILE and PROG');
   const t = options.get('pidfile-timeout');
   return {

@@ -2,7 +2,7 @@
 // status` give one; --check for health probes, -w to follow events.
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { fatal, runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib/program';
+import { fatal, runCommand, unsubscribeOnSignals, type Command } from './lib/program';
 import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
@@ -50,12 +50,8 @@ const HEADERS = ['NAME', 'STATE', 'PID', 'UPTIME', 'READY', 'RESTARTS', 'TALLY',
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const spec = letters('hw', { help: { value: false }, json: { value: false }, check: { value: false }, watch: { value: false }, ...SCANDIR_OPTION });
+    const spec = letters('w', { json: { value: false }, check: { value: false }, watch: { value: false }, ...SCANDIR_OPTION });
     const { options, operands } = parseOptions(argv, spec, 'posix-long');
-    if (options.has('help') || options.has('h')) {
-      printHelp();
-      return 0;
-    }
     const scandir = scandirOf(options);
     let paths = serviceDirs(operands, scandir);
     if (paths.length === 0) {

@@ -4,7 +4,7 @@ import { runAtStartedFdLimit } from '../supervise/spawn';
 import { collectStartupGarbage, noIdleHeapTimers } from '../os/heap';
 import { parseOptions } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { dieOn, dieUsage, exitOnInternalError, printHelp, setProgram, type Command } from './lib/program';
+import { dieOn, dieUsage, exitOnInternalError, parseCommandLine, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'supervise',
@@ -18,17 +18,12 @@ on a system error or an internal one.`,
 
 export function main(argv: string[]): void {
   noIdleHeapTimers();
-  setProgram(cmd);
-  let dir: string;
-  try {
-    const { options, operands } = parseOptions(argv, { help: { short: 'h', value: false } }, 'posix');
-    if (options.has('help')) return printHelp();
+  const dir = parseCommandLine(cmd, () => {
+    const { operands } = parseOptions(argv, {}, 'posix');
     if (operands.length === 0) dieUsage();
     if (operands.length !== 1 || operands[0] === '') throw usageError('one DIR expected');
-    dir = operands[0];
-  } catch (err) {
-    dieOn(err);
-  }
+    return operands[0];
+  });
   exitOnInternalError();
   // As s6-supervise: at the limit we were started with, which run and finish inherit.
   runAtStartedFdLimit();

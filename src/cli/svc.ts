@@ -1,7 +1,7 @@
 // tether svc: send commands to supervisors, optionally waiting for a state.
 import { constants } from 'node:os';
 import { controlServices } from '../client/svc';
-import { runCommand, printHelp, unsubscribeOnSignals, warn, fatal, type Command } from './lib/program';
+import { runCommand, unsubscribeOnSignals, warn, fatal, type Command } from './lib/program';
 import { letters, parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
 import { CONDITION_BY_LETTER } from '../client/conditions';
@@ -36,11 +36,7 @@ const LETTER_BY_SIGNAL: Readonly<Record<string, string>> = {
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { options, sequence, operands } = parseOptions(argv, letters('s:abqhkti12pcyrlPCKoduDUxOQT:w:', { help: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
-    if (options.has('help')) {
-      printHelp();
-      return 0;
-    }
+    const { options, sequence, operands } = parseOptions(argv, letters('s:abqhkti12pcyrlPCKoduDUxOQT:w:', SCANDIR_OPTION), 'posix-long');
     let bytes = '';
     let waitLetter: string | undefined;
     let timeoutMs: number | undefined;

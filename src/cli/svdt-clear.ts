@@ -15,7 +15,6 @@ const cmd: Command = {
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
     const dir = soleDirOperand(argv);
-    if (dir === null) return 0;
     try {
       writeDeathTally(dir, []);
     } catch (err) {

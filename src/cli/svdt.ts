@@ -1,6 +1,6 @@
 // tether svdt: print a service's death tally, oldest first.
 import { readFileSync } from 'node:fs';
-import { runCommand, printHelp, type Command } from './lib/program';
+import { runCommand, type Command } from './lib/program';
 import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { isSupervised, notSupervised } from '../client/supervised';
@@ -19,11 +19,7 @@ Exit: 0; 100 usage; 111 the death tally cannot be read.`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { options, operands } = parseOptions(argv, letters('hs', { help: { value: false } }), 'posix-long');
-    if (options.has('help') || options.has('h')) {
-      printHelp();
-      return 0;
-    }
+    const { options, operands } = parseOptions(argv, letters('s'), 'posix-long');
     const numeric = options.has('s');
     const dir = operands[0];
     if (dir === undefined) throw usageError('no service directory');

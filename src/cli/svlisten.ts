@@ -2,7 +2,7 @@
 // them), then wait for the state. The subscription comes first, so nothing
 // PROG causes can be missed.
 import { spawn } from 'node:child_process';
-import { runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib/program';
+import { runCommand, unsubscribeOnSignals, type Command } from './lib/program';
 import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
@@ -19,11 +19,7 @@ ${WAIT_HELP}`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { options, sequence, operands, dashdash } = parseOptions(argv, letters('huUdDrRaot:', { help: { value: false } }), 'posix-long');
-    if (options.has('help') || options.has('h')) {
-      printHelp();
-      return 0;
-    }
+    const { sequence, operands, dashdash } = parseOptions(argv, letters('uUdDrRaot:'), 'posix-long');
     const { condition, any, timeoutMs } = parseWaitArgs(sequence);
     // "-u -- DIR -- PROG": the first "--" only ended the options.
     const words = dashdash && operands.indexOf('--') < 0 ? ['--', ...operands] : operands;

@@ -1,5 +1,5 @@
 // tether svok: exit 0 if a supervisor runs on DIR, 1 if not.
-import { printHelp, runCommand, type Command } from './lib/program';
+import { runCommand, type Command } from './lib/program';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
 import { isSupervised } from '../client/supervised';
@@ -15,11 +15,7 @@ ${SCANDIR_HELP}`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { options, operands } = parseOptions(argv, { help: { value: false }, h: { short: 'h', value: false }, ...SCANDIR_OPTION }, 'posix-long');
-    if (options.has('help') || options.has('h')) {
-      printHelp();
-      return 0;
-    }
+    const { options, operands } = parseOptions(argv, SCANDIR_OPTION, 'posix-long');
     if (operands[0] === undefined) throw usageError('no service directory');
     const dir = serviceDir(operands[0], scandirOf(options));
     try {

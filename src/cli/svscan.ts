@@ -17,23 +17,13 @@ import { atStartedFdLimit, serviceEnvObject } from '../supervise/spawn';
 import { collectStartupGarbage } from '../os/heap';
 import { constants as osConstants } from 'node:os';
 import { EXIT_SYSTEM, EXIT_USAGE, Failure } from '../base/exit';
-import { commandFromHelp, die, dieOn, dieSystem, exitOnInternalError, printHelp, setProgram, warn } from './lib/program';
+import { commandFromHelp, die, dieOn, dieSystem, exitOnInternalError, parseCommandLine, warn } from './lib/program';
 import { errnoOf, errnoText } from '../base/errno';
 
 const cmd = commandFromHelp('svscan', SVSCAN_USAGE);
 
 export async function main(argv: string[]): Promise<void> {
-  setProgram(cmd);
-  let args;
-  try {
-    args = parseSvscanArgs(argv);
-  } catch (err) {
-    dieOn(err);
-  }
-  if (args.help) {
-    printHelp();
-    return;
-  }
+  const args = parseCommandLine(cmd, () => parseSvscanArgs(argv));
   const scandir = resolve(args.scandir);
   try {
     if (!statSync(scandir).isDirectory()) dieSystem(`${args.scandir} is not a directory`);
@@ -93,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   await scanner.ended;
   const code = await runFinish(scanner, scandir);
-  terminal?.flush();
+  await terminal?.finish();
   process.exit(code);
 }
 

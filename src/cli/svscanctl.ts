@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { CONTROL_DIR } from '../scan/controldir';
 import { SVSCAN_COMMANDS, writeControl } from '../wire/control';
 import { EXIT_USAGE, usageError } from '../base/exit';
-import { letters, parseOptions } from '../base/getopt';
-import { die, dieOn, dieSystem, printHelp, setProgram, type Command } from './lib/program';
+import { HelpRequested, letters, parseOptions } from '../base/getopt';
+import { die, dieSystem, parseCommandLine, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'svscanctl',
@@ -20,21 +20,15 @@ Exit codes: 0 sent; 100 usage, or no scanner listening; 111 system error (no SCA
 };
 
 export function main(argv: string[]): void {
-  setProgram(cmd);
-  let bytes = '';
-  let operands: string[];
-  try {
-    const parsed = parseOptions(argv, letters(SVSCAN_COMMANDS, { help: { value: false } }), 'anywhere');
-    if (parsed.options.has('help')) return printHelp();
-    bytes = parsed.sequence.map((o) => o.opt).join('');
-    operands = parsed.operands;
+  const { bytes, operands } = parseCommandLine(cmd, () => {
+    const parsed = parseOptions(argv, letters(SVSCAN_COMMANDS), 'anywhere');
+    const commands = parsed.sequence.map((o) => o.opt).join('');
     // -h is a command here, as in s6; alone with no SCANDIR it is the help.
-    if (operands.length === 0 && bytes === 'h') return printHelp();
-    if (operands.length !== 1) throw usageError(operands.length === 0 ? 'missing SCANDIR' : 'one SCANDIR expected');
-    if (bytes.length > 64) throw usageError('too many commands');
-  } catch (err) {
-    dieOn(err);
-  }
+    if (parsed.operands.length === 0 && commands === 'h') throw new HelpRequested();
+    if (parsed.operands.length !== 1) throw usageError(parsed.operands.length === 0 ? 'missing SCANDIR' : 'one SCANDIR expected');
+    if (commands.length > 64) throw usageError('too many commands');
+    return { bytes: commands, operands: parsed.operands };
+  });
   let result;
   try {
     // A SCANDIR that cannot be reached is a system error (111), as in s6;

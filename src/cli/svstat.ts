@@ -1,5 +1,5 @@
 // tether svstat: print a service's status as the newest s6-svstat does.
-import { runCommand, printHelp, type Command } from './lib/program';
+import { runCommand, type Command } from './lib/program';
 import { letters, parseOptions } from '../base/getopt';
 import { EXIT_SYSTEM, EXIT_USAGE, Failure, usageError } from '../base/exit';
 import { describe } from '../base/errno';
@@ -28,11 +28,7 @@ const MAX_FIELDS = 16;
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, () => {
-    const { options, sequence, operands } = parseOptions(argv, letters('hno:uwNrpgest', { help: { value: false }, json: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
-    if (options.has('help') || options.has('h')) {
-      printHelp();
-      return 0;
-    }
+    const { options, sequence, operands } = parseOptions(argv, letters('no:uwNrpgest', { json: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
     let numeric = false;
     const fields: StatusField[] = [];
     for (const { opt, arg = '' } of sequence) {

@@ -1,5 +1,5 @@
 // tether svwait: wait until services reach a state, without polling.
-import { runCommand, printHelp, unsubscribeOnSignals, type Command } from './lib/program';
+import { runCommand, unsubscribeOnSignals, type Command } from './lib/program';
 import { letters, parseOptions } from '../base/getopt';
 import { parseWaitArgs, WAIT_HELP } from './lib/waitargs';
 import { ServiceWatch } from '../client/listen';
@@ -18,11 +18,7 @@ ${SCANDIR_HELP}`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { options, sequence, operands } = parseOptions(argv, letters('huUdDrRaot:', { help: { value: false }, ...SCANDIR_OPTION }), 'posix-long');
-    if (options.has('help') || options.has('h')) {
-      printHelp();
-      return 0;
-    }
+    const { options, sequence, operands } = parseOptions(argv, letters('uUdDrRaot:', SCANDIR_OPTION), 'posix-long');
     const { condition, any, timeoutMs } = parseWaitArgs(sequence);
     if (operands.length === 0) throw usageError('no service directory');
     const dirs = serviceDirs(operands, scandirOf(options));

@@ -1,6 +1,6 @@
 // tether tai64nlocal: a filter like s6-tai64nlocal, for reading logs:
 //   tether tai64nlocal < services/web/log/main/current
-import { runCommand, printHelp, type Command } from './lib/program';
+import { runCommand, type Command } from './lib/program';
 import { parseOptions } from '../base/getopt';
 import { usageError } from '../base/exit';
 import { localizeLine } from '../wire/localtime';
@@ -16,11 +16,7 @@ Exit: 0; 100 usage; 111 read or write error.`,
 
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
-    const { options, operands } = parseOptions(argv, { help: { value: false }, h: { short: 'h', value: false } }, 'posix-long');
-    if (options.size > 0) {
-      printHelp();
-      return 0;
-    }
+    const { operands } = parseOptions(argv, {}, 'posix-long');
     if (operands.length > 0) throw usageError('no arguments: it reads stdin');
     await filter(process.stdin, process.stdout);
     return 0;

@@ -3,7 +3,7 @@
 import { DEFAULT_GRACE_MS, TreeKeeper, type KeeperOptions } from '../daemon/keeper';
 import { parseOptions, parseUint } from '../base/getopt';
 import { usageError } from '../base/exit';
-import { printHelp, runUntilEnded, type Command } from './lib/program';
+import { runUntilEnded, type Command } from './lib/program';
 
 const cmd: Command = {
   name: 'tree-keeper',
@@ -15,22 +15,11 @@ its parent (PID) dies, sends TERM to every descendant, KILL after --grace ms
 };
 
 export function main(argv: string[]): void {
-  runUntilEnded(cmd, () => {
-    const opts = parse(argv);
-    return opts && new TreeKeeper(opts).ended;
-  });
+  runUntilEnded(cmd, () => new TreeKeeper(parse(argv)).ended);
 }
 
-function parse(argv: string[]): KeeperOptions | null {
-  const { options, operands } = parseOptions(argv, {
-    help: { short: 'h', value: false },
-    owner: { value: true },
-    grace: { value: true },
-  }, 'posix');
-  if (options.has('help')) {
-    printHelp();
-    return null;
-  }
+function parse(argv: string[]): KeeperOptions {
+  const { options, operands } = parseOptions(argv, { owner: { value: true }, grace: { value: true } }, 'posix');
   if (operands.length < 1) throw usageError('needs PROG');
   const g = options.get('grace');
   return {

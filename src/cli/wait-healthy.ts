@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDuration, parseOptions } from '../base/getopt';
 import { EXIT_TIMEOUT, usageError } from '../base/exit';
-import { die, dieOn, exitOnInternalError, printHelp, setProgram, type Command } from './lib/program';
+import { die, dieOn, exitOnInternalError, setProgram, type Command } from './lib/program';
 import { waitHealthy } from '../daemon/health';
 import { errnoOf } from '../base/errno';
 
@@ -30,17 +30,12 @@ export function main(argv: string[]): void {
   let ca: Buffer | undefined;
   try {
     const { options, operands } = parseOptions(argv, {
-      help: { short: 'h', value: false },
       url: { value: true },
       timeout: { value: true },
       interval: { value: true },
       insecure: { value: false },
       cacert: { value: true },
     }, 'anywhere');
-    if (options.has('help')) {
-      printHelp();
-      return;
-    }
     if (operands.length) throw usageError(`unexpected argument: ${operands[0]}`);
     const u = options.get('url');
     if (typeof u !== 'string') throw usageError('--url URL is required');

@@ -2,8 +2,8 @@
 // on-disk protocol like svc and svstat, so it serves any tree (tether's or
 // s6's) and can run as a service of the tree it shows.
 import { join } from 'node:path';
-import { runCommand, printHelp, warn, type Command } from './lib/program';
-import { letters, parseOptions } from '../base/getopt';
+import { runCommand, warn, type Command } from './lib/program';
+import { parseOptions } from '../base/getopt';
 import { describe } from '../base/errno';
 import { EXIT_SYSTEM, Failure, usageError } from '../base/exit';
 import { expandServices } from '../client/overview';
@@ -29,10 +29,6 @@ Stops on SIGTERM, SIGINT or SIGHUP. Exit: 100 usage, 111 system error.`,
 export function main(argv: string[]): Promise<void> {
   return runCommand(cmd, async () => {
     const opts = parseArgs(argv);
-    if (opts === null) {
-      printHelp();
-      return 0;
-    }
     await serve(opts.operands, opts.listen, opts.readOnly);
     return 0;
   });
@@ -44,10 +40,9 @@ interface Args {
   readOnly: boolean;
 }
 
-function parseArgs(argv: readonly string[]): Args | null {
-  const spec = letters('h', { help: { value: false }, 'read-only': { value: false }, listen: { value: true } });
+function parseArgs(argv: readonly string[]): Args {
+  const spec = { 'read-only': { value: false }, listen: { value: true } };
   const { options, operands } = parseOptions(argv, spec, 'posix-long');
-  if (options.has('help') || options.has('h')) return null;
   const listen = options.get('listen');
   if (operands.length === 0) throw usageError('no scan directory or service directory');
   return { operands, listen: typeof listen === 'string' ? parseListen(listen) : null, readOnly: options.has('read-only') };

@@ -45,7 +45,6 @@ export interface SvscanArgs {
   watch: boolean;
   supervisor: string[] | undefined;
   shared: boolean;
-  help: boolean;
 }
 
 /** The default supervisor: this tether's own `supervise`, with a small V8 pool. */
@@ -83,9 +82,8 @@ function runnable(prog: string): boolean {
 
 /** Throws a usage Failure (100) for a wrong command line. */
 export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
-  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, graceMs: 10_000, watch: false, supervisor: undefined, shared: false, help: false };
+  const out: SvscanArgs = { scandir: '', rescanMs: 0, readinessFd: undefined, maxServices: 1000, graceMs: 10_000, watch: false, supervisor: undefined, shared: false };
   const { options, operands } = parseOptions(argv, {
-    help: { short: 'h', value: false },
     watch: { value: false },
     shared: { value: false },
     supervisor: { value: true },
@@ -95,7 +93,6 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
     K: { short: 'K', value: true },
     c: { short: 'c', value: true },
   }, 'anywhere');
-  out.help = options.has('help');
   out.watch = options.has('watch');
   out.shared = options.has('shared');
   const supervisor = options.get('supervisor');
@@ -115,7 +112,6 @@ export function parseSvscanArgs(argv: readonly string[]): SvscanArgs {
     out.maxServices = uintArg(`-${opt}`, v);
     if (out.maxServices < 4 || out.maxServices > 160000) throw usageError(`-${opt} must be between 4 and 160000`);
   }
-  if (out.help) return out;
   if (out.shared && out.supervisor) throw usageError('--shared and --supervisor exclude each other');
   if (operands.length !== 1) throw usageError(operands.length === 0 ? 'missing SCANDIR' : `one SCANDIR expected, got ${operands.length}`);
   out.scandir = operands[0];

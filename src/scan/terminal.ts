@@ -6,20 +6,34 @@
 // (tcgetattr fails with EIO), so a SIGHUP that comes with a dead terminal is
 // a hangup, and any other SIGHUP keeps s6's meaning.
 //
-// Everything the tree writes to the terminal goes through a pipe the scanner
-// relays: a process whose stdout or stderr is a hung-up terminal cannot even
-// exit cleanly (Node aborts in its exit path when it cannot restore the
-// terminal's modes), so no supervisor or service is given the terminal itself.
-import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { isatty, WriteStream } from 'node:tty';
+// Everything the tree writes to the terminal goes through a pipe that a relay
+// process copies to it: a process whose stdout or stderr is a hung-up
+// terminal cannot even exit cleanly (Node aborts in its exit path when it
+// cannot restore the terminal's modes), so no supervisor or service is given
+// the terminal itself. The relay is a process of its own, not the scanner's
+// event loop: a terminal that stops reading (Ctrl-S, a stalled ssh link)
+// blocks the relay and, once the pipe is full, whoever writes, as it would
+// block them without a relay; the scanner, which also writes its warnings
+// into that pipe, would wait on itself for ever if it were the one to drain it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { dup2, pipe } from '../os/native';
+import { reaper } from '../os/reaper';
+
+/**
+ * Copies stdin to the terminal until every writer is gone. Ctrl-C, Ctrl-\,
+ * the hangup and a TERM to the process group are the scanner's to act on:
+ * the relay outlives them, so the tree's last words still reach the
+ * terminal. Once the terminal is gone (a write fails), it reads on and drops
+ * what it reads, so no writer ever blocks on a dead terminal.
+ */
+const RELAY_SCRIPT = "trap '' HUP INT QUIT TERM; cat; exec cat > /dev/null";
 
 export class ControllingTerminal {
-  private relayIn: Socket | null = null;
-  private relayInFd = -1;
-  private relayOut: WriteStream | null = null;
-  private relayOutFd = -1;
+  private relay: ChildProcess | null = null;
+  /** Our fds that were on the terminal and now write into the relay's pipe. */
+  private relayed: number[] = [];
   private released = false;
 
   private constructor(
@@ -45,49 +59,63 @@ export class ControllingTerminal {
   }
 
   /**
-   * Points our fds 1 and 2 that are on the terminal at a pipe, and copies
-   * that pipe to the terminal: supervisors and services inherit the pipe.
-   * Call before starting any of them.
+   * Points our fds 1 and 2 that are on the terminal at a pipe, and starts
+   * the relay from that pipe to the terminal: supervisors and services
+   * inherit the pipe. Call before starting any of them.
    */
   relayOutput(): void {
     const ttys = [1, 2].filter((n) => this.stdio.includes(n));
     if (ttys.length === 0) return;
-    this.relayOutFd = openSync(`/proc/self/fd/${ttys[ttys.length - 1]}`, constants.O_WRONLY | constants.O_NOCTTY);
     const [read, write] = pipe();
-    for (const n of ttys) dup2(write, n);
-    closeSync(write);
-    this.relayInFd = read;
-    this.relayIn = new Socket({ fd: read, readable: true, writable: false });
-    this.relayOut = new WriteStream(this.relayOutFd);
-    this.relayOut.on('error', () => this.dropOutput());
-    this.relayIn.pipe(this.relayOut);
-  }
-
-  /** Copies what is still in the pipe to the terminal, at exit. */
-  flush(): void {
-    if (!this.relayIn || !this.relayOut) return;
-    this.relayIn.pause();
-    const buf = Buffer.alloc(65536);
-    for (;;) {
-      let n: number;
+    try {
+      const out = openSync(`/proc/self/fd/${ttys[ttys.length - 1]}`, constants.O_WRONLY | constants.O_NOCTTY);
       try {
-        n = readSync(this.relayInFd, buf);
-        if (n <= 0) return;
-        writeSync(this.relayOutFd, buf, 0, n);
-      } catch {
-        return; // EAGAIN: all of it; EIO: the terminal went meanwhile
+        // In our process group, the terminal's foreground one: a background writer would get SIGTTOU.
+        this.relay = reaper.leaveToLibuv(spawn('/bin/sh', ['-c', RELAY_SCRIPT], { stdio: [read, out, 'ignore'] }));
+      } finally {
+        closeSync(out);
       }
+      this.relay.once('error', () => {}); // no /bin/sh: the pipe below is never made ours
+      this.relay.unref();
+      if (this.relay.pid === undefined) throw new Error('unable to spawn the relay (/bin/sh)');
+      for (const n of ttys) dup2(write, n);
+      this.relayed = ttys;
+    } finally {
+      closeSync(read);
+      closeSync(write);
     }
   }
 
-  /** The terminal is gone: what the tree writes is read and dropped, so no writer ever blocks. */
-  private dropOutput(): void {
-    if (!this.relayIn || !this.relayOut) return;
-    this.relayIn.unpipe(this.relayOut);
-    this.relayOut.destroy();
-    this.relayOut = null;
-    this.relayIn.on('data', () => {});
-    this.relayIn.resume();
+  /**
+   * At exit: points our relayed fds at /dev/null, so that our ends of the
+   * pipe close, and waits up to `ms` for the relay to copy what is left and
+   * end, so the tree's last lines come before the shell's prompt. A process
+   * left running (flag-keep-strays) keeps the pipe open: the relay stays on
+   * for it, after us.
+   */
+  async finish(ms = 2000): Promise<void> {
+    const relay = this.relay;
+    if (!relay || relay.exitCode !== null || relay.signalCode !== null) return;
+    const ended = new Promise<void>((res) => {
+      const timer = setTimeout(res, ms);
+      relay.once('exit', () => {
+        clearTimeout(timer);
+        res();
+      });
+    });
+    this.toDevNull(this.relayed);
+    await ended;
+  }
+
+  private toDevNull(fds: readonly number[]): void {
+    let devnull: number;
+    try {
+      devnull = openSync('/dev/null', constants.O_RDWR);
+    } catch {
+      return;
+    }
+    for (const n of fds) dup2(devnull, n);
+    closeSync(devnull);
   }
 
   /** The terminal has hung up (its emulator closed, the ssh connection dropped). */
@@ -96,25 +124,16 @@ export class ControllingTerminal {
   }
 
   /**
-   * Lets go of a hung-up terminal: our fds 0-2 that were on it now point at
-   * /dev/null. Node's exit path restores the termios of every stdio fd that
-   * was a terminal, and aborts when that fails with EIO on a dead one; it
-   * leaves alone an fd that now names another file.
+   * Lets go of a hung-up terminal: our fds 0-2 that were on it (and are not
+   * relayed) now point at /dev/null. Node's exit path restores the termios
+   * of every stdio fd that was a terminal, and aborts when that fails with
+   * EIO on a dead one; it leaves alone an fd that now names another file.
+   * The relay drops what it reads from now on, by itself.
    */
   release(): void {
     if (this.released) return;
     this.released = true;
-    let devnull: number;
-    try {
-      devnull = openSync('/dev/null', constants.O_RDWR);
-    } catch {
-      return;
-    }
-    for (const n of this.stdio) {
-      if (!isatty(n) && !(this.relayIn && n > 0)) dup2(devnull, n);
-    }
-    closeSync(devnull);
+    this.toDevNull(this.stdio.filter((n) => !isatty(n) && !this.relayed.includes(n)));
     closeSync(this.fd);
-    this.dropOutput();
   }
 }

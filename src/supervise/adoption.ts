@@ -11,7 +11,7 @@
 // fails, with exit code 104 if its pid file is refused, with the daemon's
 // status in the end.
 import { unlinkSync } from 'node:fs';
-import { acceptDaemonPid, describePidFileError } from '../os/pidfile';
+import { DEFAULT_PIDFILE_WAIT_MS, acceptDaemonPid, describePidFileError } from '../os/pidfile';
 import { EXIT_BAD_PIDFILE } from '../base/exit';
 import { errnoOf, errnoText } from '../base/errno';
 import { Deadline, type Clock } from './clock';
@@ -34,7 +34,12 @@ export function removeStalePidFile(path: string): void {
 
 export interface PidfileOptions {
   pidfile: string;
-  /** timeout-ready: for the parent to exit, then for the pid file to name the daemon. */
+  /**
+   * timeout-ready: for the parent to exit, then for the pid file to name the
+   * daemon. 0, as for timeout-kill and timeout-finish, sets no bound on the
+   * parent; the pid file is then awaited DEFAULT_PIDFILE_WAIT_MS, as
+   * background-watch -t 0 does.
+   */
   timeoutMs: number;
   /** Orphans reaped during this instance: a daemon that died before we read its pid is found there. */
   reaped: ReadonlyMap<number, number>;
@@ -53,7 +58,7 @@ export class PidfileMain extends FollowedMain {
   constructor(parent: MainProcess, private readonly o: PidfileOptions) {
     super(parent, o.settle);
     this.bound = new Deadline(o.clock);
-    this.bound.set(o.timeoutMs, () => this.parentTimeout());
+    if (o.timeoutMs > 0) this.bound.set(o.timeoutMs, () => this.parentTimeout());
   }
 
   /** EXTEND_TIMEOUT_USEC=: the readiness bound in force, if any, lasts at least `ms` more. */
@@ -85,7 +90,7 @@ export class PidfileMain extends FollowedMain {
     const wait = new AbortController();
     this.wait = wait;
     this.waitStarted = this.o.clock.monoMs();
-    this.bound.set(this.o.timeoutMs, () => wait.abort());
+    this.bound.set(this.o.timeoutMs > 0 ? this.o.timeoutMs : DEFAULT_PIDFILE_WAIT_MS, () => wait.abort());
     const { pidfile } = this.o;
     acceptDaemonPid(pidfile, UNBOUNDED_MS, { signal: wait.signal, reapedStatus: (pid) => this.o.reaped.get(pid) }).then(
       (read) => {

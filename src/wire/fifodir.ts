@@ -35,92 +35,34 @@ export function makeFifodir(path: string): boolean {
   return true;
 }
 
-/** Writes `events` to every listener once; removes listeners that are gone. */
+/**
+ * Writes `events` to every listener once, as s6's ftrig notifier does: lists
+ * the directory (listeners join and leave at any time, and the directory is
+ * the protocol), then opens each listener's FIFO, writes without blocking and
+ * closes it, so no end of ours outlives its listener. Removes listeners that
+ * are gone.
+ */
 export function notifyFifodir(path: string, events: string): void {
-  const notifier = new FifodirNotifier(path);
-  notifier.notify(events);
-  notifier.close();
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch {
+    return; // no fifodir, no listeners
+  }
+  const bytes = Buffer.from(events, 'latin1');
+  for (const name of names) if (isListenerName(name)) notifyListener(join(path, name), bytes);
 }
 
-/**
- * Write ends of listener FIFOs held open in this process: a listener costs
- * one open per subscription, not one per event. Bounded, so that a crowd of
- * listeners cannot take the fds a supervisor needs for its own files; past
- * the bound, a listener is opened and closed per event.
- */
-const MAX_HELD = 256;
-let held = 0;
-
-/**
- * A notifier of one fifodir that keeps each listener's FIFO open between
- * events. Each event lists the directory (listeners join and leave at any
- * time, and the directory is the protocol); then a listener already open
- * gets one non-blocking write, and a new one is opened and checked first.
- * A held fd is the FIFO that passed the checks when it was opened: if its
- * entry is replaced later (by a symlink or anything else), the name is
- * never opened again while the entry stays listed.
- */
-export class FifodirNotifier {
-  /** Listener name -> our write end of its FIFO. */
-  private readonly fds = new Map<string, number>();
-
-  constructor(readonly path: string) {}
-
-  notify(events: string): void {
-    const bytes = Buffer.from(events, 'latin1');
-    let names: string[];
-    try {
-      names = readdirSync(this.path);
-    } catch {
-      this.close(); // no fifodir, no listeners
-      return;
-    }
-    const listed = this.fds.size > 0 ? new Set<string>() : undefined;
-    for (const name of names) {
-      if (!isListenerName(name)) continue;
-      listed?.add(name);
-      this.notifyOne(name, bytes);
-    }
-    // A listener that left unlinked its FIFO: let go of our end.
-    if (listed) for (const name of [...this.fds.keys()]) if (!listed.has(name)) this.release(name);
-  }
-
-  /** Closes every held fd; the notifier may still be used. */
-  close(): void {
-    for (const name of [...this.fds.keys()]) this.release(name);
-  }
-
-  private notifyOne(name: string, bytes: Buffer): void {
-    const fifo = join(this.path, name);
-    const kept = this.fds.get(name);
-    const fd = kept ?? openListener(fifo);
-    if (fd < 0) return;
-    try {
-      writeSync(fd, bytes);
-    } catch (err) {
-      // EAGAIN: that listener is not reading; it loses this event, we never block.
-      if (errnoOf(err) === 'EPIPE') {
-        // Its reader is gone for good: the entry goes, and our end with it.
-        unlinkQuietly(fifo);
-        if (kept === undefined) closeSync(fd);
-        else this.release(name);
-        return;
-      }
-    }
-    if (kept !== undefined) return;
-    if (held < MAX_HELD) {
-      this.fds.set(name, fd);
-      held++;
-    } else {
-      closeSync(fd);
-    }
-  }
-
-  private release(name: string): void {
-    const fd = this.fds.get(name);
-    if (fd === undefined) return;
-    this.fds.delete(name);
-    held--;
+function notifyListener(fifo: string, bytes: Buffer): void {
+  const fd = openListener(fifo);
+  if (fd < 0) return;
+  try {
+    writeSync(fd, bytes);
+  } catch (err) {
+    // EAGAIN: that listener is not reading; it loses this event, we never block.
+    // EPIPE: its reader is gone for good, and the entry goes.
+    if (errnoOf(err) === 'EPIPE') unlinkQuietly(fifo);
+  } finally {
     closeSync(fd);
   }
 }

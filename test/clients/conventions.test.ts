@@ -2,11 +2,11 @@
 // one line on stderr and exit 100; an internal error in any command, the
 // long-running ones included, is one line on stderr and exit 111.
 import t from 'tap';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { exitOf, makeService, startTether, tempDir, tether, waitForFile } from '../lib/harness';
+import { ROOT, exitOf, makeService, startTether, tempDir, tether, waitForFile } from '../lib/harness';
 
 /** Each command with a wrong command line: an unknown option, a missing value, a bad number, a missing operand. */
 const BAD_COMMAND_LINES: ReadonlyArray<readonly string[]> = [
@@ -30,12 +30,43 @@ t.test('a wrong command line: exit 100, one line naming the command, its synopsi
   }
 });
 
-t.test('--help is accepted by every command, exit 0, synopsis on stdout', async (t) => {
-  for (const name of new Set(BAD_COMMAND_LINES.map((a) => a[0]))) {
-    const r = await tether([name, '--help']);
-    t.equal(r.code, 0, name);
-    t.match(r.stdout, new RegExp(`^usage: tether ${name} `), name);
-    t.equal(r.stderr, '', name);
+/** Every command bin/tether.js dispatches to: one file each in src/cli/ (help.ts is `tether --help`). */
+const COMMANDS = readdirSync(join(ROOT, 'src', 'cli')).filter((f) => f.endsWith('.ts') && f !== 'help.ts').map((f) => f.slice(0, -'.ts'.length));
+/** svc's -h is SIGHUP, as in s6 (svscanctl's -h, a rescan, is the help when it comes alone). */
+const H_IS_A_COMMAND = new Set(['svc']);
+
+t.test('every command prints its help for --help (and -h where -h means nothing else): stdout, exit 0', async (t) => {
+  t.ok(COMMANDS.length >= 20, `${COMMANDS.length} commands`);
+  for (const name of COMMANDS) {
+    const forms = H_IS_A_COMMAND.has(name) ? [['--help']] : [['--help'], ['-h']];
+    for (const form of forms) {
+      const r = await tether([name, ...form]);
+      const what = `${name} ${form.join(' ')}`;
+      t.equal(r.code, 0, what);
+      // The synopsis, then at least one more line: the command's own help text.
+      t.match(r.stdout, new RegExp(`^usage: tether ${name} [^\\n]+\\n(.*\\n)+$`), what);
+      t.equal(r.stderr, '', what);
+    }
+  }
+});
+
+t.test('every command refuses an unknown option, long or short: exit 100, one line on stderr', async (t) => {
+  for (const name of COMMANDS) {
+    for (const [bad, named] of [['--no-such-option', '--no-such-option'], ['-Z', '-Z'], ['--help=yes', '--help']]) {
+      const r = await tether([name, bad, 'operand']);
+      const what = `${name} ${bad}`;
+      t.equal(r.code, 100, what);
+      t.match(r.stderr, new RegExp(`^tether ${name}: fatal: usage: tether ${name} [^\\n]*\\(usage error: [^\\n]*${named}[^\\n]*\\)\\n$`), `${what}: ${r.stderr}`);
+      t.equal(r.stdout, '', what);
+    }
+  }
+});
+
+t.test('a wrong command line wins over --help, which comes after the options are parsed', async (t) => {
+  for (const args of [['svstat', '--help', '-Z'], ['log', '--help', '--bogus'], ['svc', '--help', '-T']]) {
+    const r = await tether(args);
+    t.equal(r.code, 100, args.join(' '));
+    t.equal(r.stdout, '', args.join(' '));
   }
 });
 

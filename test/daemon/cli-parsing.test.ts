@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseDuration, parseOptions, parseUint } from '../../src/base/getopt';
+import { HelpRequested, letters, parseDuration, parseOptions, parseUint } from '../../src/base/getopt';
 
 t.test('durations', async (t) => {
   const cases: [string, number | null][] = [
@@ -10,19 +10,32 @@ t.test('durations', async (t) => {
 });
 
 t.test('options: short, long, inline values, --, stop at the first operand', async (t) => {
-  const spec = { timeout: { short: 't', value: true }, help: { short: 'h', value: false }, 'show-stacks': { value: false } };
+  const spec = { timeout: { short: 't', value: true }, quiet: { short: 'q', value: false }, 'show-stacks': { value: false } };
   let p = parseOptions(['-t500', '--show-stacks', 'pidfile', 'prog', '-t', '9'], spec, 'posix');
   t.same([...p.options], [['timeout', '500'], ['show-stacks', true]]);
   t.same(p.operands, ['pidfile', 'prog', '-t', '9'], "PROG's own options are left alone");
-  p = parseOptions(['a', '--timeout=5s', 'b', '-h', '--', '-t'], spec, 'anywhere');
-  t.same([...p.options], [['timeout', '5s'], ['help', true]]);
+  p = parseOptions(['a', '--timeout=5s', 'b', '-q', '--', '-t'], spec, 'anywhere');
+  t.same([...p.options], [['timeout', '5s'], ['quiet', true]]);
   t.same(p.operands, ['a', 'b', '-t']);
-  p = parseOptions(['-ht', '7', 'x'], spec, 'posix');
-  t.same([...p.options], [['help', true], ['timeout', '7']]);
-  for (const bad of [['-x'], ['--nope'], ['-t'], ['--timeout'], ['--help=1']]) {
+  p = parseOptions(['-qt', '7', 'x'], spec, 'posix');
+  t.same([...p.options], [['quiet', true], ['timeout', '7']]);
+  for (const bad of [['-x'], ['--nope'], ['-t'], ['--timeout'], ['--help=1'], ['--quiet=1']]) {
     t.throws(() => parseOptions(bad, spec, 'posix'), { name: 'UsageError' }, bad.join(' '));
   }
   t.equal(parseUint('42', 'n'), 42);
   t.throws(() => parseUint('4x', 'n'), { name: 'UsageError' });
   t.throws(() => parseUint(undefined, 'n'), { name: 'UsageError' });
+});
+
+t.test('--help is an option of every spec; -h too, unless the spec gives -h a meaning', async (t) => {
+  const spec = { timeout: { short: 't', value: true } };
+  for (const argv of [['--help'], ['-h'], ['-t', '5', '-h', 'x'], ['x', '--help']]) {
+    t.throws(() => parseOptions(argv, spec, 'posix-long'), HelpRequested, argv.join(' '));
+  }
+  t.same(parseOptions(['x', '--help'], spec, 'posix').operands, ['x', '--help'], 'after the first operand of a wrapper, it is PROG\'s');
+  t.same(parseOptions(['--', '--help'], spec, 'anywhere').operands, ['--help'], 'after --, an operand');
+  t.throws(() => parseOptions(['--help', '-Z'], spec, 'posix'), { name: 'UsageError' }, 'a wrong command line is a usage error, help or not');
+  const svc = letters('hu');
+  t.same(parseOptions(['-h', '-u', 'dir'], svc, 'posix-long').sequence, [{ opt: 'h' }, { opt: 'u' }], "svc's -h is its own");
+  t.throws(() => parseOptions(['-h', '--help'], svc, 'posix-long'), HelpRequested, '--help still is the help');
 });

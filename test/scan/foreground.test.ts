@@ -1,16 +1,19 @@
 // A scanner as a person at a terminal runs it (issue 14, "first hour"):
 // services never get the scanner's stdin, the terminal's hangup stops the
-// tree in order (a plain SIGHUP still rescans), Ctrl-C gives each service a
+// tree in order (a plain SIGHUP still rescans), a terminal that stops reading
+// blocks the writers but not the scanner, Ctrl-C gives each service a
 // grace period and a second Ctrl-C ends everything at once, a second scanner
 // names the first, --watch stops removed services, and a run that cannot
 // start shows in `tether status`.
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readlinkSync, renameSync, watch, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { readRestarts } from '../../src/wire/restarts';
 import { join } from 'node:path';
 import { childrenOf } from '../../src/os/proc';
-import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, alive, bounded, exitOf, makeService, tempDir, tether, waitForOutput } from '../lib/harness';
+import { mkfifo } from '../../src/os/native';
+import { BOUND_MS, HAVE_S6, ROOT, S6_BIN, TETHER, alive, bounded, exitOf, makeService, run, tempDir, tether, waitForOutput } from '../lib/harness';
+import { waitForProc } from '../supervise/lib';
 import { startScanner, statusPid, waitExit, waitForPath, waitUp } from './lib';
 
 const SHARED = process.env.TETHER_MODE === 'shared';
@@ -133,6 +136,48 @@ t.test('at a terminal: SIGHUP still rescans; the terminal hanging up stops the t
   const n = (await statusRows(join(scandir, 'n')))[0];
   t.equal(n.state, 'not supervised', 'the Node service ended with its supervisor');
   t.equal(n.last, 'exit 0', 'on its SIGTERM handler, not in a crash of Node\'s exit path on the dead terminal');
+});
+
+/** True if a child of `pid` sleeps in a write to a full pipe (pipe_write, anon_pipe_write since Linux 6.x; pipe_wait before 5.5). */
+function childBlockedOnPipe(pid: number): boolean {
+  return childrenOf(pid).some((c) => {
+    try {
+      return /^(anon_)?pipe_w(rite|ait)$/.test(readFileSync(`/proc/${c}/wchan`, 'latin1'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+t.test('a terminal that stops reading (Ctrl-S) blocks the writers, not the scanner', async (t) => {
+  const scandir = join(tempDir(t), 'scan');
+  // Once its gate opens, one line of 1 MB: more than the relay's pipe and the terminal hold.
+  const burst = makeService(join(scandir, 'burst'), 'read x < gate\nhead -c 1000000 /dev/zero | tr "\\0" x\necho\necho burst done\nexec sleep 1000');
+  mkfifo(join(burst, 'gate'), 0o600);
+  const term = onTerminal(t, [...MODE, scandir]);
+  const scanner = await term.scanner;
+  await waitUp(burst);
+  const shell = statusPid(burst);
+  const supervisors = childrenOf(scanner);
+  killLeft(t, () => [scanner, ...supervisors, ...childrenOf(shell)]);
+  term.send('stop');
+  await run('sh', ['-c', 'echo go > gate'], { cwd: burst });
+  await waitForProc(() => childBlockedOnPipe(shell), 'the burst to fill the pipe the terminal no longer drains');
+
+  makeService(join(scandir, 'late'), 'exec sleep 1000');
+  t.equal((await tether(['svscanctl', '-a', scandir])).code, 0);
+  await waitUp(join(scandir, 'late'));
+  t.pass('the scanner started a new service while its terminal read nothing');
+  const late = statusPid(join(scandir, 'late'));
+  killLeft(t, () => [late]);
+
+  const done = waitForOutput(term.child, /^tty: burst done$/);
+  term.send('go');
+  await done;
+  t.pass('the whole burst reached the terminal once it read again');
+  term.send('close');
+  t.equal(await term.ended, 'exit 0', 'the hangup still stops the tree, and the scanner exits 0');
+  for (const pid of [late, ...supervisors]) t.notOk(alive(pid), `pid ${pid} is gone (a supervisor, the relay, a service)`);
 });
 
 t.test('Ctrl-C: a service that ignores SIGTERM is killed after -K, and named', async (t) => {

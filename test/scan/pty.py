@@ -4,7 +4,10 @@
 # nobody reads would block writers) and prints each line of it as
 # "tty: LINE"; on a line "close" on
 # stdin it closes the master side (the window is closed); on a line "hup" it
-# sends SIGHUP to the command with the terminal still alive. Prints
+# sends SIGHUP to the command with the terminal still alive; on "stop" it
+# stops reading the terminal, as a terminal stopped by Ctrl-S or a stalled
+# ssh connection does (writers block once its buffer is full), and on "go"
+# it reads again. Prints
 # "exit CODE" or "signal SIG" when the command ends.
 import fcntl, os, select, signal, sys, termios
 
@@ -22,9 +25,10 @@ os.close(slave)
 print(f"pid {pid}", flush=True)
 stdin = sys.stdin.fileno()
 partial = b""
+reading = True
 ended = os.pidfd_open(pid)  # readable once the command has exited: no polling
 while True:
-    fds = ([stdin] if stdin >= 0 else []) + [ended] + ([master] if master is not None else [])
+    fds = ([stdin] if stdin >= 0 else []) + [ended] + ([master] if master is not None and reading else [])
     ready, _, _ = select.select(fds, [], [])
     if master is not None and master in ready:
         try:
@@ -43,6 +47,8 @@ while True:
             master = None
         elif line == "hup":
             os.kill(pid, signal.SIGHUP)
+        elif line in ("stop", "go"):
+            reading = line == "go"
         elif raw == "":
             stdin = -1
     if ended in ready:

@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
 import { mkfifo } from '../../src/os/native';
 import { writeControl } from '../../src/wire/control';
+import { readDeathTally } from '../../src/wire/deathtally';
 import { alive, exitOf, makeService, run, startProcess, tempDir, zombiesOf } from '../lib/harness';
 import { TETHER_SUPERVISE, WARNING, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus } from './lib';
 
@@ -145,7 +146,8 @@ t.test('a double-forking daemon (fork, setsid, fork) is adopted and signalled', 
   killAtTeardown(t, () => readFileSync(join(dir, 'daemon.log'), 'latin1').split('\n').filter(Boolean).map(Number));
   t.equal((await s6('s6-svwait', '-U', '-t', '30000', dir)).code, 0);
   const daemon = statusPid(dir);
-  t.equal(readFileSync(join(dir, 'daemon.log'), 'latin1'), `${daemon}\n`, 'status shows the grandchild');
+  // The middle process writes the pid file as soon as it has forked: the daemon may not have run yet.
+  t.equal(await waitForContent(join(dir, 'daemon.log'), /\n/), `${daemon}\n`, 'status shows the grandchild');
   t.equal(procStat(daemon)?.ppid, sup.child.pid);
   t.match((await svstat(dir)).stdout, new RegExp(`^up \\(pid ${daemon}\\) \\d+ seconds, ready \\d+ seconds\\n$`));
   await svc(dir, '-h');
@@ -218,6 +220,25 @@ t.test('a parent that never exits is killed after timeout-ready', async (t) => {
   await waitForContent(join(dir, 'supervise', 'death_tally'), /^[^]{14}/);
   t.match((await s6('s6-svdt', dir)).stdout, /^@[0-9a-f]{24} signal SIGKILL\n/);
   t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
+});
+
+t.test('timeout-ready 0 sets no bound on the parent, as timeout-kill 0 and timeout-finish 0 do', async (t) => {
+  const dir = makeService(join(tempDir(t), 'svc'),
+    'echo $$ > parent\nread x < gate\nsleep 100000 &\necho $! > app.pid\nexit 0',
+    { pidfile: 'app.pid\n', 'timeout-ready': '0\n' });
+  mkfifo(join(dir, 'gate'), 0o600);
+  const sup = await startSupervisor(t, TETHER_SUPERVISE, dir);
+  const parent = Number((await waitForContent(join(dir, 'parent'), /^\d+\n$/)).trim());
+  // The parent waits on the gate for as long as the test takes: only a bound would end it.
+  await run('sh', ['-c', 'echo go > gate'], { cwd: dir });
+  const daemon = Number((await waitForContent(join(dir, 'app.pid'), /^\d+\n$/)).trim());
+  killAtTeardown(t, () => [daemon]);
+  await waitForStatus(dir, (st) => st.pid === daemon, 'the daemon to be adopted');
+  t.ok(procStat(parent) === null, 'the parent exited on its own and was reaped');
+  t.notMatch(sup.stderr(), /timeout-ready/, 'nobody killed the parent');
+  t.same(readDeathTally(dir), [], 'no failed start');
+  t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
+  t.notOk(alive(daemon), 'the adopted daemon went down');
 });
 
 const PORT_HOLDER = (port: number) => `#!/usr/bin/env python3

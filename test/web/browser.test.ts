@@ -1,7 +1,8 @@
 // The page in a real headless Chromium (Debian's, driven by puppeteer-core;
 // nothing is downloaded): rows for every service, a restart clicked and seen
-// live, a kill from outside seen live, the keyboard, a narrow window, and
-// screenshots kept as artefacts in build/artifacts/.
+// live, a kill from outside seen live, a service's STATUS= line, the
+// keyboard, a narrow window, and screenshots kept as artefacts in
+// build/artifacts/.
 import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { BOUND_MS, HAVE_S6, ROOT, makeService, tempDir, type Teardown } from '../lib/harness';
 import { startScanner, statusPid, waitUp } from '../scan/lib';
 import { call, auth, startWeb } from './lib';
+import { HAVE_PYTHON, PYTHON } from '../notify/lib';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** A log line that would run, and restyle the page, if it were taken as HTML. */
@@ -39,7 +41,20 @@ async function cellBecomes(page: Page, name: string, key: string, wanted: string
   );
 }
 
-const missing = !existsSync(CHROMIUM) ? 'no /usr/bin/chromium (apt-get install chromium)' : !HAVE_S6 ? "no Debian s6 (its s6-log logs the test's service)" : false;
+/**
+ * A service of the notify-socket kind: run sends the line in its file
+ * status-text as STATUS=, with READY=1, from the main process, then sleeps.
+ */
+const STATUS_SENDER = `exec ${PYTHON} -c 'import os, socket, time
+a = os.environ["NOTIFY_SOCKET"]
+a = "\\0" + a[1:] if a.startswith("@") else a
+line = open("status-text", "rb").read()
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"STATUS=" + line + b"\\nREADY=1", a)
+time.sleep(1000)'`;
+
+const missing = !existsSync(CHROMIUM) ? 'no /usr/bin/chromium (apt-get install chromium)'
+  : !HAVE_S6 ? "no Debian s6 (its s6-log logs the test's service)"
+  : !HAVE_PYTHON ? `no ${PYTHON} (the STATUS= sender)` : false;
 
 t.test('the page in Chromium', { skip: missing }, async (t) => {
   const scan = tempDir(t);
@@ -49,8 +64,9 @@ t.test('the page in Chromium', { skip: missing }, async (t) => {
   makeService(join(scan, 'worker'), 'exec sleep 1000');
   makeService(join(scan, 'mailer'), 'exec sleep 1000');
   makeService(join(scan, 'backup'), 'exec sleep 1000', { down: '' });
+  makeService(join(scan, 'notifier'), STATUS_SENDER, { 'notify-socket': '', 'status-text': HOSTILE });
   const scanner = await startScanner(t, scan);
-  for (const name of ['api', 'api/log', 'worker', 'mailer']) await waitUp(join(scan, name));
+  for (const name of ['api', 'api/log', 'worker', 'mailer', 'notifier']) await waitUp(join(scan, name));
   const web = await startWeb(t, ['--listen', '127.0.0.1:0', scan]);
   const browser = await launch(t);
   const page = await browser.newPage();
@@ -65,7 +81,7 @@ t.test('the page in Chromium', { skip: missing }, async (t) => {
   t.test('it logs in with the link, forgets the token, and shows every service', async (t) => {
     await page.waitForSelector('#conn[data-state="live"]', { timeout: BOUND_MS });
     const names = (await call(web, '/v1/services', { headers: auth(web) })).json.map((r: any) => r.name);
-    t.same(names, ['api', 'api/log', 'backup', 'mailer', 'worker']);
+    t.same(names, ['api', 'api/log', 'backup', 'mailer', 'notifier', 'worker']);
     await page.waitForFunction((n) => document.querySelectorAll('tbody tr').length === n, { timeout: BOUND_MS }, names.length);
     t.same(await page.$$eval('tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.service)), names, 'one row per service');
     t.equal(await cell(page, 'api', 'state'), 'ready', 'api reports readiness: ready');
@@ -136,6 +152,18 @@ t.test('the page in Chromium', { skip: missing }, async (t) => {
     await page.waitForFunction((h, n) => (document.querySelector('#log')?.textContent ?? '').split(h).length - 1 > n, { timeout: BOUND_MS, polling: 'mutation' }, HOSTILE, before);
     t.pass('the restarted run logged again, and the pane followed');
     t.equal(await page.title(), 'tether');
+  });
+
+  t.test("a service's STATUS= line shows under its name, as text", async (t) => {
+    const status = 'tr[data-service="notifier"] .status-text';
+    // Sent with READY=1, and written before the U event: the row that says ready has it.
+    await cellBecomes(page, 'notifier', 'state', 'ready');
+    t.equal(await page.$eval(status, (s) => s.textContent), HOSTILE, 'the line as sent');
+    t.equal(await page.$eval(status, (s) => (s as HTMLElement).hidden), false, 'shown');
+    t.equal(await page.$eval(status, (s) => s.getAttribute('title')), HOSTILE, 'whole in the tooltip');
+    t.equal(await page.$eval(status, (s) => s.children.length), 0, 'no element made from it: no script, no b, no img');
+    t.equal(await page.title(), 'tether', 'nothing ran');
+    t.equal(await page.$eval('tr[data-service="worker"] .status-text', (s) => (s as HTMLElement).hidden), true, 'a service without one shows none');
   });
 
   t.test('the keyboard alone: Tab to a button, Enter', async (t) => {

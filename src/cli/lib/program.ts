@@ -3,7 +3,7 @@
 // Only src/cli/ ends the process; the library below throws Failures.
 import { EXIT_SYSTEM, EXIT_USAGE, Failure, usageError } from '../../base/exit';
 import { describe } from '../../base/errno';
-import { parseOptions } from '../../base/getopt';
+import { HelpRequested, parseOptions } from '../../base/getopt';
 import { closeAllWatches } from '../../client/registry';
 
 export interface Command {
@@ -59,8 +59,15 @@ export function printHelp(): void {
   process.stdout.write(`usage: ${prefix()} ${current.usage}\n${help}`);
 }
 
-/** Prints what `err` means and returns its exit code: a Failure's own, 111 for anything else. */
+/**
+ * Prints what `err` means and returns its exit code: the help and 0 for
+ * HelpRequested, a Failure's own, 111 for anything else.
+ */
 export function report(err: unknown): number {
+  if (err instanceof HelpRequested) {
+    printHelp();
+    return 0;
+  }
   if (err instanceof Failure) {
     fatal(err.usage ? usageLine(err.message) : err.message);
     return err.exitCode;
@@ -72,6 +79,20 @@ export function report(err: unknown): number {
 /** Ends the process as `err` says (see report). */
 export function dieOn(err: unknown): never {
   process.exit(report(err));
+}
+
+/**
+ * Names the running command and returns what `parse` makes of its command
+ * line. A wrong one ends the process (100), and so does a request for help,
+ * once the help is printed (0): see report.
+ */
+export function parseCommandLine<T>(cmd: Command, parse: () => T): T {
+  setProgram(cmd);
+  try {
+    return parse();
+  } catch (err) {
+    dieOn(err);
+  }
 }
 
 /**
@@ -111,13 +132,9 @@ function internalErrorText(err: unknown): string {
   return `${String(err)}${frame ? ` (internal error, ${frame})` : ' (internal error)'}`.replace(/\s*\n\s*/g, ' ');
 }
 
-/** `--help`/`-h` as the only option, and one service directory: the directory, or null once the help is printed. */
-export function soleDirOperand(argv: readonly string[]): string | null {
-  const { options, operands } = parseOptions(argv, { help: { value: false }, h: { short: 'h', value: false } }, 'posix-long');
-  if (options.size > 0) {
-    printHelp();
-    return null;
-  }
+/** No option but the help, and one service directory. */
+export function soleDirOperand(argv: readonly string[]): string {
+  const { operands } = parseOptions(argv, {}, 'posix-long');
   if (operands[0] === undefined) throw usageError('no service directory');
   return operands[0];
 }
@@ -136,15 +153,15 @@ export function unsubscribeOnSignals(): void {
 }
 
 /**
- * Runs a long-running command: `start` returns the promise of its exit code
- * (or null once the help is printed); the process exits with that code, or
- * as what `start` throws or the promise rejects with says.
+ * Runs a long-running command: `start` returns the promise of its exit code;
+ * the process exits with that code, or as what `start` throws or the promise
+ * rejects with says.
  */
-export function runUntilEnded(cmd: Command, start: () => Promise<number> | null): void {
+export function runUntilEnded(cmd: Command, start: () => Promise<number>): void {
   setProgram(cmd);
   exitOnInternalError();
   try {
-    start()?.then((code) => process.exit(code), dieOn);
+    start().then((code) => process.exit(code), dieOn);
   } catch (err) {
     dieOn(err);
   }

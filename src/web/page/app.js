@@ -62,18 +62,30 @@ function button(label, action, name, danger) {
   return b;
 }
 
+/** The service's last STATUS= line (notify-socket), its control characters shown as `?`; '' for none. */
+function statusText(row) {
+  const text = row.notify && typeof row.notify.status === 'string' ? row.notify.status : '';
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 function makeRow(name) {
   const tr = document.createElement('tr');
   tr.dataset.service = name;
   const nameCell = document.createElement('td');
   nameCell.dataset.label = 'Service';
+  const who = document.createElement('div');
+  who.className = 'who';
   const nameButton = document.createElement('button');
   nameButton.type = 'button';
   nameButton.className = 'name';
   nameButton.textContent = name;
   nameButton.title = session && session.logs ? 'Show its log' : '';
   nameButton.addEventListener('click', () => select(name));
-  nameCell.append(nameButton);
+  const status = document.createElement('span');
+  status.className = 'status-text';
+  status.hidden = true;
+  who.append(nameButton, status);
+  nameCell.append(who);
   tr.append(nameCell);
   for (const [key, label] of COLUMNS) {
     const td = document.createElement('td');
@@ -106,6 +118,10 @@ function render(row, flash) {
   entry.data = row;
   entry.at = Date.now();
   for (const td of entry.tr.querySelectorAll('td[data-key]')) td.textContent = cellText(td.dataset.key, row, entry.at);
+  const status = entry.tr.querySelector('.status-text');
+  status.textContent = statusText(row);
+  status.title = status.textContent; // the whole line, where the cell cuts it
+  status.hidden = status.textContent === '';
   entry.tr.querySelector('td.state').dataset.state = row.state;
   entry.tr.title = row.error ? row.error : '';
   if (flash) {
