@@ -10,7 +10,7 @@
 // each child it spawns and closed again by its exec (do_close_on_exec, with a
 // flush and a lock check per fd), so in shared mode two held fds per service
 // made each of a thousand spawns pay for two thousand more fds.
-import { closeSync, constants, lstatSync, openSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from '../wire/atomic';
 import { errnoOf } from '../base/errno';
 
@@ -20,6 +20,26 @@ import { errnoOf } from '../base/errno';
  * rather than running out of fds.
  */
 export const MAX_RETIRED = 8;
+
+const EMPTY = Buffer.alloc(0);
+/** Reused by readAll: a supervisor reads one small file at a time. */
+let readBuf = Buffer.alloc(4096);
+
+/** The whole content of `fd` from offset 0 (a view of a shared buffer: use it before the next call); empty if unreadable. */
+function readAll(fd: number): Buffer {
+  let n = 0;
+  try {
+    for (;;) {
+      if (n === readBuf.length) readBuf = Buffer.concat([readBuf, Buffer.alloc(readBuf.length)]);
+      const got = readSync(fd, readBuf, n, readBuf.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+  } catch {
+    return EMPTY; // a directory, a FIFO without a writer (EAGAIN): nothing a tally can come from
+  }
+  return readBuf.subarray(0, n);
+}
 
 export class ReplacedFile {
   private readonly retired: number[] = [];
@@ -33,6 +53,24 @@ export class ReplacedFile {
   write(data: Buffer): void {
     const old = this.openCurrent();
     try {
+      writeFileAtomic(this.path, data, this.mode);
+    } finally {
+      if (old >= 0) this.retire(old);
+    }
+  }
+
+  /**
+   * Replaces the file with what `next` makes of its current content (empty
+   * if there is none or it cannot be read), read through the fd that keeps
+   * the old inode alive anyway: no open, fstat and close of its own. Nothing
+   * is written if the content stays the same. Throws on a failed write.
+   */
+  update(next: (current: Buffer) => Buffer): void {
+    const old = this.openCurrent();
+    try {
+      const current = old >= 0 ? readAll(old) : EMPTY;
+      const data = next(current);
+      if (old >= 0 && data.equals(current)) return;
       writeFileAtomic(this.path, data, this.mode);
     } finally {
       if (old >= 0) this.retire(old);

@@ -118,6 +118,30 @@ t.test('ReplacedFile: a burst of writes in one turn holds at most MAX_RETIRED re
   t.equal(fdsOn(path), 0, 'a turn later, none');
 });
 
+t.test('ReplacedFile: update reads the current content through the fd it keeps, and writes only a change', async (t) => {
+  const { path, file } = replacedFile(t);
+  const seen: string[] = [];
+  file.update((cur) => {
+    seen.push(cur.toString('latin1'));
+    return Buffer.from('a');
+  });
+  t.equal(readFileSync(path, 'latin1'), 'a', 'made from nothing');
+  file.update((cur) => {
+    seen.push(cur.toString('latin1'));
+    return Buffer.concat([cur, Buffer.from('b')]);
+  });
+  t.equal(readFileSync(path, 'latin1'), 'ab');
+  t.same(seen, ['', 'a'], 'each update saw the content then in place');
+  const ino = statSync(path).ino;
+  file.update((cur) => Buffer.from(cur));
+  t.equal(statSync(path).ino, ino, 'the same content is not written again');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(fdsOn(path), 0, 'nothing held a turn later');
+  writeFileSync(path, 'from outside');
+  file.update((cur) => Buffer.concat([cur, Buffer.from('!')]));
+  t.equal(readFileSync(path, 'latin1'), 'from outside!', 'what another process wrote is read, not a cached copy');
+});
+
 t.test('ReplacedFile: a failed write throws and leaves the old content whole', async (t) => {
   const { path, file } = replacedFile(t);
   file.write(Buffer.from('kept'));
