@@ -4,13 +4,17 @@
 // that is most of what rename() costs (0.2 to 1.4 ms each, measured with
 // `perf trace` beside s6-supervise). Opening the current inode just before
 // the rename makes the rename cheap; the old inode is then freed by a close()
-// on a later turn of the event loop, after the restart is done and announced.
+// on a later turn of the event loop, after the restart is done and announced,
+// and on libuv's thread pool: on a busy disk, freeing an inode waits for the
+// journal (close was the largest item of a shared host's profile with a
+// hundred crash-looping services), and one service's wait must not hold up
+// the event loop every other service runs on.
 //
 // Nothing is held between writes: every fd a process holds is copied into
 // each child it spawns and closed again by its exec (do_close_on_exec, with a
 // flush and a lock check per fd), so in shared mode two held fds per service
 // made each of a thousand spawns pay for two thousand more fds.
-import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
+import { close, closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from '../wire/atomic';
 import { errnoOf } from '../base/errno';
 
@@ -22,6 +26,8 @@ import { errnoOf } from '../base/errno';
 export const MAX_RETIRED = 8;
 
 const EMPTY = Buffer.alloc(0);
+/** A close of a read-only fd fails only if the fd was not open: nothing to do then. */
+const ignore = (): void => {};
 /** Reused by readAll: a supervisor reads one small file at a time. */
 let readBuf = Buffer.alloc(4096);
 
@@ -97,7 +103,7 @@ export class ReplacedFile {
 
   /** Lets go of every fd at once (the supervisor is exiting). */
   close(): void {
-    this.closeRetired();
+    for (const fd of this.retired.splice(0)) closeSync(fd);
   }
 
   /** The inode now at `path`, so that the rename over it does not free it; -1 if there is none. */
@@ -111,12 +117,13 @@ export class ReplacedFile {
   }
 
   private retire(fd: number): void {
-    if (this.retired.length >= MAX_RETIRED) closeSync(this.retired.shift()!);
+    if (this.retired.length >= MAX_RETIRED) close(this.retired.shift()!, ignore);
     this.retired.push(fd);
     if (this.retired.length === 1) setImmediate(() => this.closeRetired());
   }
 
+  /** Frees the replaced inodes off the event loop; their fds are ours no more. */
   private closeRetired(): void {
-    for (const fd of this.retired.splice(0)) closeSync(fd);
+    for (const fd of this.retired.splice(0)) close(fd, ignore);
   }
 }
