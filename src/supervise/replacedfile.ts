@@ -117,7 +117,7 @@ export class ReplacedFile {
   }
 
   private retire(fd: number): void {
-    if (this.retired.length >= MAX_RETIRED) close(this.retired.shift()!, ignore);
+    if (this.retired.length >= MAX_RETIRED) closeSync(this.retired.shift()!);
     this.retired.push(fd);
     if (this.retired.length === 1) setImmediate(() => this.closeRetired());
   }
