@@ -4,11 +4,13 @@
 // that is most of what rename() costs (0.2 to 1.4 ms each, measured with
 // `perf trace` beside s6-supervise). Opening the current inode just before
 // the rename makes the rename cheap; the old inode is then freed by a close()
-// on a later turn of the event loop, after the restart is done and announced,
-// and on libuv's thread pool: on a busy disk, freeing an inode waits for the
-// journal (close was the largest item of a shared host's profile with a
-// hundred crash-looping services), and one service's wait must not hold up
-// the event loop every other service runs on.
+// on a later turn of the event loop, after the restart is done and announced.
+// A shared host closes on libuv's thread pool: on a busy disk, freeing an
+// inode waits for the journal (close was the largest item of a shared host's
+// profile with a hundred crash-looping services), and one service's wait must
+// not hold up the event loop every other service runs on. A process of one
+// supervisor has nothing else to do meanwhile, and the hand-off to the pool
+// would cost it more syscalls (futex, epoll) than it saves.
 //
 // Nothing is held between writes: every fd a process holds is copied into
 // each child it spawns and closed again by its exec (do_close_on_exec, with a
@@ -24,6 +26,13 @@ import { errnoOf } from '../base/errno';
  * rather than running out of fds.
  */
 export const MAX_RETIRED = 8;
+
+let onPool = false;
+
+/** Replaced inodes are freed on libuv's thread pool from now on (a shared host: many services, one event loop). */
+export function freeReplacedOnPool(): void {
+  onPool = true;
+}
 
 const EMPTY = Buffer.alloc(0);
 /** A close of a read-only fd fails only if the fd was not open: nothing to do then. */
@@ -122,8 +131,11 @@ export class ReplacedFile {
     if (this.retired.length === 1) setImmediate(() => this.closeRetired());
   }
 
-  /** Frees the replaced inodes off the event loop; their fds are ours no more. */
+  /** Frees the replaced inodes, on the pool in a shared host. */
   private closeRetired(): void {
-    for (const fd of this.retired.splice(0)) close(fd, ignore);
+    for (const fd of this.retired.splice(0)) {
+      if (onPool) close(fd, ignore);
+      else closeSync(fd);
+    }
   }
 }

@@ -4,7 +4,7 @@ import { Deadline } from '../../src/supervise/clock';
 import { FakeClock } from '../lib/fakeclock';
 import { MIN_START_INTERVAL_MS, RestartThrottle } from '../../src/supervise/throttle';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { MAX_RETIRED, ReplacedFile } from '../../src/supervise/replacedfile';
+import { freeReplacedOnPool, MAX_RETIRED, ReplacedFile } from '../../src/supervise/replacedfile';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipe, spawnProgram, waitpidNohang } from '../../src/os/native';
@@ -186,4 +186,16 @@ t.test('timeouts beyond what a Node timer holds are clamped to 2^31-1 ms, not fi
   t.same([sd.timeoutKill(), sd.timeoutFinish(), sd.timeoutReady()], [2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1]);
   writeFileSync(join(dir, 'timeout-kill'), '1500\n');
   t.equal(sd.timeoutKill(), 1500);
+});
+
+// Last in this file: the switch is for the process's life, as a shared host sets it.
+t.test('ReplacedFile in a shared host: replaced inodes freed on the pool, none held soon after, the content in place', async (t) => {
+  freeReplacedOnPool();
+  const { path, file } = replacedFile(t);
+  for (let i = 0; i < 20; i++) file.write(Buffer.from(`write ${i}`));
+  t.ok(fdsOn(path) <= MAX_RETIRED, 'never more than MAX_RETIRED held');
+  await noneHeld(path);
+  t.pass('all closed after the turn');
+  t.equal(readFileSync(path, 'latin1'), 'write 19');
+  t.notOk(existsSync(`${path}.new`), 'no .new file is left');
 });
