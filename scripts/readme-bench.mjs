@@ -19,7 +19,7 @@ const fmt = (v, unit) => {
 function table(areas) {
   const last = areas.at(-1);
   const lines = [
-    `From \`npm run bench\` on ${last.date.slice(0, 10)} (load average ${last.load} on 2 cores, other work running), written by \`node scripts/readme-bench.mjs\`:`,
+    `From \`npm run bench\` on ${last.date.slice(0, 10)} (load average ${last.load} on 2 cores as the last area ended), written by \`node scripts/readme-bench.mjs\`:`,
     '',
     '| figure | tether | s6 | ratio | goal |',
     '|---|---|---|---|---|',
