@@ -5,12 +5,16 @@
 //   all have subscribed, then the p99 of `svc -u` -> each one's exit;
 // - LOAD_CRASHERS services whose run exits at once, for LOAD_CRASH_S
 //   seconds: the CPU their supervisors spend, and the p99 of a healthy
-//   sibling's `svstat` meanwhile.
+//   sibling's `svstat` meanwhile;
+// - LOAD_SHARED_CRASHERS such services in one `tether svscan --shared`,
+//   beside s6-svscan and its s6-supervise processes: the CPU of the whole
+//   tree's supervision, whether it keeps up (restarts done against one per
+//   service and second, the throttle's pace) and the most zombies seen.
 // tether's clients talk to `tether supervise`, s6's to s6-supervise. The
 // environment variables scale it down (the row names say the counts used);
 // run alone with `node scripts/bench.mjs load`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuTicks, percentile, saveRows, sleep, Started, until, writeService } from './lib.mjs';
@@ -23,6 +27,7 @@ const CONCURRENCY = env('LOAD_CONCURRENCY', 16);
 const LISTENERS = env('LOAD_LISTENERS', 300);
 const CRASHERS = env('LOAD_CRASHERS', 50);
 const CRASH_S = env('LOAD_CRASH_S', 20);
+const SHARED_CRASHERS = env('LOAD_SHARED_CRASHERS', 100);
 const BOUND_MS = 300_000;
 const TICK_MS = 1000 / 100; // USER_HZ
 
@@ -123,6 +128,89 @@ async function crashLoop(root, kind) {
   }
 }
 
+/** The pids of `pid`'s children, from /proc. */
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function isZombie(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Deaths recorded in a service's death tally (14 bytes each); 0 before the first. */
+function deaths(dir) {
+  try {
+    return statSync(join(dir, 'supervise', 'death_tally')).size / 14;
+  } catch {
+    return 0;
+  }
+}
+
+const SCANNERS = {
+  tether: [process.execPath, [TETHER, 'svscan', '--shared']],
+  s6: ['/usr/bin/s6-svscan', []],
+};
+
+/**
+ * SHARED_CRASHERS crash-looping services and a healthy sibling under one
+ * scanner for CRASH_S seconds: tether's shared host against s6-svscan and
+ * its s6-supervise processes. The CPU of the supervision (tether: the one
+ * host; s6: the scanner and every supervisor), the restarts done against
+ * the throttle's pace (one per service and second), the most zombies any
+ * of those processes had at once (sampled between svstat runs), and the
+ * sibling's svstat p99.
+ */
+export async function sharedCrashLoop(root, kind) {
+  const started = new Started();
+  const scandir = join(root, `${kind}-shared-scan`);
+  const sibling = writeService(join(scandir, 'sibling'), 'exec sleep 100000');
+  const crashers = Array.from({ length: SHARED_CRASHERS }, (_, i) => writeService(join(scandir, `crash-${i}`), 'exit 1'));
+  const [cmd, args] = SCANNERS[kind];
+  const scanner = started.spawn(cmd, [...args, scandir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const supervisors = () => (kind === 'tether' ? [scanner.pid] : [scanner.pid, ...childrenOf(scanner.pid)]);
+  try {
+    await until(() => [sibling, ...crashers].every((d) => existsSync(join(d, 'supervise', 'status'))), `${kind} shared tree up`, BOUND_MS);
+    await sleep(2000);
+    const pids = supervisors();
+    const ticks = () => pids.reduce((acc, pid) => acc + cpuTicks(pid), 0);
+    const allDeaths = () => crashers.reduce((acc, d) => acc + deaths(d), 0);
+    const before = ticks();
+    const deathsBefore = allDeaths();
+    const end = performance.now() + CRASH_S * 1000;
+    const samples = [];
+    let zombies = 0;
+    while (performance.now() < end) {
+      zombies = Math.max(zombies, pids.reduce((acc, pid) => acc + childrenOf(pid).filter(isZombie).length, 0));
+      const t0 = performance.now();
+      samples.push((await client(started, kind, 'svstat', sibling)) - t0);
+    }
+    return {
+      cpuMs: (ticks() - before) * TICK_MS,
+      restarts: allDeaths() - deathsBefore,
+      zombies,
+      svstatP99: percentile(samples, 99),
+    };
+  } finally {
+    if (kind === 'tether') scanner.kill('SIGTERM');
+    else spawnSync('/usr/bin/s6-svscanctl', ['-t', scandir]);
+    await new Promise((res) => {
+      const timer = setTimeout(res, 30_000);
+      if (scanner.exitCode !== null) res();
+      scanner.once('exit', () => { clearTimeout(timer); res(); });
+    });
+    await started.stop();
+  }
+}
+
 export async function run(report) {
   if (!existsSync('/usr/bin/s6-supervise')) return console.log('(no Debian s6: load bench skipped)');
   const root = mkdtempSync(join(tmpdir(), 'tether-bench-load-'));
@@ -137,6 +225,13 @@ export async function run(report) {
     const c = await both(crashLoop);
     report.row(`${CRASHERS} crash-looping services, ${CRASH_S} s: supervisors' CPU`, c.tether.cpuMs, c.s6.cpuMs, 'ms');
     report.row('a sibling\'s svstat meanwhile, p99', c.tether.svstatP99, c.s6.svstatP99, 'ms');
+    const sh = await both(sharedCrashLoop);
+    const name = `shared: ${SHARED_CRASHERS} crash-looping services in one scanner, ${CRASH_S} s`;
+    report.row(`${name}: CPU`, sh.tether.cpuMs, sh.s6.cpuMs, 'ms');
+    report.row(`${name}: restarts done (throttle pace ${SHARED_CRASHERS * CRASH_S})`, sh.tether.restarts, sh.s6.restarts, '',
+      { text: `>= 90% of ${SHARED_CRASHERS * CRASH_S}`, test: (a) => a >= 0.9 * SHARED_CRASHERS * CRASH_S });
+    report.row(`${name}: most zombies at once`, sh.tether.zombies, sh.s6.zombies, '');
+    report.row('a sibling\'s svstat meanwhile, p99 (shared)', sh.tether.svstatP99, sh.s6.svstatP99, 'ms');
     saveRows('load', report.rows.slice(first));
   } finally {
     rmSync(root, { recursive: true, force: true });

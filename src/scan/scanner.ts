@@ -389,7 +389,7 @@ export class Scanner {
     svc.lastStart = this.clock.monoMs();
     if (!svc.counting) {
       svc.counting = true;
-      svc.restarts = RestartCounter.open(() => this.dirOf(svc), this.opts.warn);
+      svc.restarts = RestartCounter.open(() => this.dirOf(svc), this.opts.warn, this.clock);
     }
     let handle: SupervisorHandle;
     try {

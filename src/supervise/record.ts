@@ -7,7 +7,7 @@
 // (EMFILE, ENOSPC and EIO pass), so a stale pid is never left on disk for
 // good. The retry timer exists only while a write is failing.
 import { join } from 'node:path';
-import { appendDeath, deathTallyPath, encodeDeathTally, readDeathTally, type DeathRecord } from '../wire/deathtally';
+import { appendDeathBytes, deathTallyPath, type DeathRecord } from '../wire/deathtally';
 import { notifyFifodir } from '../wire/fifodir';
 import { encodeStatus, statusPath, type StatusRecord } from '../wire/status';
 import { ReplacedFile } from './replacedfile';
@@ -78,9 +78,13 @@ export class ServiceRecord {
     }
   }
 
-  /** Appends one death, keeping at most `max` records. */
+  /** Appends one death, keeping at most `max` records; an unchanged tally (max 0) is not written again. */
   recordDeath(death: DeathRecord, max: number): void {
-    this.writeDeaths(appendDeath(this.readDeaths(), death, max));
+    try {
+      this.deathTallyFile.update((current) => appendDeathBytes(current, death, max));
+    } catch (err) {
+      this.warn(`unable to write ${join(this.root, 'supervise', 'death_tally')}: ${errCode(err)}`);
+    }
   }
 
   close(): void {
@@ -117,22 +121,5 @@ export class ServiceRecord {
       this.retry = undefined;
       this.write();
     });
-  }
-
-  private readDeaths(): DeathRecord[] {
-    try {
-      return readDeathTally(this.root);
-    } catch (err) {
-      this.warn(`unable to read ${join(this.root, 'supervise', 'death_tally')}: ${errCode(err)}`);
-      return [];
-    }
-  }
-
-  private writeDeaths(records: readonly DeathRecord[]): void {
-    try {
-      this.deathTallyFile.write(encodeDeathTally(records));
-    } catch (err) {
-      this.warn(`unable to write ${join(this.root, 'supervise', 'death_tally')}: ${errCode(err)}`);
-    }
   }
 }

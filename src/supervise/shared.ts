@@ -6,6 +6,7 @@
 // throw into the death of that one supervisor.
 import { closeSync, constants, openSync } from 'node:fs';
 import { reaper } from '../os/reaper';
+import { freeReplacedOnPool } from './replacedfile';
 import { attribute, markerEntry, markerOf, SERVICE_MARKER } from './attribution';
 import { EXIT_SYSTEM, Failure } from '../base/exit';
 import { errnoText } from '../base/errno';
@@ -194,6 +195,7 @@ export class SharedHost {
   /** Once, after the reaper has started: reaped orphans are told to every supervisor that may wait on them. */
   start(cgroups?: CgroupTree): void {
     this.cgroups = cgroups;
+    freeReplacedOnPool();
     reaper.onOrphan((pid, wstat) => {
       for (const h of this.hosted) h.orphanReaped(pid, wstat);
       if (this.unattributed.includes(pid)) this.scheduleCensus();

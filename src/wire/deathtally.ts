@@ -50,6 +50,25 @@ export function appendDeath(records: readonly DeathRecord[], rec: DeathRecord, m
   return all.slice(Math.max(0, all.length - max));
 }
 
+/**
+ * The bytes of a tally with `rec` appended to `current` (the file as it is),
+ * keeping the newest `max` records: the same as decoding, appending and
+ * encoding again, without a record object per death. A size that is not a
+ * whole number of records counts as empty, as in decodeDeathTally.
+ */
+export function appendDeathBytes(current: Buffer, rec: DeathRecord, max: number): Buffer {
+  if (max <= 0) return Buffer.alloc(0);
+  const have = current.length % DEATH_SIZE === 0 ? current.length / DEATH_SIZE : 0;
+  const keep = Math.min(have, max - 1);
+  const out = Buffer.allocUnsafe((keep + 1) * DEATH_SIZE);
+  current.copy(out, 0, (have - keep) * DEATH_SIZE, have * DEATH_SIZE);
+  const off = keep * DEATH_SIZE;
+  packTain(rec.stamp, out, off);
+  out[off + TAIN_SIZE] = rec.exitcode;
+  out[off + TAIN_SIZE + 1] = rec.sig;
+  return out;
+}
+
 export function deathTallyPath(dir: string): string {
   return join(dir, 'supervise', 'death_tally');
 }

@@ -4,11 +4,11 @@
 // environment, which defeat the marker; nothing is left behind once the tree
 // is down. Skipped, with the reason, where there is no such hierarchy.
 import t from 'tap';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroup2Problem, cgroupProcs, ownCgroup2 } from '../../src/os/cgroup';
+import { cgroup2Problem, cgroupPathOf, cgroupProcs, ownCgroup2 } from '../../src/os/cgroup';
 import { markerOf } from '../../src/supervise/attribution';
-import { alive, exitOf, makeService, run, tempDir } from '../lib/harness';
+import { alive, exitOf, killAndWait, makeService, run, startProcess, tempDir } from '../lib/harness';
 import { startScanner, statusPid, waitExit, waitForPath, waitUp } from './lib';
 
 const T = ['-T', '30000'];
@@ -88,4 +88,64 @@ t.test('a shared host killed by SIGKILL: the next one finds the old instance by 
   t.match(second.output().stderr, new RegExp(`a: its previous host died; stopping its processes (\\d+ )*${old}\\b`));
   t.equal((await second.stop()).code, 0);
   t.notOk(existsSync(treeOf(scandir)), 'no cgroup left behind');
+});
+
+const typeOf = (cgroup: string) => readFileSync(join(cgroup, 'cgroup.type'), 'latin1').trim();
+/** The cgroup (as /proc names it) of one thread of ours: the main thread's is where a spawn lands. */
+const threadCgroup = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/cgroup`, 'latin1').split('\n').find((l) => l.startsWith('0::'))?.slice(3);
+
+t.test('a restart moves one thread, not the host: threaded leaves, the host in the tree, each new run born in its leaf', { skip: NO_CGROUP2 }, async (t) => {
+  const scandir = tempDir(t);
+  const dir = makeService(join(scandir, 'a'), '#!/bin/sh\nexec sleep 1000\n');
+  const sc = await startScanner(t, scandir, { args: ['--shared'] });
+  await waitUp(dir);
+  const leaf = leafOf(scandir, dir);
+  t.equal(typeOf(leaf), 'threaded', 'the leaf is threaded');
+  const tree = cgroupPathOf(sc.pid)!;
+  t.ok(treeOf(scandir).endsWith(tree), 'the host lives in the tree, the leaves\' threaded domain');
+  for (let i = 0; i < 3; i++) {
+    const old = statusPid(dir);
+    t.equal((await svc('-wr', ...T, '-k', dir)).code, 0, `restart ${i + 1}`);
+    await waitUp(dir);
+    const now = statusPid(dir);
+    t.not(now, old, 'a new instance');
+    t.ok(cgroupProcs(leaf).includes(now), 'born in its leaf');
+    t.notOk(cgroupProcs(leaf).includes(sc.pid), 'and the host\'s main thread is not left there');
+    t.ok(treeOf(scandir).endsWith(threadCgroup(sc.pid)!), 'but back in the tree');
+  }
+  t.equal((await sc.stop()).code, 0);
+  t.notOk(existsSync(treeOf(scandir)), 'no cgroup left behind');
+});
+
+t.test('a populated domain leaf of an older host: the leaves stay domains and the process moves, as before', { skip: NO_CGROUP2 }, async (t) => {
+  const scandir = tempDir(t);
+  const dir = makeService(join(scandir, 'a'), '#!/bin/sh\nexec sleep 1000\n');
+  // What an older tether left: the tree, and a leaf in which a process still lives.
+  const oldLeaf = join(treeOf(scandir), 'svc-older');
+  mkdirSync(oldLeaf, { recursive: true });
+  const lingering = startProcess(t, 'sleep', ['1000'], { stdio: 'ignore' });
+  writeFileSync(join(oldLeaf, 'cgroup.procs'), String(lingering.pid));
+  t.teardown(async () => {
+    await killAndWait(lingering);
+    for (const d of [oldLeaf, leafOf(scandir, dir), treeOf(scandir)]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // gone already
+      }
+    }
+  });
+  const sc = await startScanner(t, scandir, { args: ['--shared'] });
+  await waitUp(dir);
+  const leaf = leafOf(scandir, dir);
+  t.equal(typeOf(leaf), 'domain', 'the leaf is a domain');
+  const old = statusPid(dir);
+  t.ok(cgroupProcs(leaf).includes(old), 'run is in its leaf');
+  t.equal((await svc('-wr', ...T, '-k', dir)).code, 0, 'restarted');
+  await waitUp(dir);
+  t.ok(cgroupProcs(leaf).includes(statusPid(dir)), 'the new run is in its leaf too');
+  t.notOk(cgroupProcs(leaf).includes(sc.pid), 'the host went back');
+  t.equal(cgroupPathOf(sc.pid), cgroupPathOf(process.pid), 'to the cgroup it came from');
+  t.equal((await sc.stop()).code, 0);
+  t.notOk(existsSync(leaf), 'its own leaf removed');
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { formatTain, packTain, parseTain, secondsBetween, tainFromMs, unpackTain } from '../../src/wire/tain';
 import { decodeStatus, encodeStatus, isUp, notStartedYet, type StatusRecord } from '../../src/wire/status';
-import { appendDeath, decodeDeathTally, deathFromWstat, encodeDeathTally } from '../../src/wire/deathtally';
+import { appendDeath, appendDeathBytes, decodeDeathTally, deathFromWstat, encodeDeathTally } from '../../src/wire/deathtally';
 import { parseSignal, signalName, wstatFromExit, wstatToCode } from '../../src/wire/signals';
 
 t.test('tain is 2^62 + unix + 37, big-endian', async (t) => {
@@ -73,6 +73,17 @@ t.test('death tally records exit code and signal as s6 does', async (t) => {
   t.same(decodeDeathTally(buf.subarray(0, 20)), [], 'a torn tally is empty');
   t.same(appendDeath(recs, { stamp, exitcode: 4, sig: 0 }, 2).map((r) => r.exitcode), [3, 4]);
   t.same(appendDeath(recs, { stamp, exitcode: 4, sig: 0 }, 0), []);
+});
+
+t.test('appending a death to the bytes gives what decode, append and encode give', async (t) => {
+  const rec = (i: number) => ({ stamp: tainFromMs(1_700_000_000_000 + i * 1000), exitcode: i & 0xff, sig: i % 3 ? 0 : 9 });
+  const recs = Array.from({ length: 7 }, (_, i) => rec(i));
+  const bytes = encodeDeathTally(recs);
+  for (const max of [0, 1, 2, 7, 8, 100]) {
+    t.same(appendDeathBytes(bytes, rec(99), max), encodeDeathTally(appendDeath(recs, rec(99), max)), `max ${max}`);
+  }
+  t.same(appendDeathBytes(Buffer.alloc(0), rec(1), 100), encodeDeathTally([rec(1)]), 'from nothing');
+  t.same(appendDeathBytes(Buffer.alloc(15), rec(1), 100), encodeDeathTally([rec(1)]), 'a torn size counts as empty, as s6 reads it');
 });
 
 t.test('signals parse like sig0_scan and wstat converts', async (t) => {
