@@ -1,6 +1,7 @@
 // Fault-suite plumbing: a sampler that counts a service's live instances
 // through /proc, tmpfs mounts the test owns, CPU read from /proc, and the
 // figures each scenario records under build/faults/ for the README table.
+import tap from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -127,6 +128,18 @@ export async function until(cond: () => boolean, ms: number, what: string): Prom
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Gives this test file `ms` before it is ended as hung, instead of tap's
+ * per-file 300 s (.taprc): for files whose work is scaled by a constant and
+ * that took 150-300 s on a loaded 2-core machine (restarts passed 300 s there).
+ * The runner takes its own bound from a `# timeout=N` comment in the file's
+ * output (@tapjs/core's spawn.js); the file's root test from setTimeout.
+ */
+export function allowFileTime(ms: number): void {
+  tap.setTimeout(ms);
+  tap.comment(`timeout=${ms}`);
 }
 
 /** One row of the README's Reliability table. */
