@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BOUND_MS, alive, makeService, tempDir } from '../lib/harness';
 import { SUPERVISORS, startSupervisor, svc } from '../supervise/lib';
-import { FAULT_MARK, Findings, IMPLS, instancesOf, InstanceSampler, listenerName, markedRun, oneServiceTree, recordFigures, until, upPid, writeAllToFifo } from './lib';
+import { FAULT_MARK, Findings, IMPLS, instancesOf, InstanceSampler, listenerName, markedRun, NeighbourProbe, oneServiceTree, recordFigures, until, upPid, writeAllToFifo } from './lib';
 
 /**
  * Every file tether reads from a service directory (src/servicedir), but
@@ -55,15 +55,20 @@ for (const kind of SUPERVISORS) {
     // The service ignores SIGHUP, so that reload (l, with its default signal) does not end it.
     makeService(dir, markedRun(id, "trap '' HUP\n"), { finish: '#!/bin/sh\nexit 0\n' });
     for (const name of CONFIG_FILES) writeFileSync(join(dir, name), garbage());
+    const neighbour = makeService(join(base, 'neighbour'), markedRun(`${id}-neighbour`), { down: '' });
     const sampler = new InstanceSampler(t, [id]);
     const sup = await startSupervisor(t, kind, dir);
     const supPid = sup.child.pid as number;
+    await startSupervisor(t, kind, neighbour);
+    const probe = await NeighbourProbe.start(t, neighbour);
     await until(() => upPid(dir) > 0, BOUND_MS, 'the service up despite the garbage');
     // Every path that reads a file: reload (l), down (down-signal, timeout-kill), finish, the death tally, up.
     await writeAllToFifo(join(dir, 'supervise', 'control'), Buffer.from('l'));
     t.equal((await svc(dir, '-wD', '-T', String(BOUND_MS), '-d')).code, 0, 'down and finished');
     t.equal((await svc(dir, '-wu', '-T', String(BOUND_MS), '-u')).code, 0, 'up again');
     const first = upPid(dir);
+    // Each warning is written before the event svc waits for, but reaches us on another pipe.
+    if (kind.name === 'tether') await until(() => reported(sup.stderr(), CONFIG_FILES).named.length === CONFIG_FILES.length, BOUND_MS, 'a warning for each file').catch(() => {});
     const round1 = reported(sup.stderr(), CONFIG_FILES);
     if (kind.name === 'tether') {
       t.same(round1.named, CONFIG_FILES, 'a warning names each file');
@@ -85,10 +90,11 @@ for (const kind of SUPERVISORS) {
     const at = performance.now();
     await until(() => upPid(dir) > 0 && instancesOf(id).includes(upPid(dir)), 2 * BOUND_MS, 'up again once run is a script');
     const recovery = performance.now() - at;
+    const neighbourMs = await probe.finish(t);
     t.ok(alive(supPid), 'the supervisor lives on');
     t.equal(sampler.maxOf(id), 1, 'never two instances');
     found.note('garbage', kind.name, `alive; ${round1.named.length} of ${CONFIG_FILES.length} files named, ${round1.other.length} other lines; ` +
-      `${scripts.length} lines for garbage run/finish; up ${recovery.toFixed(0)} ms after run was fixed`);
+      `${scripts.length} lines for garbage run/finish; up with a correct status ${recovery.toFixed(0)} ms after run was fixed; ${neighbourMs}`);
   });
 }
 
@@ -145,7 +151,7 @@ for (const impl of IMPLS) {
 }
 
 t.teardown(() => recordFigures('hostile', [
-  found.row('garbage', `random bytes in ${CONFIG_FILES.length} config files (${CONFIG_FILES.join(', ')}), then in run and finish`, 'supervisor alive, each file named on one stderr line, up again once run is fixed'),
+  found.row('garbage', `random bytes in ${CONFIG_FILES.length} config files (${CONFIG_FILES.join(', ')}), then in run and finish`, 'supervisor alive, each file named on one stderr line; recovery to up with a correct status once run is fixed; a healthy neighbour\'s svc -wu latency meanwhile'),
   found.row('garbage2', `random bytes in ${DEPENDENT_FILES.join(', ')} (with a pid file, a watchdog and a check set up)`, 'supervisor alive, each file named on one stderr line', false),
   found.row('planted', "links planted in A's event/ (to B's supervise/control, to a file) and A's supervise/status.new (to a file); A goes up, down, up, down (D)", "B's instance and down file, the file behind the links"),
 ]));

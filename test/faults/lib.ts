@@ -1,8 +1,9 @@
 // Fault-suite plumbing: a sampler that counts a service's live instances
 // through /proc, tmpfs mounts the test owns, CPU read from /proc, and the
 // figures each scenario records under build/faults/ for the README table.
+import tap from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -129,6 +130,18 @@ export async function until(cond: () => boolean, ms: number, what: string): Prom
   }
 }
 
+/**
+ * Gives this test file `ms` before it is ended as hung, instead of tap's
+ * per-file 300 s (.taprc): for files whose work is scaled by a constant and
+ * that took 150-300 s on a loaded 2-core machine (restarts passed 300 s there).
+ * The runner takes its own bound from a `# timeout=N` comment in the file's
+ * output (@tapjs/core's spawn.js); the file's root test from setTimeout.
+ */
+export function allowFileTime(ms: number): void {
+  tap.setTimeout(ms);
+  tap.comment(`timeout=${ms}`);
+}
+
 /** One row of the README's Reliability table. */
 export interface Figure {
   scenario: string;
@@ -210,6 +223,18 @@ export async function startTree(t: Teardown, impl: Impl, scandir: string, dirs: 
   return { pid, supervisor: (name) => supervisorOf(pid, name) };
 }
 
+/** Up, and the status names the one live instance carrying `id`: "recovered", as the table means it. */
+export function upInLine(dir: string, id: string): boolean {
+  const live = instancesOf(id);
+  return live.length === 1 && upPid(dir) === live[0];
+}
+
+/** Waits (bounded) until `dir` is up in line; returns the ms since `from` (a performance.now()). */
+export async function recoveryMs(dir: string, id: string, from: number, ms = 2 * BOUND_MS): Promise<number> {
+  await until(() => upInLine(dir, id), ms, `${dir} up with the status naming its one instance`);
+  return performance.now() - from;
+}
+
 /** The pid in `dir`'s status if the service is up, else 0; -1 if unreadable. */
 export function upPid(dir: string): number {
   try {
@@ -249,9 +274,26 @@ export class StatusReader {
   }
 }
 
-/** Writes all of `data` to a FIFO without blocking our event loop, waiting while it is full. */
-export async function writeAllToFifo(path: string, data: Buffer): Promise<void> {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+/**
+ * Opens a FIFO for writing without blocking our event loop: while no reader
+ * has it open yet (ENXIO: a script that has not reached its `read`, a
+ * supervisor still starting), tries again every 10 ms, up to `ms`.
+ */
+async function openFifoForWriting(path: string, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** Writes all of `data` to a FIFO without blocking our event loop, waiting for a reader and while it is full. */
+export async function writeAllToFifo(path: string, data: Buffer, ms = BOUND_MS): Promise<void> {
+  const fd = await openFifoForWriting(path, ms);
   try {
     let off = 0;
     while (off < data.length) {
@@ -281,6 +323,8 @@ export interface OneService {
   pid: number;
   /** Starts counting status reads from now on. */
   statusReader(): StatusReader;
+  /** With `neighbour`: a healthy service beside it in the same tree, down until a probe drives it. */
+  neighbour?: string;
 }
 
 export interface OneServiceOptions {
@@ -294,6 +338,8 @@ export interface OneServiceOptions {
   run?: (id: string) => string;
   /** Wait for the service to be up (default); false for one that starts down. */
   up?: boolean;
+  /** Also a healthy neighbour, `scan/neighbour`, for a NeighbourProbe. */
+  neighbour?: boolean;
 }
 
 /** `scan/svc` under a fresh temporary root, marked `TAG-IMPL-PID`, up under `impl`'s scanner. */
@@ -303,10 +349,19 @@ export async function oneServiceTree(t: Teardown, impl: Impl, tag: string, opts:
   const id = `${tag}-${impl}-${process.pid}`;
   opts.prepare?.(dir);
   makeService(dir, opts.run?.(id) ?? markedRun(id, opts.prelude), opts.files);
+  const neighbour = opts.neighbour ? makeNeighbour(join(root, 'scan'), id) : undefined;
   const sampler = new InstanceSampler(t, [id]);
   const tree = await startTree(t, impl, join(root, 'scan'), opts.up === false ? [] : [dir]);
+  // Up is written when run starts; the marked process exists only once the script has run its
+  // prelude (a trap, forks) and exec'd it. A fault injected before that hits a different process.
+  if (opts.up !== false && opts.run === undefined) await until(() => upInLine(dir, id), 2 * BOUND_MS, 'the service past its prelude');
   const sup = tree.supervisor('svc') ?? tree.pid;
-  return { root, dir, id, sampler, tree, sup, pid: upPid(dir), statusReader: () => new StatusReader(t, dir) };
+  return { root, dir, id, sampler, tree, sup, pid: upPid(dir), statusReader: () => new StatusReader(t, dir), neighbour };
+}
+
+/** A healthy service `neighbour` in `scandir`, down until a NeighbourProbe drives it. */
+export function makeNeighbour(scandir: string, id: string): string {
+  return makeService(join(scandir, 'neighbour'), markedRun(`${id}-neighbour`), { down: '' });
 }
 
 /** The implementations a scenario compares: tether, and Debian's s6 where installed. */
@@ -372,13 +427,26 @@ export class NeighbourProbe {
     this.done = this.loop();
   }
 
+  /**
+   * A probe on `dir` once its supervisor listens (its status written, its
+   * control open), stopped at teardown if the test has not stopped it.
+   */
+  static async start(t: Teardown, dir: string): Promise<NeighbourProbe> {
+    await until(() => existsSync(join(dir, 'supervise', 'status')), BOUND_MS, `a supervisor on ${dir}`);
+    const probe = new NeighbourProbe(dir);
+    t.teardown(() => probe.stop());
+    return probe;
+  }
+
   private svc(flags: string[]): Promise<RunResult> {
     const args = [...flags, '-T', String(BOUND_MS), this.dir];
     return HAVE_S6 ? run(join(S6_BIN, 's6-svc'), args, { timeout: 2 * BOUND_MS }) : run(process.execPath, [TETHER, 'svc', ...args], { timeout: 2 * BOUND_MS });
   }
 
   private async loop(): Promise<void> {
-    while (this.running) {
+    // A failure ends the loop: it fails the test, and a supervisor gone (at teardown) would
+    // otherwise turn the loop into a storm of clients that fail at once.
+    while (this.running && this.failures === 0) {
       const at = performance.now();
       const up = await this.svc(['-wu', '-u']);
       if (up.code === 0) this.upMs.push(performance.now() - at);
@@ -392,6 +460,13 @@ export class NeighbourProbe {
     this.running = false;
     await this.done;
     return this.upMs;
+  }
+
+  /** Stops, asserts that every command of the neighbour succeeded, and returns its table figure. */
+  async finish(t: { equal: (a: unknown, b: unknown, msg: string) => unknown }): Promise<string> {
+    const ms = await this.stop();
+    t.equal(this.failures, 0, `every svc -wu -u and -wd -d of the neighbour succeeded (${ms.length} cycles)`);
+    return `${neighbourFigure(ms)}, ${this.failures} failed`;
   }
 }
 

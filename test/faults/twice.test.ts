@@ -27,12 +27,15 @@ for (const mode of ['process', 'shared'] as const) {
     const sc = await startScanner(t, scandir, { args });
     await waitUp(dir);
     const first = statusPid(dir);
+    // Up is written when run starts; the marker appears once the script has exec'd.
+    await until(() => instancesOf(id).includes(first), BOUND_MS, 'the first instance past its exec');
     t.same(instancesOf(id), [first], 'one instance, the one the status names');
 
     const fill = fillUp(join(dir, 'supervise'));
     process.kill(first, 'SIGKILL');
     await until(() => instancesOf(id).some((p) => p !== first), BOUND_MS, 'the restarted instance');
-    const [second] = instancesOf(id);
+    // The killed one may not be a zombie yet: pick the new one, not the first listed.
+    const second = instancesOf(id).find((p) => p !== first) as number;
     t.equal(statusPid(dir), first, 'the status still names the dead instance: its writes failed');
 
     const host = mode === 'shared' ? sc.pid : supervisorOf(sc.pid, 'a');
@@ -52,8 +55,9 @@ for (const mode of ['process', 'shared'] as const) {
       }
     }, BOUND_MS, 'a new instance in the status');
     await waitUp(dir);
-    const recovery = performance.now() - killedAt;
     const now = statusPid(dir);
+    await until(() => instancesOf(id).includes(now), BOUND_MS, 'the new instance past its exec');
+    const recovery = performance.now() - killedAt;
     t.equal(sampler.maxOf(id), 1, `never two instances alive at once (${sampler.samples} samples)`);
     t.same(instancesOf(id), [now], 'the one instance alive is the one the status names');
     t.notOk(instancesOf(id).includes(second), 'the orphaned instance was stopped');
