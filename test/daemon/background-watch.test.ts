@@ -4,7 +4,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { childrenOf, procStat } from '../../src/os/proc';
-import { BOUND_MS, type Teardown, alive, bounded, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
+import { BOUND_MS, type Teardown, alive, bounded, exitOf, startTether, tempDir, tether, writeScript, zombiesLeft } from '../lib/harness';
 import { killPidAtTeardown, lines, waitForLine, writeDaemons } from './fixtures';
 
 function setup(t: Teardown) {
@@ -30,7 +30,7 @@ t.test('s6 contract: the parent writes the pid; -d readiness; TERM reaches the d
   // A signal round trip: by the time HUP reaches the daemon, the orphan's SIGCHLD has been handled.
   process.kill(bw.pid!, 'SIGHUP');
   await waitForLine(log, /^HUP /);
-  t.same(zombiesOf(bw.pid!), [], 'the orphan was reaped');
+  t.same(await zombiesLeft(bw.pid!), [], 'the orphan was reaped');
   process.kill(bw.pid!, 'SIGTERM');
   const exit = await exitOf(bw);
   t.same(exit, { code: 3, signal: null }, "exits with the daemon's code");
@@ -49,7 +49,7 @@ t.test('double fork: the daemon writes its own pid file; death by signal gives 1
   for (const c of childrenOf(pid)) killPidAtTeardown(t, c);
   process.kill(pid, 'SIGKILL');
   t.same(await exitOf(bw), { code: 137, signal: null });
-  t.same(zombiesOf(bw.pid!), []);
+  t.same(await zombiesLeft(bw.pid!), []);
 });
 
 t.test('double fork: a pid file written while the middle process still runs is waited on, not refused', async (t) => {

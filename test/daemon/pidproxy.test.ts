@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
-import { type Teardown, alive, exitOf, startTether, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
+import { type Teardown, alive, exitOf, startTether, tempDir, tether, writeScript, zombiesLeft } from '../lib/harness';
 import { killPidAtTeardown, lines, waitForLine, writeDaemons } from './fixtures';
 import { waitExit } from '../scan/lib';
 
@@ -55,7 +55,7 @@ t.test('a daemonizing PROG: pidproxy adopts the daemon, re-reads the pid file at
   process.kill(pp.pid!, 'SIGHUP');
   await waitForLine(log, new RegExp(`^HUP ${second}$`));
   t.ok(alive(pp.pid!), 'pidproxy still runs');
-  t.same(zombiesOf(pp.pid!), [], 'no zombie: the old daemon and the orphans were reaped');
+  t.same(await zombiesLeft(pp.pid!), [], 'no zombie: the old daemon and the orphans were reaped');
   process.kill(pp.pid!, 'SIGTERM');
   t.same(await exitOf(pp), { code: 4, signal: null }, "the second daemon's status");
   t.notOk(alive(second));

@@ -187,6 +187,21 @@ export function zombiesOf(ppid: number): number[] {
   return out;
 }
 
+/**
+ * The zombies of `ppid` still there after it had up to `ms` to reap them
+ * ([] as soon as there are none): a parent reaps on its next turn after the
+ * SIGCHLD, which may come after whatever event the test waited on.
+ */
+export async function zombiesLeft(ppid: number, ms = BOUND_MS): Promise<number[]> {
+  const end = Date.now() + ms;
+  let left = zombiesOf(ppid);
+  while (left.length > 0 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 20));
+    left = zombiesOf(ppid);
+  }
+  return left;
+}
+
 /** Where Debian's s6 binaries are; interop tests skip cleanly if absent. */
 export const S6_BIN = '/usr/bin';
 export const HAVE_S6 = existsSync(join(S6_BIN, 's6-supervise'));
