@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf, procStat } from '../../src/os/proc';
-import { HAVE_S6, S6_BIN, TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesOf } from '../lib/harness';
+import { HAVE_S6, S6_BIN, TETHER, alive, exitOf, makeService, tempDir, tether, writeScript, zombiesLeft } from '../lib/harness';
 import { startScanner, statusPid, supervisorOf, waitExit, waitForLines, waitForPath } from './lib';
 
 t.test('.s6-svscan/SIGTERM replaces the built-in action; .s6-svscan/finish runs at the end', async (t) => {
@@ -121,7 +121,7 @@ for (const ignoreTerm of [false, true]) {
       'the old instance was stopped before the new one started');
     t.match(sc.output().stderr, new RegExp(`stopping pid ${first}`));
     t.ok(supervisorOf(sc.pid, 'svc'), 'a new supervisor runs');
-    t.same(zombiesOf(sc.pid), [], 'nothing left unreaped');
+    t.same(await zombiesLeft(sc.pid), [], 'nothing left unreaped');
     t.equal((await sc.stop()).code, 0);
     const after = readFileSync(events, 'utf8').trim().split('\n').filter((l) => l.startsWith('start'));
     t.equal(after.length, 2, 'exactly one restart');
@@ -153,7 +153,7 @@ t.test('PID 1 under unshare: orphans are reaped, SIGTERM brings everything down'
   for (const p of orphans) await waitExit(t, p);
   await tether(['svscanctl', '-z', scandir]); // a round trip: the scanner has handled their SIGCHLD
   for (const p of orphans) t.equal(procStat(p), null, `orphan ${p} was reaped`);
-  t.same(zombiesOf(scanner), [], 'no zombie in the namespace');
+  t.same(await zombiesLeft(scanner), [], 'no zombie in the namespace');
 
   const everything = [scanner, ...childrenOf(scanner).flatMap((p) => [p, ...childrenOf(p)])];
   t.ok(everything.length >= 5, `scanner, 2 supervisors, service, logger (${everything.length})`);

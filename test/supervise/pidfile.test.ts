@@ -12,7 +12,7 @@ import { childrenOf, procStat } from '../../src/os/proc';
 import { mkfifo } from '../../src/os/native';
 import { writeControl } from '../../src/wire/control';
 import { readDeathTally } from '../../src/wire/deathtally';
-import { alive, exitOf, makeService, run, startProcess, tempDir, zombiesOf } from '../lib/harness';
+import { alive, exitOf, makeService, run, startProcess, tempDir, zombiesLeft } from '../lib/harness';
 import { TETHER_SUPERVISE, WARNING, s6, startSupervisor, statusPid, svc, svstat, waitForContent, waitForProc, waitForStatus } from './lib';
 
 const T = ['-T', '30000'];
@@ -75,7 +75,7 @@ async function reloadThenKillMaster(t: Test, dir: string, port: number, master: 
   t.not(master2, master);
   t.same(workers.filter((p) => procStat(p) !== null), [], `round ${round}: the old workers were cleaned up and reaped`);
   t.equal(await httpStatus(port), 200, `round ${round}: the new nginx has the port`);
-  t.same(zombiesOf(supervisor), [], `round ${round}: no zombie`);
+  t.same(await zombiesLeft(supervisor), [], `round ${round}: no zombie`);
   return master2;
 }
 
@@ -113,7 +113,7 @@ http {
   }
   t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0, 'svc -d');
   t.same(nginxPids(`${dir}/nginx.conf`), [], 'no nginx process left');
-  t.same(zombiesOf(sup.child.pid!), [], 'no zombie');
+  t.same(await zombiesLeft(sup.child.pid!), [], 'no zombie');
   t.equal((await svstat(dir, '-o', 'up,exitcode')).stdout, 'false 0\n', 'nginx exits 0 on SIGTERM');
 });
 
@@ -164,7 +164,7 @@ t.test('a double-forking daemon (fork, setsid, fork) is adopted and signalled', 
   t.not(statusPid(dir), daemon);
   t.equal((await svc(dir, '-wD', ...T, '-d')).code, 0);
   t.equal((await svstat(dir, '-o', 'signal')).stdout, 'SIGTERM\n', 'the daemon\'s own wait status was recorded');
-  t.same(zombiesOf(sup.child.pid!), []);
+  t.same(await zombiesLeft(sup.child.pid!), []);
 });
 
 t.test('a pid file written late is waited for (fs watch, no polling)', async (t) => {
@@ -289,7 +289,7 @@ for (const keep of [false, true]) {
       const binds = await waitForContent(join(dir, 'binds'), /^bound \d+\nbound \d+\n$/);
       t.match(binds, /^bound \d+\nbound \d+\n$/, 'the second instance bound the port');
       t.notOk(alive(child), 'the stray got the down-signal');
-      t.same(zombiesOf(sup.child.pid!), []);
+      t.same(await zombiesLeft(sup.child.pid!), []);
     }
     await svc(dir, '-wD', ...T, '-d');
   });

@@ -5,7 +5,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { procStat } from '../../src/os/proc';
-import { alive, makeService, tempDir, zombiesOf } from '../lib/harness';
+import { alive, makeService, tempDir, zombiesLeft } from '../lib/harness';
 import { TETHER_SUPERVISE, s6, startSupervisor, waitForContent, waitForProc } from './lib';
 
 t.test('an orphan re-parented to the supervisor is reaped when it dies', async (t) => {
@@ -18,7 +18,7 @@ t.test('an orphan re-parented to the supervisor is reaped when it dies', async (
   t.equal(procStat(orphan)?.ppid, sup.child.pid, 'the supervisor adopted the orphan');
   process.kill(orphan, 'SIGTERM');
   await waitForProc(() => procStat(orphan) === null, 'the orphan to be reaped');
-  t.same(zombiesOf(sup.child.pid!), [], 'no zombie left');
+  t.same(await zombiesLeft(sup.child.pid!), [], 'no zombie left');
   t.equal(sup.child.exitCode, null, 'the supervisor carries on');
 });
 
@@ -33,6 +33,6 @@ t.test('many orphans dying together are all reaped', async (t) => {
   await waitForProc(() => pids.every((p) => procStat(p)?.ppid === sup.child.pid), 'the orphans to be re-parented');
   for (const p of pids) process.kill(p, 'SIGKILL');
   await waitForProc(() => pids.every((p) => procStat(p) === null), 'every orphan to be reaped');
-  t.same(zombiesOf(sup.child.pid!), []);
+  t.same(await zombiesLeft(sup.child.pid!), []);
   t.match(readFileSync(`/proc/${sup.child.pid}/status`, 'latin1'), /State:\s+S/, 'the supervisor is idle again');
 });
