@@ -11,7 +11,6 @@ import { CONTROL_DIR } from '../scan/controldir';
 import { SVSCAN_USAGE, parseSvscanArgs, supervisorCommand } from '../scan/options';
 import { Scanner } from '../scan/scanner';
 import { InProcessLauncher, ProcessLauncher } from '../scan/handle';
-import { fdBudgetProblem } from '../scan/fdbudget';
 import { ensureStdFds } from '../supervise/host';
 import { atStartedFdLimit, serviceEnvObject } from '../supervise/spawn';
 import { collectStartupGarbage } from '../os/heap';
@@ -51,11 +50,11 @@ export async function main(argv: string[]): Promise<void> {
   }
   exitOnInternalError(() => crash(scandir));
 
-  const launcher = args.shared
-    ? new InProcessLauncher(scandir, warn)
-    : new ProcessLauncher(supervisorCommand(args.supervisor?.[0], __dirname), scandir, { ownSupervisor: args.supervisor === undefined });
-  if (args.shared) {
-    const problem = fdBudgetProblem(scandir);
+  const shared = args.shared ? new InProcessLauncher(scandir, warn) : undefined;
+  const launcher = shared
+    ?? new ProcessLauncher(supervisorCommand(args.supervisor?.[0], __dirname), scandir, { ownSupervisor: args.supervisor === undefined });
+  if (shared) {
+    const problem = shared.fdBudgetProblem();
     if (problem) dieSystem(problem);
     // Services inherit fds 0-2 from us directly: each must be open.
     ensureStdFds();
@@ -76,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   try {
     scanner.start();
-    if (launcher instanceof InProcessLauncher) collectStartupGarbage();
+    if (shared) collectStartupGarbage();
   } catch (err) {
     if (err instanceof Failure) dieOn(err);
     dieSystem(`unable to start on ${args.scandir}: ${(err as Error).message}`);

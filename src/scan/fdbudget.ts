@@ -40,9 +40,8 @@ export function countServices(scandir: string): number {
   return n;
 }
 
-/** The one-line reason the tree cannot be hosted in one process, or undefined if it fits. */
-export function fdBudgetProblem(scandir: string): string | undefined {
-  const services = countServices(scandir);
+/** The one-line reason `services` (loggers counted) cannot be hosted in one process, or undefined if they fit. */
+export function fdBudgetProblem(services: number): string | undefined {
   const need = FDS_BASE + FDS_PER_SERVICE * services;
   const limit = openFilesLimits().soft;
   if (need <= limit) return undefined;

@@ -13,7 +13,7 @@ import { isLocked } from '../os/native';
 import { procStat } from '../os/proc';
 import { markerOf, SERVICE_MARKER } from '../supervise/attribution';
 import { processesByMarker } from './kill';
-import { countServices, HostFdLimit } from './fdbudget';
+import { countServices, fdBudgetProblem, HostFdLimit } from './fdbudget';
 import { SharedHost, type HostedSupervisor } from '../supervise/shared';
 import { serviceEnvObject } from '../supervise/spawn';
 
@@ -122,6 +122,8 @@ export class InProcessLauncher implements SupervisorLauncher {
   private previous: Map<string, number[]> | undefined;
   private readonly fdLimit = new HostFdLimit();
   private hosted = 0;
+  /** Services (loggers counted) in the scan directory at start, counted once for both uses. */
+  private initialServices: number | undefined;
   /** How strays are told apart: `cgroup` (a cgroup2 leaf per service), or `marker` and why not cgroup. */
   attribution: { method: 'cgroup' | 'marker'; reason?: string } = { method: 'marker', reason: 'not started' };
 
@@ -150,7 +152,16 @@ export class InProcessLauncher implements SupervisorLauncher {
     };
     this.host.start(this.cgroups);
     // At the started limit from the first spawn on, if the whole tree fits under it.
-    this.fdLimit.hosting(countServices(this.scandir));
+    this.fdLimit.hosting(this.servicesAtStart());
+  }
+
+  /** Why the tree cannot be hosted in this process (too low an fd limit), or undefined: ask before start(). */
+  fdBudgetProblem(): string | undefined {
+    return fdBudgetProblem(this.servicesAtStart());
+  }
+
+  private servicesAtStart(): number {
+    return (this.initialServices ??= countServices(this.scandir));
   }
 
   /**
