@@ -173,6 +173,15 @@ function killQuietly(pid) {
   }
 }
 
+/** The pids of `pid`'s children, from /proc. */
+export function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** The `p`-th percentile (0-100) of `xs`, nearest rank. */
 export function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, percentile, saveRows, sleep, Started, until, writeService } from './lib.mjs';
+import { childrenOf, cpuTicks, percentile, saveRows, sleep, Started, until, writeService } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -125,15 +125,6 @@ async function crashLoop(root, kind) {
     return { cpuMs: ticks * TICK_MS, svstatP99: percentile(samples, 99) };
   } finally {
     await started.stop();
-  }
-}
-
-/** The pids of `pid`'s children, from /proc. */
-function childrenOf(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
   }
 }
 

@@ -20,7 +20,7 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, median, privateMiB, saveRows, statusPid } from './lib.mjs';
+import { childrenOf, cpuTicks, median, privateMiB, saveRows, statusPid } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -86,14 +86,6 @@ function subscribe(dir) {
 function bounded(p, ms, what) {
   let timer;
   return Promise.race([p, new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms)))]).finally(() => clearTimeout(timer));
-}
-
-function childrenOf(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 function comm(pid) {

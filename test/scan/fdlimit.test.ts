@@ -217,44 +217,46 @@ t.test('svscan --supervisor s6-supervise: its services get the started limit too
   t.same(tether.supervisors, Array(4).fill({ soft, hard: HARD }), 's6-supervise starts at the started limit');
 });
 
-t.test('bin/tether (the checkout\'s command) records the limit too, whatever TETHER_NOFILE it inherits', { skip: SHARED && 'per-process only' }, async (t) => {
+/**
+ * `prlimit LIMIT -- TETHER... supervise DIR` with TETHER_NOFILE=`recorded` and
+ * `extraFds` more fds inherited, on a service whose run records its
+ * `ulimit -Sn`; `stop()` checks that `svc -dx` ends it with 0. Both the
+ * supervisor and the service are killed at teardown if still alive.
+ */
+async function superviseUnderPrlimit(t: Test, limit: string, tetherCmd: string[], recorded: string, extraFds = 0) {
   const root = tempDir(t);
   const dir = makeService(join(root, 'svc'), `${record(root, 'run', '$(ulimit -Sn) $$')}\nexec sleep 100000`);
-  const child = spawn('prlimit', [`--nofile=300:${HARD}`, '--', join(ROOT, 'bin', 'tether'), 'supervise', dir], {
-    stdio: 'ignore',
-    env: { ...process.env, TETHER_NOFILE: '99' },
+  const child = spawn('prlimit', [limit, '--', ...tetherCmd, 'supervise', dir], {
+    stdio: ['ignore', 'ignore', 'ignore', ...Array<'ignore' | number>(extraFds).fill(0)],
+    env: { ...process.env, TETHER_NOFILE: recorded },
   });
   let service = 0;
   t.teardown(() => {
     for (const p of [child.pid as number, service]) if (p && alive(p)) process.kill(p, 'SIGKILL');
   });
   await waitForFile(join(root, 'run'));
-  const [limit, pid] = words(root, 'run');
+  const [runLimit, pid] = words(root, 'run');
   service = Number(pid);
-  t.equal(limit, '300', 'run got the limit bin/tether was started with, not the inherited TETHER_NOFILE');
-  const r = await tether(['svc', '-dx', dir]);
-  t.equal(r.code, 0, 'svc -dx');
-  t.equal((await exitOf(child)).code, 0, 'the supervisor exits 0 after x');
+  return {
+    runLimit,
+    supervisor: child.pid as number,
+    stop: async () => {
+      t.equal((await tether(['svc', '-dx', dir])).code, 0, 'svc -dx');
+      t.equal((await exitOf(child)).code, 0, 'the supervisor exits 0 after x');
+    },
+  };
+}
+
+t.test('bin/tether (the checkout\'s command) records the limit too, whatever TETHER_NOFILE it inherits', { skip: SHARED && 'per-process only' }, async (t) => {
+  const s = await superviseUnderPrlimit(t, `--nofile=300:${HARD}`, [join(ROOT, 'bin', 'tether')], '99');
+  t.equal(s.runLimit, '300', 'run got the limit bin/tether was started with, not the inherited TETHER_NOFILE');
+  await s.stop();
 });
 
 t.test('a supervisor that inherited many fds keeps room for itself: the service still gets the started limit', { skip: SHARED && 'per-process only' }, async (t) => {
-  const root = tempDir(t);
-  const dir = makeService(join(root, 'svc'), `${record(root, 'run', '$(ulimit -Sn) $$')}\nexec sleep 100000`);
   // fds 3-62 taken: at a limit of 100, too few would be left below it for the supervisor's own.
-  const child = spawn('prlimit', ['--nofile=100:' + HARD, '--', process.execPath, TETHER, 'supervise', dir], {
-    stdio: ['ignore', 'ignore', 'ignore', ...Array<'ignore' | number>(60).fill(0)],
-    env: { ...process.env, TETHER_NOFILE: '100' },
-  });
-  let service = 0;
-  t.teardown(() => {
-    for (const p of [child.pid as number, service]) if (p && alive(p)) process.kill(p, 'SIGKILL');
-  });
-  await waitForFile(join(root, 'run'));
-  const [limit, pid] = words(root, 'run');
-  service = Number(pid);
-  t.equal(limit, '100', 'run got the started limit');
-  t.same(limitsOf(child.pid as number), { soft: HARD, hard: HARD }, 'the supervisor kept the raised one');
-  const r = await tether(['svc', '-dx', dir]);
-  t.equal(r.code, 0, 'svc -dx');
-  t.equal((await exitOf(child)).code, 0, 'the supervisor exits 0 after x');
+  const s = await superviseUnderPrlimit(t, `--nofile=100:${HARD}`, [process.execPath, TETHER], '100', 60);
+  t.equal(s.runLimit, '100', 'run got the started limit');
+  t.same(limitsOf(s.supervisor), { soft: HARD, hard: HARD }, 'the supervisor kept the raised one');
+  await s.stop();
 });
