@@ -1,9 +1,10 @@
 // Shared mode holds every service's files in one process: the lock, the
-// control FIFO (two fds), the directory, status and death_tally, a log pipe,
-// a notification pipe, and the scanner's own listener on its events (two
-// fds, for its restart count). Node raises its soft open-files limit to the
-// hard one at start-up, which is as far as it goes; if even that is too small
-// for the tree, say so before starting anything, rather than fail service by
+// control FIFO, the directory, status and death_tally, its share of a log
+// pipe (the scanner's two ends for a pair, and each side's own copy), a
+// notification pipe, and an event fifodir and a listener's FIFO while an
+// event is sent. Node raises its soft open-files limit to the hard one at
+// start-up, which is as far as it goes; if even that is too small for the
+// tree, say so before starting anything, rather than fail service by
 // service later (EMFILE). The services themselves still get the limit we
 // were started with: inherited while the tree fits under it (HostFdLimit),
 // else through a shell (supervise/spawn.ts).
@@ -13,7 +14,7 @@ import { openFilesLimits, setSoftOpenFilesLimit } from '../os/rlimit';
 import { startedFdLimit } from '../supervise/spawn';
 
 /** fds a hosted service may hold at once, its logger's share of the pipe included. */
-const FDS_PER_SERVICE = 14;
+const FDS_PER_SERVICE = 12;
 /** The scanner's own: its lock and control FIFO, inotify, stdio, libuv's. */
 const FDS_BASE = 64;
 

@@ -42,9 +42,17 @@ export interface SupervisedService {
   /** Our read end of its log pipe, for a logger; our write end, for a logged service. */
   stdin: number | null;
   stdout: number | null;
+  /** Told every event its supervisor sends, where the launcher hosts it in this process (hearsEvents). */
+  announced?: (events: string) => void;
 }
 
 export interface SupervisorLauncher {
+  /**
+   * True if the supervisors run in this process and tell `announced` their
+   * events; otherwise the scanner listens on each event/ fifodir, as any s6
+   * client does.
+   */
+  readonly hearsEvents?: boolean;
   /** Called once, after the scanner's reaper has started and before any launch. */
   start?(): void;
   /** Starts a supervisor for `svc`; throws if that fails at once. */
@@ -117,6 +125,7 @@ export class ProcessLauncher implements SupervisorLauncher {
 
 /** Shared mode: every supervisor in this process, through one SharedHost. */
 export class InProcessLauncher implements SupervisorLauncher {
+  readonly hearsEvents = true;
   private readonly host: SharedHost;
   private cgroups: CgroupTree | undefined;
   private previous: Map<string, number[]> | undefined;

@@ -1,9 +1,12 @@
 // Restarts since the tree started. A supervisor's death tally is no count:
 // it is capped and starts afresh with each supervisor. The scanner outlives
-// its supervisors, so it counts: it listens on each service's event fifodir,
-// as any s6 client may (so it works under s6-supervise too), and every `u`
-// (a start) after the first is a restart, written to supervise/restarts for
-// `tether status`. A new scanner starts from zero.
+// its supervisors, so it counts: every `u` (a start) after the first is a
+// restart, written to supervise/restarts for `tether status`. A new scanner
+// starts from zero. It hears the events of supervisors in other processes
+// by listening on each service's event fifodir, as any s6 client may (so it
+// works under s6-supervise too); a shared host's supervisors tell it
+// in-process, which spares each service a FIFO, two fds and the open, write
+// and close of that FIFO at every event.
 //
 // The file is written at once when it has not been for WRITE_EVERY_MS, else
 // once that time has passed: a single restart shows at once, while a
@@ -26,25 +29,31 @@ export class RestartCounter {
   /** When the count was last written (monotonic ms); -Infinity before the first. */
   private writtenAt = -Infinity;
   private pending: TimerHandle | undefined;
+  private closed = false;
 
   private constructor(
-    private readonly listener: FifodirListener,
+    private readonly listener: FifodirListener | undefined,
     private readonly dir: () => string,
     private readonly warn: (message: string) => void,
     private readonly clock: Clock,
   ) {}
 
   /**
-   * Subscribes to `dir()`'s events, before its first supervisor starts; a
-   * count left by a previous tree goes. `dir` is asked at each write: a
-   * renamed directory keeps its service. Null (warned) if it cannot listen.
+   * Starts counting `dir()`'s starts, before its first supervisor starts; a
+   * count left by a previous tree goes. With `listen`, subscribes to its
+   * events; without, the caller passes them to heard(). `dir` is asked at
+   * each write: a renamed directory keeps its service. Null (warned) if it
+   * cannot listen.
    */
-  static open(dir: () => string, warn: (message: string) => void, clock: Clock = systemClock): RestartCounter | null {
+  static open(
+    dir: () => string, warn: (message: string) => void, clock: Clock = systemClock, opts: { listen: boolean } = { listen: true },
+  ): RestartCounter | null {
     try {
       unlinkSync(restartsPath(dir()));
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') warn(`unable to remove ${restartsPath(dir())}: ${errnoText(err)}`);
     }
+    if (!opts.listen) return new RestartCounter(undefined, dir, warn, clock);
     let listener: FifodirListener;
     try {
       listener = FifodirListener.subscribe(join(dir(), 'event'));
@@ -62,7 +71,9 @@ export class RestartCounter {
     return this.starts;
   }
 
-  private heard(events: string): void {
+  /** Events of the service, as sent on its event/ fifodir. */
+  heard(events: string): void {
+    if (this.closed) return;
     let ups = 0;
     for (let i = 0; i < events.length; i++) if (events.charCodeAt(i) === 0x75 /* u */) ups++;
     if (ups === 0) return;
@@ -87,11 +98,12 @@ export class RestartCounter {
 
   /** Stops listening; a count still waiting is written first. */
   close(): void {
+    this.closed = true;
     if (this.pending) {
       this.pending.cancel();
       this.pending = undefined;
       this.write();
     }
-    this.listener.close();
+    this.listener?.close();
   }
 }

@@ -389,7 +389,7 @@ export class Scanner {
     svc.lastStart = this.clock.monoMs();
     if (!svc.counting) {
       svc.counting = true;
-      svc.restarts = RestartCounter.open(() => this.dirOf(svc), this.opts.warn, this.clock);
+      svc.restarts = RestartCounter.open(() => this.dirOf(svc), this.opts.warn, this.clock, { listen: !this.opts.launcher.hearsEvents });
     }
     let handle: SupervisorHandle;
     try {
@@ -398,6 +398,7 @@ export class Scanner {
         key: svc.key,
         stdin: svc.isLogger ? svc.logPipe?.read ?? null : null,
         stdout: !svc.isLogger ? svc.logPipe?.write ?? null : null,
+        announced: (events) => svc.restarts?.heard(events),
       });
     } catch (err) {
       this.spawnFailed(svc, err as Error);

@@ -37,6 +37,8 @@ export class ServiceRecord {
     private readonly root: string,
     private readonly warn: (message: string) => void,
     private readonly clock: Clock,
+    /** Told each event once it is sent. */
+    private readonly announced: (events: string) => void = () => {},
   ) {
     this.statusFile = new ReplacedFile(statusPath(root));
     this.deathTallyFile = new ReplacedFile(deathTallyPath(root));
@@ -67,6 +69,7 @@ export class ServiceRecord {
     } catch (err) {
       this.warn(`unable to notify ${this.eventDir}: ${errCode(err)}`);
     }
+    this.announced(bytes);
   }
 
   /** Starts a fresh death tally, as s6-supervise does when it starts. */

@@ -25,6 +25,8 @@ export interface HostedService {
   /** Our fds for the service's stdin and stdout (log pipe ends); ours (0, 1) when null. */
   stdin: number | null;
   stdout: number | null;
+  /** Told every event the service's supervisor sends, as its listeners get it. */
+  announced?: (events: string) => void;
 }
 
 /** How a hosted supervisor ended: like a process's exit code (0 after `x`, 111 after a throw). */
@@ -69,6 +71,7 @@ export class HostedSupervisor {
       guard: (fn) => this.guard(fn),
       stdio: () => this.stdio,
       environment: () => this.env,
+      announced: this.service.announced,
     }, { base: this.service.base, clock, spawn: this.spawner() });
     this.sup = sup;
     try {

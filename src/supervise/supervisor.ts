@@ -57,6 +57,12 @@ export interface SupervisorHooks {
   stdio?(): ReadonlyMap<number, number>;
   /** The environment run and finish get, as `NAME=value` strings; ours when absent. */
   environment?(): readonly string[];
+  /**
+   * Every event this supervisor sends on event/, once its listeners have it:
+   * a host in the same process (the shared scanner, counting restarts) hears
+   * them without a FIFO of its own in the fifodir.
+   */
+  announced?(events: string): void;
 }
 
 /** How run and finish are started: spawnInSession's shape, injectable for state-machine tests. */
@@ -153,7 +159,7 @@ export class Supervisor {
     this.files = new ServiceDir(this.root, (m) => this.warn(m));
     this.eventDir = join(this.root, 'event');
     this.superviseDir = join(this.root, 'supervise');
-    this.record = new ServiceRecord(this.root, (m) => this.warn(m), this.clock);
+    this.record = new ServiceRecord(this.root, (m) => this.warn(m), this.clock, (events) => this.hooks.announced?.(events));
     this.timer = new Deadline(this.clock);
     this.notify = new ServiceNotify({
       files: this.files, root: this.root, dir: this.dir, dirArg, clock: this.clock,

@@ -3,7 +3,7 @@
 // WRITE_EVERY_MS, nothing waits on a timer once the count is written, and a
 // count still waiting is written when the counter closes.
 import t from 'tap';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RestartCounter, WRITE_EVERY_MS } from '../../src/scan/restarts';
 import { makeFifodir, notifyFifodir } from '../../src/wire/fifodir';
@@ -56,5 +56,29 @@ t.test('a restart is written at once, a loop of them once per interval, the last
   counter.close();
   t.equal(readRestarts(dir), 4, 'and is written at close');
   t.equal(clock.pending, 0, 'no timer after close');
+  t.same(warnings, []);
+});
+
+t.test('told in-process (a shared host): counts without a FIFO of its own in event/', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'supervise'));
+  makeFifodir(join(dir, 'event'));
+  const clock = new FakeClock();
+  const warnings: string[] = [];
+  const counter = RestartCounter.open(() => dir, (m) => warnings.push(m), clock, { listen: false })!;
+  t.same(readdirSync(join(dir, 'event')), [], 'no listener of its own in the fifodir');
+  counter.heard('su');
+  t.equal(readRestarts(dir), 0, 'the first start: 0, written at once');
+  clock.advance(WRITE_EVERY_MS);
+  counter.heard('dDuU');
+  t.equal(readRestarts(dir), 1, 'a restart after a quiet interval: written at once');
+  counter.heard('dDu');
+  t.equal(counter.startsHeard, 3, 'heard at once, in the same turn');
+  t.equal(clock.pending, 1, 'a restart within the interval waits on one timer');
+  counter.close();
+  t.equal(readRestarts(dir), 2, 'written at close');
+  counter.heard('dDu');
+  t.equal(counter.startsHeard, 3, 'nothing heard after close');
+  t.equal(clock.pending, 0, 'and no timer');
   t.same(warnings, []);
 });
