@@ -1,13 +1,22 @@
 // Writes the README's Performance tables from the last `npm run bench` (the
 // rows the bench areas keep in build/bench/AREA.json), each between its
-// markers: `<!-- bench:modes -->` (supervise, svscan) and `<!-- bench:load -->`
-// (load). Run it after the bench: `npm run bench && node scripts/readme-bench.mjs`.
-// A table whose areas were not run is left as it is.
+// markers: `<!-- bench:modes -->` (supervise, svscan), and one per other area
+// (`<!-- bench:load -->`, clients, daemon, log, notify, web). Run it after
+// the bench: `npm run bench && node scripts/readme-bench.mjs`. A table whose
+// areas were not run is left as it is.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const TABLES = { modes: ['supervise', 'svscan'], load: ['load'] };
+const TABLES = {
+  modes: ['supervise', 'svscan'],
+  load: ['load'],
+  clients: ['clients'],
+  daemon: ['daemon'],
+  log: ['log'],
+  notify: ['notify'],
+  web: ['web'],
+};
 
 const fmt = (v, unit) => {
   if (v === null || v === undefined || Number.isNaN(v)) return '-';

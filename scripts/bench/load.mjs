@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { childrenOf, cpuTicks, percentile, saveRows, sleep, Started, until, writeService } from './lib.mjs';
+import { childrenOf, cpuTicks, percentile, sleep, Started, until, writeService } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -205,7 +205,6 @@ export async function sharedCrashLoop(root, kind) {
 export async function run(report) {
   if (!existsSync('/usr/bin/s6-supervise')) return console.log('(no Debian s6: load bench skipped)');
   const root = mkdtempSync(join(tmpdir(), 'tether-bench-load-'));
-  const first = report.rows.length;
   const both = async (fn) => ({ tether: await fn(root, 'tether'), s6: await fn(root, 's6') });
   try {
     const svc = await both(svcClients);
@@ -223,7 +222,6 @@ export async function run(report) {
       { text: `>= 90% of ${SHARED_CRASHERS * CRASH_S}`, test: (a) => a >= 0.9 * SHARED_CRASHERS * CRASH_S });
     report.row(`${name}: most zombies at once`, sh.tether.zombies, sh.s6.zombies, '');
     report.row('a sibling\'s svstat meanwhile, p99 (shared)', sh.tether.svstatP99, sh.s6.svstatP99, 'ms');
-    saveRows('load', report.rows.slice(first));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

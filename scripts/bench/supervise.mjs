@@ -9,7 +9,7 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTicks, leftUp, median, privateMiB, saveRows, sleep, statusPid } from './lib.mjs';
+import { cpuTicks, leftUp, median, privateMiB, sleep, statusPid } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -203,7 +203,6 @@ async function memoryAndIdle(kind, root) {
 
 export async function run(report) {
   const root = mkdtempSync(join(tmpdir(), 'tether-bench-supervise-'));
-  const first = report.rows.length;
   try {
     const readyRestart = await restartLatencies(root, true);
     const plainRestart = await restartLatencies(root, false);
@@ -233,7 +232,6 @@ export async function run(report) {
       { text: '<= 8 MiB', test: (a) => a <= 8 });
     report.row('idle CPU ticks, 100 supervisors, 10 s (after 30 s)', t.mem.idleTicks, s.mem.idleTicks, 'ticks',
       { text: '0', test: (a) => a === 0 });
-    saveRows('supervise', report.rows.slice(first));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -20,7 +20,7 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { childrenOf, cpuTicks, median, privateMiB, saveRows, statusPid } from './lib.mjs';
+import { childrenOf, cpuTicks, median, privateMiB, statusPid } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -234,10 +234,10 @@ async function idleOnly(report) {
 }
 
 export async function run(report) {
-  if (ONLY === 'cold') return coldOnly(report);
-  if (ONLY === 'idle') return idleOnly(report);
+  // A partial run: its rows are printed, never kept for the README.
+  if (ONLY === 'cold') return coldOnly(report).then(() => false);
+  if (ONLY === 'idle') return idleOnly(report).then(() => false);
   if (ONLY) throw new Error(`SVSCAN_BENCH_ONLY: unknown value ${JSON.stringify(ONLY)} (cold, idle)`);
-  const first = report.rows.length;
   const sizes = [10, 100, BIG];
   const r = { process: {}, shared: {}, s6: {} };
   for (const n of sizes) {
@@ -266,5 +266,4 @@ export async function run(report) {
   console.log(`(healthy restart alone: shared ${n.alone.toFixed(2)} ms, s6 ${s.alone.toFixed(2)} ms; beside a crash loop and a flood: shared ${n.beside.toFixed(2)} ms, s6 ${s.beside.toFixed(2)} ms)`);
   report.row('shared: delay a crash-looping + flooded neighbour adds to a restart', n.delay, s.delay, 'ms',
     { text: '< 50 ms', test: (a) => a < 50 });
-  saveRows('svscan', report.rows.slice(first));
 }
