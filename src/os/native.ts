@@ -280,6 +280,35 @@ export function environStrings(env: NodeJS.ProcessEnv): string[] {
 }
 
 /**
+ * The child's fds as file actions. Each action costs a system call in the
+ * child, which the parent waits for (vfork), and glibc checks every fd it is
+ * given against the open-files limit (a prlimit64 each). So one dup2 per fd
+ * where no target is another mapping's source (the usual case: our pipe ends
+ * sit above 0-3); an fd given as itself is a dup2 onto itself, which glibc
+ * (since 2.29, POSIX's issue 411) turns into clearing FD_CLOEXEC. Otherwise,
+ * two phases through spare numbers, as libuv does; the spares sit just
+ * above our own fds (so under the open-files limit) and avoid every target.
+ */
+function addFdActions(fa: Buffer, fds: ReadonlyMap<number, number>): void {
+  const sources = new Set(fds.values());
+  const clash = [...fds].some(([target, source]) => target !== source && sources.has(target));
+  if (!clash) {
+    for (const [target, source] of fds) must(spawnApi.faDup2(fa, source, target), 'posix_spawn_file_actions_adddup2');
+    return;
+  }
+  let spare = Math.max(...fds.values());
+  const nextSpare = () => {
+    do spare++;
+    while (fds.has(spare));
+    return spare;
+  };
+  const moves = [...fds].map(([target, source]) => ({ target, source, parked: nextSpare() }));
+  for (const m of moves) must(spawnApi.faDup2(fa, m.source, m.parked), 'posix_spawn_file_actions_adddup2');
+  for (const m of moves) must(spawnApi.faDup2(fa, m.parked, m.target), 'posix_spawn_file_actions_adddup2');
+  for (const m of moves) must(spawnApi.faClose(fa, m.parked), 'posix_spawn_file_actions_addclose');
+}
+
+/**
  * Starts a program, with every signal at its default disposition and none
  * blocked, and returns its pid. It is our child but not libuv's: reap it
  * through the reaper (reaper.watch). Exec failures (ENOENT, EACCES...) are
@@ -294,19 +323,7 @@ export function spawnProgram(opts: SpawnRequest): number {
     // Node marks fds 0-2 close-on-exec: hand them over explicitly, like libuv's 'inherit'.
     const fds = new Map<number, number>([[0, 0], [1, 1], [2, 2]]);
     for (const [target, source] of opts.fds) fds.set(target, source);
-    // Two phases through spare numbers, as libuv does: a target may be another mapping's
-    // source, and dup2 of an fd onto itself would leave FD_CLOEXEC set. The spares sit just
-    // above our own fds (so under the open-files limit) and avoid every target.
-    let spare = Math.max(...fds.values());
-    const nextSpare = () => {
-      do spare++;
-      while (fds.has(spare));
-      return spare;
-    };
-    const moves = [...fds].map(([target, source]) => ({ target, source, parked: nextSpare() }));
-    for (const m of moves) must(spawnApi.faDup2(fa, m.source, m.parked), 'posix_spawn_file_actions_adddup2');
-    for (const m of moves) must(spawnApi.faDup2(fa, m.parked, m.target), 'posix_spawn_file_actions_adddup2');
-    for (const m of moves) must(spawnApi.faClose(fa, m.parked), 'posix_spawn_file_actions_addclose');
+    addFdActions(fa, fds);
     const env = Array.isArray(opts.env) ? opts.env : environStrings(opts.env as NodeJS.ProcessEnv);
     const pid = [0];
     const spawn = opts.searchPath ? spawnApi.spawnp : spawnApi.spawn;
