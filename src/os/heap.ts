@@ -11,6 +11,16 @@
 // It also returns start-up garbage, and so does one full collection a second
 // after start, which start-up itself does not trigger: without either, an
 // idle supervisor keeps about 1.4 MiB more.
+//
+// That collection is a memory-reducing one, as the reducer's are: V8's
+// low-memory notification, which Node reaches only through the inspector's
+// HeapProfiler.collectGarbage (an in-process session, no port). A plain full
+// collection (gc()) sizes the young generation by how start-up went: once
+// start-up allocated enough for a second scavenge (the notify code did), it
+// doubled the semi-spaces and kept both committed, about 1 MiB more per
+// supervisor. The reducing one shrinks them back and compacts the old
+// generation: measured with 10 idle supervisors at 5 s (smaps_rollup),
+// 10.3 MiB private each with gc(), 7.9 MiB with it.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -25,11 +35,31 @@ export function noIdleHeapTimers(): void {
   setFlagsFromString('--no-memory-reducer-for-small-heaps');
 }
 
-/** Schedules one full garbage collection; the timer does not keep the process alive. */
+/** Schedules one memory-reducing full garbage collection; the timer does not keep the process alive. */
 export function collectStartupGarbage(): void {
   setTimeout(() => {
-    // Exposes gc() to contexts created from now on; ours stays as it was.
-    setFlagsFromString('--expose-gc');
-    (runInNewContext('gc') as () => void)();
+    if (!collectThroughInspector()) collectWithGc();
   }, AFTER_START_MS).unref();
+}
+
+/** V8's low-memory notification (two or more reducing full collections); false if the inspector is not there. */
+function collectThroughInspector(): boolean {
+  if (!process.features.inspector) return false;
+  try {
+    const { Session } = require('node:inspector') as typeof import('node:inspector');
+    const session = new Session();
+    session.connect();
+    // The collection runs as a task of its own, after this turn; the session
+    // must not be closed before, nor from inside its own callback (that deadlocks).
+    session.post('HeapProfiler.collectGarbage', () => setImmediate(() => session.disconnect()));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function collectWithGc(): void {
+  // Exposes gc() to contexts created from now on; ours stays as it was.
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
 }
