@@ -329,6 +329,9 @@ export class Logger {
   }
 
   private overBound(): boolean {
+    // -b: nothing is read while a logdir cannot write, a rotation under way
+    // included (its processor may run for long), so what waits stays in the pipe.
+    if (this.opts.block && this.logdirs.some((ld) => !ld.writable)) return true;
     const bound = this.opts.block ? 1 : LOGDIR_BUFFER_BOUND;
     for (const ld of this.logdirs) if (ld.out.length >= bound) return true;
     return (this.stdout?.pending ?? 0) >= bound;

@@ -8,6 +8,7 @@
 // look again (a reap, a SIGCHLD, a timer): nothing here polls.
 import type { Clock, TimerHandle } from './clock';
 import { killGroupQuietly, killQuietly } from '../os/signal';
+import { procStat } from '../os/proc';
 
 const SIGCONT = 18;
 const SIGKILL = 9;
@@ -47,9 +48,16 @@ export class ProcessStop {
 
   /** Signals the members, and finishes at once if there are none. */
   begin(): void {
-    for (const g of this.opts.groups ?? []) {
+    const groups = new Set(this.opts.groups ?? []);
+    for (const g of groups) {
       killGroupQuietly(g, this.opts.downSignal);
       killGroupQuietly(g, SIGCONT);
+    }
+    // A member of a group just signalled has had its down-signal: a second one,
+    // handled after the first, would run its handler twice.
+    for (const pid of this.opts.members()) {
+      const pgid = procStat(pid)?.pgid;
+      if (pgid !== undefined && groups.has(pgid)) this.signalled.add(pid);
     }
     this.recheck();
     if (!this.finished) this.timer = this.opts.clock.after(this.opts.timeoutKill, () => this.escalate());
