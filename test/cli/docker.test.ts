@@ -9,9 +9,9 @@ import t from 'tap';
 import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, relative } from 'node:path';
-import { ROOT, alive, run, tempDir } from '../lib/harness';
+import { ROOT, run, tempDir } from '../lib/harness';
 import { installTarball } from '../lib/packed';
-import { descendants, startScanner } from '../scan/lib';
+import { killTree, startScanner } from '../scan/lib';
 
 interface Step { op: string; args: string }
 interface Stage { from: string; name?: string; steps: Step[] }
@@ -154,9 +154,7 @@ t.test('the Dockerfile, step by step in a temporary root', async (t) => {
   const [port, daemonPort] = [await freePort(), await freePort()];
   const env = { PATH, PORT: String(port), DAEMON_PORT: String(daemonPort), HOME: base };
   const sc = await startScanner(t, scandir, { prefix: [join(bin, 'tether')], env });
-  t.teardown(() => {
-    for (const p of [...descendants(sc.pid), sc.pid]) if (alive(p)) process.kill(p, 'SIGKILL');
-  });
+  t.teardown(() => killTree(sc.pid));
   t.equal((await run(join(bin, 'tether'), ['svwait', '-U', '-t', '60000', join(scandir, 'web')], { env })).code, 0, 'web is up and ready');
   t.equal((await run(join(bin, 'tether'), ['svwait', '-u', '-t', '60000', join(scandir, 'daemon')], { env })).code, 0, 'the daemon is up');
   const health = JSON.parse(image.steps.find((s) => s.op === 'HEALTHCHECK')!.args.replace(/^.*?CMD\s+/, '')) as string[];

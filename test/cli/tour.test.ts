@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, alive, run, tempDir } from '../lib/harness';
-import { descendants } from '../scan/lib';
+import { killTree } from '../scan/lib';
 
 /** The commands of README's tour: a heredoc and what it feeds is one command. */
 export function tourCommands(readme: string): string[] {
@@ -46,9 +46,7 @@ t.test('the README tour, verbatim', async (t) => {
   const pids: number[] = [];
   t.teardown(() => {
     // Whatever a failed step left running, by pid: svscan and what it started.
-    for (const pid of pids) {
-      for (const p of [...descendants(pid), pid]) if (alive(p)) process.kill(p, 'SIGKILL');
-    }
+    for (const pid of pids) killTree(pid);
   });
   const r = await run('/bin/sh', ['-c', script], { cwd: dir, env: { ...process.env, PATH: `${join(ROOT, 'bin')}:${process.env.PATH}` }, timeout: 180_000 });
   for (const m of r.stdout.matchAll(/@@pid (\d+)/g)) pids.push(Number(m[1]));

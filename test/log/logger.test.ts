@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, readFileSync, readSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TETHER, exitOf, tempDir, waitForFile } from '../lib/harness';
-import { descendants, waitForLines } from '../scan/lib';
+import { killTree, waitForLines } from '../scan/lib';
 import { archives, logdirBytes, stampedLines, tetherLog, waitInDir } from './lib';
 import { pipe, pollReadable } from '../../src/os/native';
 
@@ -185,14 +185,7 @@ t.test('-b: nothing is read while a logdir cannot write (a processor runs)', asy
   const child = spawn(process.execPath, [TETHER, 'log', '-b', 's4096', `?while [ ! -e ../go ]; do sleep 0.05; done; cat`, 't', dir], { stdio: [r, 'ignore', 'pipe'] });
   // A failed run must not leave the processor looping: it and its children go by pid too.
   t.teardown(() => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    for (const pid of [...descendants(child.pid!), child.pid!]) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    if (child.exitCode === null && child.signalCode === null) killTree(child.pid!);
   });
   writeSync(w, `${'a'.repeat(2100)}\n`); // past s - l: a rotation, held by the processor
   await waitForFile(join(dir, 'current'));

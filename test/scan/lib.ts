@@ -25,6 +25,17 @@ export function descendants(pid: number): number[] {
   return childrenOf(pid).flatMap((c) => [c, ...descendants(c)]);
 }
 
+/** SIGKILL, by pid, to every descendant of `pid` and to `pid`: a teardown's last resort after a failed run. */
+export function killTree(pid: number): void {
+  for (const p of [...descendants(pid), pid]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 export interface ScannerOptions {
   /** Extra svscan options, placed before SCANDIR. */
   args?: string[];
