@@ -53,20 +53,27 @@ export class ProcessStop {
       killGroupQuietly(g, this.opts.downSignal);
       killGroupQuietly(g, SIGCONT);
     }
+    const members = this.opts.members();
     // A member of a group just signalled has had its down-signal: a second one,
     // handled after the first, would run its handler twice.
-    for (const pid of this.opts.members()) {
-      const pgid = procStat(pid)?.pgid;
-      if (pgid !== undefined && groups.has(pgid)) this.signalled.add(pid);
+    if (groups.size > 0) {
+      for (const pid of members) {
+        const pgid = procStat(pid)?.pgid;
+        if (pgid !== undefined && groups.has(pgid)) this.signalled.add(pid);
+      }
     }
-    this.recheck();
+    if (!this.finished) this.signal(members);
     if (!this.finished) this.timer = this.opts.clock.after(this.opts.timeoutKill, () => this.escalate());
   }
 
   /** Call whenever a member may have gone or a new one appeared. */
   recheck(): void {
     if (this.finished) return;
-    const members = this.opts.members();
+    this.signal(this.opts.members());
+  }
+
+  /** The down-signal to members not yet signalled (SIGKILL to all once killing); finishes when none is left. */
+  private signal(members: number[]): void {
     if (members.length === 0) return this.finish();
     for (const pid of members) {
       if (this.signalled.has(pid) && !this.killing) continue;
