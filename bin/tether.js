@@ -1,5 +1,5 @@
 #!/bin/sh
-':' //; export TETHER_NOFILE="$(ulimit -Sn)"; exec node "$0" "$@"
+':' //; export TETHER_NOFILE="$(ulimit -Sn)"; [ "$1" = svscan ] && exec node --no-memory-reducer "$0" "$@"; exec node "$0" "$@"
 'use strict';
 // A shell script and a JavaScript file at once. As a command, /bin/sh runs
 // line 2 and nothing after it: it records the soft open-files limit we were
@@ -9,6 +9,12 @@
 // line 2 is a string and a comment. `node bin/tether.js` runs the JavaScript
 // straight away: a supervisor that svscan starts that way inherits its
 // TETHER_NOFILE.
+//
+// svscan runs with V8's memory reducer off. A shared scanner's heap passes
+// 10 MB, so a full collection arms the reducer, which then wakes every 8 s
+// until it judges the process idle and collects (src/os/heap.ts says what
+// that cost). Only the command line can turn it off for such a heap: V8
+// checks the flag once, when the heap is set up.
 //
 // Dispatches `tether COMMAND ...` to the bundle of that one command, so that a
 // client pays only for the code it runs.

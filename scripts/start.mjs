@@ -3,7 +3,8 @@
 // scanner runs in this very process, so Ctrl-C (SIGINT) reaches it and stops
 // every service in order (a second Ctrl-C at once), and it stops them too
 // when the terminal is closed: it has the terminal as its controlling one. Extra arguments go to svscan: `npm start -- --shared`
-// hosts every supervisor inside this process.
+// hosts every supervisor inside this process. package.json starts node with
+// --no-memory-reducer, as bin/tether.js starts svscan (it says why).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

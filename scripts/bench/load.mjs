@@ -147,7 +147,7 @@ function deaths(dir) {
 }
 
 const SCANNERS = {
-  tether: [process.execPath, [TETHER, 'svscan', '--shared']],
+  tether: [TETHER, ['svscan', '--shared']],
   s6: ['/usr/bin/s6-svscan', []],
 };
 

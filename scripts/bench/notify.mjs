@@ -116,7 +116,8 @@ export async function floodLatency(root) {
   const listener = new EventListener(waiter);
   const floodedListener = new EventListener(flooded);
   const firstUp = [floodedListener, listener].map((l) => l.next('u', 60_000));
-  const host = spawn(process.execPath, [SUPERVISORS.find((k) => k.shared).args[0], 'svscan', '--shared', scandir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const shared = SUPERVISORS.find((k) => k.shared);
+  const host = spawn(shared.cmd, [...shared.args, scandir], { stdio: ['ignore', 'ignore', 'inherit'] });
   host.scandir = scandir; // stopSupervisors stops a scanner as a tree
   let flooder;
   const samples = [];

@@ -15,8 +15,9 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
 export const SUPERVISORS = [
   { name: 'tether', cmd: process.execPath, args: [TETHER, 'supervise'] },
-  // Shared mode: a `tether svscan --shared` whose scan directory holds only a link to the service.
-  { name: 'shared', cmd: process.execPath, args: [TETHER, 'svscan', '--shared'], shared: true },
+  // Shared mode: a `tether svscan --shared` whose scan directory holds only a link to the service,
+  // started as the command users run (its shell line gives svscan its V8 flag).
+  { name: 'shared', cmd: TETHER, args: ['svscan', '--shared'], shared: true },
   { name: 's6', cmd: '/usr/bin/s6-supervise', args: [] },
 ];
 const RESTARTS = 21;

@@ -31,10 +31,12 @@ const ONLY = process.env.SVSCAN_BENCH_ONLY || '';
 const ROUNDS = Math.max(1, Number(process.env.SVSCAN_BENCH_ROUNDS || 1));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// tether's scanners start as the command users run (bin/tether.js through
+// its shell line, which gives svscan its V8 flag), not as `node bin/tether.js`.
 const SCANNERS = {
-  process: { name: 'tether', cmd: process.execPath, args: [TETHER, 'svscan'], ctl: [process.execPath, TETHER, 'svscanctl'] },
+  process: { name: 'tether', cmd: TETHER, args: ['svscan'], ctl: [process.execPath, TETHER, 'svscanctl'] },
   // Room for the big tree: s6-svscan 2.11 supervises at most 500 services unless told (-c).
-  shared: { name: 'tether --shared', cmd: process.execPath, args: [TETHER, 'svscan', '--shared', '-C', String(2 * BIG)], ctl: [process.execPath, TETHER, 'svscanctl'] },
+  shared: { name: 'tether --shared', cmd: TETHER, args: ['svscan', '--shared', '-C', String(2 * BIG)], ctl: [process.execPath, TETHER, 'svscanctl'] },
   s6: { name: 's6', cmd: '/usr/bin/s6-svscan', args: ['-c', String(2 * BIG)], ctl: ['/usr/bin/s6-svscanctl'] },
 };
 
@@ -205,6 +207,41 @@ async function neighbourDelay(scanner) {
   }
 }
 
+/**
+ * The machine's floor for a cold start: ms until the same run scripts,
+ * started by one sh loop with no supervisor at all, have every one exec'd
+ * into its sleep. No supervisor can start a tree faster here.
+ */
+async function shellFloor(count) {
+  const tree = makeTree(count);
+  const t0 = performance.now();
+  const loop = spawn('/bin/sh', ['-c', 'for d in "$1"/*/; do (cd "$d" && exec ./run) & done; wait', 'sh', tree.scandir], { stdio: 'ignore' });
+  const exited = new Promise((res) => loop.once('exit', res));
+  const asleep = new Set();
+  try {
+    const deadline = t0 + BOUND_MS;
+    for (;;) {
+      const children = childrenOf(loop.pid);
+      // Only once all are forked, and then only those not yet seen in sleep: the count costs little.
+      if (children.length >= count) for (const p of children) if (!asleep.has(p) && comm(p) === 'sleep') asleep.add(p);
+      if (asleep.size >= count) return performance.now() - t0;
+      if (performance.now() > deadline) throw new Error(`timed out: ${count} run scripts from a sh loop`);
+      await sleep(20);
+    }
+  } finally {
+    for (const p of childrenOf(loop.pid)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    loop.kill('SIGKILL');
+    await exited;
+    rmSync(tree.scandir, { recursive: true, force: true });
+  }
+}
+
 /** Cold starts only, shared beside s6, alternating, median of ROUNDS: for work on start-up cost. */
 async function coldOnly(report) {
   for (const n of [100, BIG]) {
@@ -215,6 +252,8 @@ async function coldOnly(report) {
         ms[mode].push(upMs);
         console.log(`(${SCANNERS[mode].name}, ${n} services, round ${i + 1}: up in ${upMs.toFixed(0)} ms)`);
       }
+      const floor = await shellFloor(n);
+      console.log(`(no supervisor, ${n} run scripts from a sh loop, round ${i + 1}: ${floor.toFixed(0)} ms)`);
     }
     report.row(`shared: ${n} services up from cold (median of ${ROUNDS})`, median(ms.shared), median(ms.s6), 'ms');
   }
@@ -252,6 +291,8 @@ export async function run(report) {
     report.row(`shared: ${n} services up from cold (all 'u')`, r.shared[n].upMs, r.s6[n].upMs, 'ms',
       n === 100 ? { text: '<= 2x s6', test: (a, b) => a <= 2 * b } : { text: '< 5 s', test: (a) => a < 5000 });
   }
+  const floor = await shellFloor(BIG);
+  report.row(`no supervisor at all: ${BIG} run scripts from one sh loop`, floor, null, 'ms');
   report.row(`per-process: 100 services up from cold (all 'u')`, r.process[100].upMs, r.s6[100].upMs, 'ms');
   for (const n of sizes) report.row(`shared: scanner private memory, ${n} services`, r.shared[n].mib, r.s6[n].mib, 'MiB');
   for (const n of [10, 100]) report.row(`per-process: scanner + supervisors memory, ${n} services`, r.process[n].mib, r.s6[n].mib, 'MiB');

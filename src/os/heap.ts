@@ -21,6 +21,16 @@
 // supervisor. The reducing one shrinks them back and compacts the old
 // generation: measured with 10 idle supervisors at 5 s (smaps_rollup),
 // 10.3 MiB private each with gc(), 7.9 MiB with it.
+//
+// A shared scanner's heap is no small one (12.5 MB with 1000 services), and
+// for such a heap the reducer is armed by any full collection, this one
+// included, and no flag set from here disarms it (V8 reads --memory-reducer
+// once, when it sets the heap up). Traced with --trace-gc-verbose on 1000
+// idle services: it woke 8, 16 and 24 s after this collection, judged the
+// allocation rate high twice (start-up still counted), then ran two
+// incremental collections: 8 ticks over five threads, 32 s after all were
+// up. bin/tether.js therefore starts svscan with --no-memory-reducer; this
+// collection already returns what the reducer's would.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
