@@ -4,12 +4,14 @@
 // time until all services are up from cold, private memory by tree size and
 // per added service, idle CPU of a 1000-service tree, and the delay that a
 // crash-looping or control-flooded neighbour adds to a healthy service's
-// restart. Per-process tether stops at 100 services (1000 Node processes do
-// not fit). Run alone with `node scripts/bench.mjs svscan`; SVSCAN_BENCH_BIG=n
-// changes the big tree's size (1000). SVSCAN_BENCH_ONLY=cold measures only the
-// cold starts of shared mode and s6 (100 and BIG services, SVSCAN_BENCH_ROUNDS
-// rounds each, 1 by default), prints every round, and keeps no rows for the
-// README: `SVSCAN_BENCH_ONLY=cold node scripts/bench.mjs svscan`.
+// restart; beside the big cold start, the machine's floor: the same run
+// scripts started by one sh loop, no supervisor at all. Per-process tether
+// stops at 100 services (1000 Node processes do not fit). Run alone with
+// `node scripts/bench.mjs svscan`; SVSCAN_BENCH_BIG=n changes the big tree's
+// size (1000). SVSCAN_BENCH_ONLY=cold measures only the cold starts of shared
+// mode, s6 and the sh loop (100 and BIG services, SVSCAN_BENCH_ROUNDS rounds
+// each, 1 by default), prints every round, and keeps no rows for the README:
+// `SVSCAN_BENCH_ONLY=cold node scripts/bench.mjs svscan`.
 // SVSCAN_BENCH_ONLY=idle measures only the idle CPU of the big tree, shared
 // beside s6, the same way (ROUNDS rounds, every round printed).
 import { spawn, spawnSync } from 'node:child_process';
