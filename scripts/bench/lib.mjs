@@ -165,7 +165,8 @@ export function leftUp(dir) {
   }
 }
 
-function killQuietly(pid) {
+/** SIGKILL to `pid` (a negative one: its group), if it is still there. */
+export function killQuietly(pid) {
   try {
     process.kill(pid, 'SIGKILL');
   } catch {

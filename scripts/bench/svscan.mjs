@@ -22,7 +22,7 @@ import {
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { childrenOf, cpuTicks, median, privateMiB, statusPid } from './lib.mjs';
+import { childrenOf, cpuTicks, killQuietly, median, privateMiB, statusPid } from './lib.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TETHER = join(ROOT, 'bin', 'tether.js');
@@ -126,13 +126,7 @@ async function stopTree(scanner, tree, started) {
     spawnSync(scanner.ctl[0], [...scanner.ctl.slice(1), '-t', tree.scandir]);
     await bounded(started.exited, BOUND_MS, `${scanner.name} scanner exit`).catch(() => started.child.kill('SIGKILL'));
   }
-  for (const p of pids) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone, as expected
-    }
-  }
+  for (const p of pids) killQuietly(p);
   rmSync(tree.scandir, { recursive: true, force: true });
 }
 
@@ -231,13 +225,7 @@ async function shellFloor(count) {
       await sleep(20);
     }
   } finally {
-    for (const p of childrenOf(loop.pid)) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    for (const p of childrenOf(loop.pid)) killQuietly(p);
     loop.kill('SIGKILL');
     await exited;
     rmSync(tree.scandir, { recursive: true, force: true });
